@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# hmirror top-level build. The two commands a person needs are `make demo`
+# and `make test`; README.md explains the rest.
+
+VERSION        := 0.1.0
+# Build caches (kernel sources and builds) live here, outside the repository.
+HMIRROR_CACHE  ?= $(HOME)/.cache/hmirror
+KERNEL_FLAVOUR ?= default
+export HMIRROR_CACHE KERNEL_FLAVOUR
+
+B       := build
+CC      ?= cc
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
+	   -Iinclude/uapi -Isrc/user/lib
+LIB_SRC := src/user/lib/hmirror.c
+LIB_HDR := src/user/lib/hmirror.h include/uapi/linux/hmirror.h
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+DESTDIR ?=
+
+UNIT_TESTS := $(B)/tests/unit/test_lib
+VM_SUITES  := $(B)/tests/vm/test_module
+TOOLS      := $(B)/tools/hmirrorctl
+
+.PHONY: all user lib tools kernel module unit-build vm-build check unit deps \
+	checkpatch compat-check vm-test test demo shell peer clean install \
+	dkms-install
+
+all: user module
+
+user: lib tools unit-build vm-build
+
+# ---- library and tools --------------------------------------------------
+lib: $(B)/lib/libhmirror.a $(B)/lib/libhmirror.so $(B)/lib/hmirror.pc
+
+$(B)/lib/hmirror.o: $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/lib/libhmirror.a: $(B)/lib/hmirror.o
+	ar rcs $@ $^
+
+$(B)/lib/libhmirror.so: $(B)/lib/hmirror.o
+	$(CC) -shared -Wl,-soname,libhmirror.so.0 -o $@ $^
+
+$(B)/lib/hmirror.pc: src/user/lib/hmirror.pc.in
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
+
+tools: $(TOOLS)
+
+$(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
+
+# ---- tests --------------------------------------------------------------
+unit-build: $(UNIT_TESTS)
+
+$(B)/tests/unit/test_lib: tests/unit/test_lib.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Wl,--wrap=ioctl -o $@ $< $(LIB_SRC) -lcmocka
+
+vm-build: $(VM_SUITES)
+
+$(B)/tests/vm/%: tests/vm/suites/%.c tests/vm/suites/guest.h \
+		$(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a -lcmocka
+
+# ---- kernel and module --------------------------------------------------
+kernel:
+	tests/vm/kernel build >/dev/null
+
+module: kernel
+	$(MAKE) -C "$$(tests/vm/kernel build)" M=$(CURDIR)/src/kernel modules
+
+# ---- the commands -------------------------------------------------------
+# Each command installs what it needs first (tests/deps: apt-get as root).
+deps:
+	tests/deps
+
+# Host-only checks: unit tests, checkpatch --strict, compat-check.
+check: deps
+	$(MAKE) unit-build
+	tests/run check
+
+unit: deps
+	$(MAKE) unit-build
+	tests/run unit
+
+checkpatch: deps
+	tests/run checkpatch
+
+compat-check: deps
+	tests/run compat
+
+vm-test: deps
+	$(MAKE) user module
+	tests/run vm
+
+test: deps
+	$(MAKE) user module
+	tests/run all
+
+demo: deps
+	$(MAKE) user module
+	tests/demo
+
+shell: deps
+	$(MAKE) user module
+	tests/vm/run --shell
+
+peer: deps
+	tests/peer/run
+
+clean:
+	rm -rf $(B)
+	-$(MAKE) -C src/kernel clean KDIR="$$(tests/vm/kernel dir)" 2>/dev/null
+	rm -f src/kernel/*.o src/kernel/*.ko src/kernel/*.mod* \
+	      src/kernel/.*.cmd src/kernel/Module.symvers src/kernel/modules.order
+
+# ---- installation -------------------------------------------------------
+# Library, header, pkg-config file and tools; the module goes through DKMS.
+install: lib tools
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/linux \
+		$(DESTDIR)$(BINDIR)
+	install -m 644 $(B)/lib/libhmirror.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/lib/libhmirror.so $(DESTDIR)$(LIBDIR)/libhmirror.so.$(VERSION)
+	ln -sf libhmirror.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhmirror.so.0
+	ln -sf libhmirror.so.0 $(DESTDIR)$(LIBDIR)/libhmirror.so
+	install -m 644 src/user/lib/hmirror.h $(DESTDIR)$(INCDIR)/hmirror.h
+	install -m 644 include/uapi/linux/hmirror.h $(DESTDIR)$(INCDIR)/linux/hmirror.h
+	install -m 644 $(B)/lib/hmirror.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+
+# Builds and installs the module for the running kernel through DKMS.
+dkms-install:
+	rm -rf /usr/src/hmirror-$(VERSION)
+	install -d /usr/src/hmirror-$(VERSION)
+	cp -r dkms.conf src include /usr/src/hmirror-$(VERSION)/
+	dkms add -m hmirror -v $(VERSION)
+	dkms build -m hmirror -v $(VERSION)
+	dkms install -m hmirror -v $(VERSION)

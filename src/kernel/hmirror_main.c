@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror: coherent address-space mirroring for devices.
+ *
+ * Module entry points: parameters, the device class, the char device
+ * region, the debugfs root and the device instances.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: object accounting
+ *
+ * Every object hmirror allocates on behalf of user space (contexts now;
+ * ranges, jobs and page-table pages later) is counted in one module-wide
+ * counter, readable in debugfs as hmirror/objects. Tests read it to prove
+ * that nothing is left behind after close, process exit or an error path,
+ * on any kernel and not only on one built with kmemleak; module unload
+ * WARNs if it is not zero.
+ */
+static atomic_long_t hmirror_objects = ATOMIC_LONG_INIT(0);
+
+/**
+ * hmirror_obj_get() - account one more live object
+ */
+void hmirror_obj_get(void)
+{
+	atomic_long_inc(&hmirror_objects);
+}
+
+/**
+ * hmirror_obj_put() - account one object freed
+ */
+void hmirror_obj_put(void)
+{
+	WARN_ON_ONCE(atomic_long_dec_return(&hmirror_objects) < 0);
+}
+
+#define HMIRROR_MAX_DEVICES	16
+
+unsigned int hmirror_nr_devices = 2;
+module_param_named(nr_devices, hmirror_nr_devices, uint, 0444);
+MODULE_PARM_DESC(nr_devices, "number of device instances (1-16, default 2)");
+
+static const struct class hmirror_class = {
+	.name = "hmirror",
+};
+
+static dev_t hmirror_devt;
+static struct hmirror_device *hmirror_devices;
+static struct dentry *hmirror_debugfs;
+
+static int hmirror_objects_get(void *data, u64 *val)
+{
+	*val = atomic_long_read(&hmirror_objects);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(hmirror_objects_fops, hmirror_objects_get, NULL,
+			 "%llu\n");
+
+static void hmirror_devices_destroy(unsigned int n)
+{
+	while (n--)
+		hmirror_device_destroy(&hmirror_devices[n]);
+}
+
+static int __init hmirror_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (hmirror_nr_devices < 1 || hmirror_nr_devices > HMIRROR_MAX_DEVICES) {
+		pr_err("nr_devices=%u out of range 1..%u\n",
+		       hmirror_nr_devices, HMIRROR_MAX_DEVICES);
+		return -EINVAL;
+	}
+
+	hmirror_devices = kcalloc(hmirror_nr_devices, sizeof(*hmirror_devices),
+				  GFP_KERNEL);
+	if (!hmirror_devices)
+		return -ENOMEM;
+
+	ret = alloc_chrdev_region(&hmirror_devt, 0, hmirror_nr_devices,
+				  HMIRROR_DEV_PREFIX);
+	if (ret)
+		goto err_free;
+
+	ret = class_register(&hmirror_class);
+	if (ret)
+		goto err_region;
+
+	hmirror_debugfs = debugfs_create_dir("hmirror", NULL);
+	debugfs_create_file_unsafe("objects", 0444, hmirror_debugfs, NULL,
+				   &hmirror_objects_fops);
+
+	for (i = 0; i < hmirror_nr_devices; i++) {
+		ret = hmirror_device_create(&hmirror_devices[i], i,
+					    MKDEV(MAJOR(hmirror_devt), i),
+					    &hmirror_class, hmirror_debugfs);
+		if (ret)
+			goto err_devices;
+	}
+
+	pr_info("%u device instance(s), ABI %u\n", hmirror_nr_devices,
+		HMIRROR_ABI_VERSION);
+	return 0;
+
+err_devices:
+	hmirror_devices_destroy(i);
+	debugfs_remove_recursive(hmirror_debugfs);
+	class_unregister(&hmirror_class);
+err_region:
+	unregister_chrdev_region(hmirror_devt, hmirror_nr_devices);
+err_free:
+	kfree(hmirror_devices);
+	return ret;
+}
+
+static void __exit hmirror_exit(void)
+{
+	hmirror_devices_destroy(hmirror_nr_devices);
+	debugfs_remove_recursive(hmirror_debugfs);
+	class_unregister(&hmirror_class);
+	unregister_chrdev_region(hmirror_devt, hmirror_nr_devices);
+	kfree(hmirror_devices);
+	/* Files hold a module reference, so every context is gone by now. */
+	WARN(atomic_long_read(&hmirror_objects),
+	     "hmirror: %ld objects leaked\n",
+	     atomic_long_read(&hmirror_objects));
+}
+
+module_init(hmirror_init);
+module_exit(hmirror_exit);
+
+MODULE_DESCRIPTION("hmirror: coherent address-space mirroring for devices");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Guest suite: the module's life cycle. Load with bad and good parameters,
+ * the devices appear and answer, bad ioctls are refused, the fd works only
+ * in the opener's mm, every object is accounted for, and the module unloads
+ * leaving nothing behind. The tests run in order and share the loaded
+ * module.
+ */
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include "guest.h"
+#include "hmirror.h"
+
+#define OBJECTS "/sys/kernel/debug/hmirror/objects"
+
+static void test_bad_params(void **state)
+{
+	const char *ko = guest_module_path();
+
+	(void)state;
+	assert_false(guest_path_exists("/sys/module/hmirror"));
+	assert_int_equal(guest_module_load(ko, "nr_devices=0"), -EINVAL);
+	assert_false(guest_path_exists("/sys/module/hmirror"));
+	assert_int_equal(guest_module_load(ko, "nr_devices=17"), -EINVAL);
+	assert_false(guest_path_exists("/sys/module/hmirror"));
+	assert_false(guest_path_exists("/dev/hmirror0"));
+}
+
+static void test_load(void **state)
+{
+	(void)state;
+	assert_int_equal(guest_module_load(guest_module_path(), ""), 0);
+	assert_true(guest_path_exists("/sys/module/hmirror"));
+	assert_true(guest_path_exists("/sys/class/hmirror/hmirror0"));
+	assert_true(guest_path_exists("/dev/hmirror0"));
+	assert_true(guest_path_exists("/dev/hmirror1"));
+	assert_false(guest_path_exists("/dev/hmirror2"));
+	assert_int_equal(guest_read_ll(OBJECTS), 0);
+}
+
+static void test_info(void **state)
+{
+	struct hmirror_info info;
+	struct hmirror *h;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(hmirror_open(i, &h), 0);
+		assert_int_equal(hmirror_get_info(h, &info), 0);
+		assert_int_equal(info.abi_version, HMIRROR_ABI_VERSION);
+		assert_int_equal(info.device_index, i);
+		assert_int_equal(info.nr_devices, 2);
+		assert_string_equal(info.backend, "sw");
+		hmirror_close(h);
+	}
+	assert_int_equal(hmirror_open(2, &h), -ENOENT);
+}
+
+static void test_bad_ioctls(void **state)
+{
+	struct hmirror_info info;
+	int fd;
+
+	(void)state;
+	fd = open("/dev/hmirror0", O_RDWR);
+	assert_true(fd >= 0);
+
+	assert_int_equal(ioctl(fd, _IO(HMIRROR_IOC_MAGIC, 0x7f)), -1);
+	assert_int_equal(errno, ENOTTY);
+
+	memset(&info, 0, sizeof(info));
+	info.reserved[3] = 1;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), -1);
+	assert_int_equal(errno, EINVAL);
+	/* Refused input is left as it was. */
+	assert_int_equal(info.reserved[3], 1);
+	assert_int_equal(info.abi_version, 0);
+
+	memset(&info, 0, sizeof(info));
+	info.pad = 1;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), -1);
+	assert_int_equal(errno, EINVAL);
+
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, NULL), -1);
+	assert_int_equal(errno, EFAULT);
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO,
+			       (void *)0xffff888000000000ull), -1);
+	assert_int_equal(errno, EFAULT);
+	close(fd);
+}
+
+static void test_other_mm(void **state)
+{
+	struct hmirror_info info;
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	fd = open("/dev/hmirror0", O_RDWR);
+	assert_true(fd >= 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* An inherited fd gives the child nothing. */
+		memset(&info, 0, sizeof(info));
+		if (ioctl(fd, HMIRROR_IOC_GET_INFO, &info) != -1)
+			_exit(1);
+		if (errno != EACCES)
+			_exit(2);
+		if (info.abi_version != 0)
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* ...and the opener keeps full use of it. */
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
+	assert_int_equal(info.abi_version, HMIRROR_ABI_VERSION);
+	close(fd);
+}
+
+static void test_object_accounting(void **state)
+{
+	int fd[3], i, status;
+	pid_t pid;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		fd[i] = open(i == 1 ? "/dev/hmirror1" : "/dev/hmirror0", O_RDWR);
+		assert_true(fd[i] >= 0);
+	}
+	assert_int_equal(guest_read_ll(OBJECTS), 3);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	assert_int_equal(guest_read_ll(OBJECTS), 0);
+
+	/* A process that dies with its contexts open leaves nothing. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (open("/dev/hmirror0", O_RDWR) < 0 ||
+		    open("/dev/hmirror1", O_RDWR) < 0)
+			_exit(1);
+		_exit(guest_read_ll(OBJECTS) == 2 ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(guest_read_ll(OBJECTS), 0);
+}
+
+static void test_unload_busy(void **state)
+{
+	struct hmirror_info info;
+	int fd;
+
+	(void)state;
+	fd = open("/dev/hmirror0", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(guest_module_unload("hmirror"), -EWOULDBLOCK);
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
+	close(fd);
+}
+
+static void test_unload(void **state)
+{
+	(void)state;
+	assert_int_equal(guest_module_unload("hmirror"), 0);
+	assert_false(guest_path_exists("/sys/module/hmirror"));
+	assert_false(guest_path_exists("/sys/class/hmirror"));
+	assert_false(guest_path_exists("/dev/hmirror0"));
+	assert_false(guest_path_exists("/sys/kernel/debug/hmirror"));
+}
+
+/* Debug flavour: kmemleak must find nothing of the load/unload cycles. */
+static void test_kmemleak(void **state)
+{
+	const char *km = "/sys/kernel/debug/kmemleak";
+	char line[512];
+	int leaks = 0;
+	FILE *f;
+
+	(void)state;
+	if (!guest_path_exists(km))
+		guest_skip("kernel built without CONFIG_DEBUG_KMEMLEAK (use KERNEL_FLAVOUR=debug)");
+
+	/* kmemleak reports only objects older than 5 s: scan, wait, scan. */
+	for (int pass = 0; pass < 2; pass++) {
+		f = fopen(km, "w");
+		assert_non_null(f);
+		fputs("scan", f);
+		fclose(f);
+		if (!pass)
+			sleep(6);
+	}
+	f = fopen(km, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "hmirror")) {
+			printf("# %s", line);
+			leaks++;
+		}
+	}
+	fclose(f);
+	assert_int_equal(leaks, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_info),
+		cmocka_unit_test(test_bad_ioctls),
+		cmocka_unit_test(test_other_mm),
+		cmocka_unit_test(test_object_accounting),
+		cmocka_unit_test(test_unload_busy),
+		cmocka_unit_test(test_unload),
+		cmocka_unit_test(test_kmemleak),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests_name("module", tests, NULL, NULL);
+}
