@@ -4,24 +4,32 @@
  *
  * hmirror is written against the newest kernel it is tested on (7.x) and
  * must also build, warning-free, against the 6.12 LTS series. Every
- * difference between the two is decided here, once, at build time; the
- * rest of the module tests HMIRROR_HAVE_* symbols and never a kernel
- * version.
+ * difference between the two is decided here, once, at build time, by
+ * what the kernel's headers offer rather than by its version number, so a
+ * distribution kernel with a backport gets the feature. The rest of the
+ * module tests HMIRROR_HAVE_* and never a kernel version.
  */
 #ifndef _HMIRROR_COMPAT_H
 #define _HMIRROR_COMPAT_H
 
-#include <linux/version.h>
+#include <linux/slab.h>
 
 /*
- * Large (PMD-sized) device-private folios in migrate_vma_*: the
- * MIGRATE_VMA_SELECT_COMPOUND flag arrived in 6.18. Without it, device
- * memory is migrated in 4 KiB pages.
+ * Large (PMD-sized) device-private folios in migrate_vma_*
+ * (MIGRATE_VMA_SELECT_COMPOUND, 6.18). Kbuild defines
+ * HMIRROR_HAVE_DEVICE_THP when include/linux/migrate.h has it; without it,
+ * device memory migrates in 4 KiB pages.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
-#define HMIRROR_HAVE_DEVICE_THP 1
-#else
+#ifndef HMIRROR_HAVE_DEVICE_THP
 #define HMIRROR_HAVE_DEVICE_THP 0
+#endif
+
+/* Typed allocation helpers (7.0). */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, GFP) kzalloc(sizeof(P), GFP)
+#endif
+#ifndef kzalloc_objs
+#define kzalloc_objs(P, COUNT, GFP) kcalloc(COUNT, sizeof(P), GFP)
 #endif
 
 #endif /* _HMIRROR_COMPAT_H */

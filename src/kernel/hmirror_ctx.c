@@ -36,7 +36,7 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	if (!current->mm)
 		return -EINVAL;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
 

@@ -82,8 +82,8 @@ static int __init hmirror_init(void)
 		return -EINVAL;
 	}
 
-	hmirror_devices = kcalloc(hmirror_nr_devices, sizeof(*hmirror_devices),
-				  GFP_KERNEL);
+	hmirror_devices = kzalloc_objs(*hmirror_devices, hmirror_nr_devices,
+				       GFP_KERNEL);
 	if (!hmirror_devices)
 		return -ENOMEM;
 
