@@ -35,7 +35,7 @@ all: user module
 user: lib tools unit-build vm-build
 
 # ---- library and tools --------------------------------------------------
-lib: $(B)/lib/libhmirror.a $(B)/lib/libhmirror.so $(B)/lib/hmirror.pc
+lib: $(B)/lib/libhmirror.a $(B)/lib/libhmirror.so
 
 $(B)/lib/hmirror.o: $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(@D)
@@ -46,11 +46,6 @@ $(B)/lib/libhmirror.a: $(B)/lib/hmirror.o
 
 $(B)/lib/libhmirror.so: $(B)/lib/hmirror.o
 	$(CC) -shared -Wl,-soname,libhmirror.so.0 -o $@ $^
-
-$(B)/lib/hmirror.pc: src/user/lib/hmirror.pc.in
-	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
 
 tools: $(TOOLS)
 
@@ -135,7 +130,10 @@ install: lib tools
 	ln -sf libhmirror.so.0 $(DESTDIR)$(LIBDIR)/libhmirror.so
 	install -m 644 src/user/lib/hmirror.h $(DESTDIR)$(INCDIR)/hmirror.h
 	install -m 644 include/uapi/linux/hmirror.h $(DESTDIR)$(INCDIR)/linux/hmirror.h
-	install -m 644 $(B)/lib/hmirror.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	# hmirror.pc is made here, so it names the prefix actually installed to.
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    src/user/lib/hmirror.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/hmirror.pc
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
 
 # Builds and installs the module for the running kernel through DKMS.
