@@ -20,15 +20,40 @@ PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 
+# Manual pages: one per area; every function also gets its name as a
+# symbolic link to its area's page (page:alias).
+MAN3       := $(wildcard src/user/man/*.3)
+MAN8       := $(wildcard src/user/man/*.8)
+MAN3_LINKS := \
+	hmirror_open.3:hmirror_open_path.3 hmirror_open.3:hmirror_close.3 \
+	hmirror_open.3:hmirror_fd.3 hmirror_open.3:hmirror_get_info.3 \
+	hmirror_open.3:hmirror_dev_path.3 \
+	hmirror_config.3:hmirror_config_get.3 \
+	hmirror_config.3:hmirror_config_set.3 \
+	hmirror_config.3:hmirror_set_preempt.3 \
+	hmirror_config.3:hmirror_set_deadline.3 \
+	hmirror_config.3:hmirror_set_policy.3 \
+	hmirror_config.3:hmirror_set_eventfd.3 \
+	hmirror_submit.3:hmirror_job_init.3 hmirror_submit.3:hmirror_job_reset.3 \
+	hmirror_submit.3:hmirror_job_copy.3 hmirror_submit.3:hmirror_job_fill.3 \
+	hmirror_submit.3:hmirror_job_crc32c.3 \
+	hmirror_submit.3:hmirror_job_atomic_add.3 \
+	hmirror_submit.3:hmirror_job_write_value.3 \
+	hmirror_submit.3:hmirror_job_wait_value.3 \
+	hmirror_submit.3:hmirror_job_delay.3 \
+	hmirror_submit.3:hmirror_job_add_cmd.3 \
+	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3
+
 UNIT_TESTS := $(B)/tests/unit/test_lib
-VM_SUITES  := $(B)/tests/vm/test_module
+VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror
 TOOLS      := $(B)/tools/hmirrorctl
 
 .PHONY: all user lib tools kernel module unit-build vm-build check unit deps \
 	checkpatch compat-check vm-test test demo shell peer clean install \
-	dkms-install
+	dkms-install man-check
 
 all: user module
 
@@ -52,6 +77,22 @@ tools: $(TOOLS)
 $(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
+
+# ---- manual pages -------------------------------------------------------
+# Renders every page with man-db and groff warnings on; any warning fails.
+man-check:
+	@out=$$(MANWIDTH=80 man -l --warnings $(MAN3) $(MAN8) 2>&1 >/dev/null); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+	@for l in $(MAN3_LINKS); do \
+		[ -f src/user/man/$${l%%:*} ] || { echo "no page $${l%%:*}"; exit 1; }; \
+	done
+	@# Every function hmirror.h declares has a page or a link.
+	@names=" $(notdir $(MAN3)) $(foreach l,$(MAN3_LINKS),$(lastword $(subst :, ,$(l)))) "; \
+	for f in $$(sed -n 's/^[a-z].*[ *]\(hmirror_[a-z0-9_]*\)(.*/\1/p' \
+			src/user/lib/hmirror.h); do \
+		case "$$names" in *" $$f.3 "*) ;; \
+		*) echo "man-check: $$f has no manual page"; exit 1 ;; esac; \
+	done
 
 # ---- tests --------------------------------------------------------------
 unit-build: $(UNIT_TESTS)
@@ -120,10 +161,11 @@ clean:
 	      src/kernel/.*.cmd src/kernel/Module.symvers src/kernel/modules.order
 
 # ---- installation -------------------------------------------------------
-# Library, header, pkg-config file and tools; the module goes through DKMS.
+# Library, header, pkg-config file, tools and manual pages; the module goes
+# through DKMS.
 install: lib tools
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)/linux \
-		$(DESTDIR)$(BINDIR)
+		$(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(B)/lib/libhmirror.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(B)/lib/libhmirror.so $(DESTDIR)$(LIBDIR)/libhmirror.so.$(VERSION)
 	ln -sf libhmirror.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhmirror.so.0
@@ -135,6 +177,11 @@ install: lib tools
 	    -e 's|@INCLUDEDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    src/user/lib/hmirror.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/hmirror.pc
 	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	for l in $(MAN3_LINKS); do \
+		ln -sf $${l%%:*} $(DESTDIR)$(MANDIR)/man3/$${l#*:} || exit 1; \
+	done
 
 # Builds and installs the module for the running kernel through DKMS.
 dkms-install:

@@ -13,6 +13,7 @@
 #define _HMIRROR_COMPAT_H
 
 #include <linux/slab.h>
+#include <linux/timer.h>
 
 /*
  * Large (PMD-sized) device-private folios in migrate_vma_*
@@ -30,6 +31,21 @@
 #endif
 #ifndef kzalloc_objs
 #define kzalloc_objs(P, COUNT, GFP) kcalloc(COUNT, sizeof(P), GFP)
+#endif
+
+/* timer_container_of() replaced from_timer() (6.16). */
+#ifndef timer_container_of
+#define timer_container_of(var, t, field) from_timer(var, t, field)
+#endif
+
+/*
+ * crc32c() moved from <linux/crc32c.h> (libcrc32c) into <linux/crc32.h>
+ * (6.14); Kbuild defines HMIRROR_HAVE_CRC32C_IN_CRC32_H for the latter.
+ */
+#ifdef HMIRROR_HAVE_CRC32C_IN_CRC32_H
+#include <linux/crc32.h>
+#else
+#include <linux/crc32c.h>
 #endif
 
 #endif /* _HMIRROR_COMPAT_H */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmirror contexts: one per open file, bound to the opener's mm and owner.
+ * hmirror contexts: one per open file, bound to the opener's mm and owner;
+ * the ioctl front end.
  */
 
+#include <linux/eventfd.h>
 #include <linux/fs.h>
+#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -24,6 +27,13 @@
  * with -EACCES otherwise, before it looks at its argument. A file passed
  * over a unix socket or inherited across fork() therefore gives its new
  * holder nothing, and cannot be used to reach the opener's memory.
+ *
+ * A context that was reset for holding up an invalidation is dead: every
+ * ioctl but STATS (kept for the post-mortem) fails with -EIO, and poll()
+ * reports EPOLLERR. poll() reports EPOLLIN while no job is in flight.
+ *
+ * Closing the file aborts everything at once: the context is reset on the
+ * device, its jobs are cancelled, and its notifiers and page table freed.
  */
 
 static int hmirror_ctx_open(struct inode *inode, struct file *file)
@@ -44,6 +54,27 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
 	ctx->owner = get_task_pid(current, PIDTYPE_TGID);
+	get_task_comm(ctx->comm, current);
+	mutex_init(&ctx->lock);
+	spin_lock_init(&ctx->pt_lock);
+	xa_init(&ctx->ranges);
+	INIT_LIST_HEAD(&ctx->jobs);
+	INIT_LIST_HEAD(&ctx->run_link);
+	init_waitqueue_head(&ctx->wq);
+	INIT_WORK(&ctx->fault_work, hmirror_job_fault_work);
+	INIT_WORK(&ctx->escalate_work, hmirror_escalate_work_fn);
+	timer_setup(&ctx->deadline_timer, hmirror_deadline_timer_fn, 0);
+	ctx->state = HMIRROR_CTX_ALIVE;
+	ctx->preempt = HMIRROR_PREEMPT_PAGE;
+	ctx->policy = HMIRROR_POLICY_KILL;
+	ctx->deadline_ms = READ_ONCE(hmirror_inval_deadline_ms);
+	ctx->eventfd_fd = -1;
+	ctx->stats.size = sizeof(ctx->stats);
+
+	spin_lock(&hdev->lock);
+	ctx->id = hdev->next_ctx_id++;
+	list_add_tail(&ctx->link, &hdev->ctxs);
+	spin_unlock(&hdev->lock);
 	hmirror_obj_get();
 
 	file->private_data = ctx;
@@ -53,9 +84,33 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 static int hmirror_ctx_release(struct inode *inode, struct file *file)
 {
 	struct hmirror_ctx *ctx = file->private_data;
+	struct hmirror_device *hdev = ctx->hdev;
 
+	spin_lock(&ctx->pt_lock);
+	WRITE_ONCE(ctx->state, HMIRROR_CTX_CLOSING);
+	spin_unlock(&ctx->pt_lock);
+
+	hdev->ops->ctx_reset(ctx, 1000);
+	timer_shutdown_sync(&ctx->deadline_timer);
+	cancel_work_sync(&ctx->escalate_work);
+	cancel_work_sync(&ctx->fault_work);
+
+	spin_lock(&ctx->pt_lock);
+	hmirror_jobs_cancel(ctx);
+	spin_unlock(&ctx->pt_lock);
+	wake_up_all(&ctx->wq);
+
+	hmirror_ranges_destroy(ctx);
+
+	spin_lock(&hdev->lock);
+	list_del(&ctx->link);
+	spin_unlock(&hdev->lock);
+
+	if (ctx->eventfd)
+		eventfd_ctx_put(ctx->eventfd);
 	put_pid(ctx->owner);
 	mmdrop(ctx->mm);
+	mutex_destroy(&ctx->lock);
 	kfree(ctx);
 	hmirror_obj_put();
 	return 0;
@@ -67,16 +122,142 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&info, uarg, sizeof(info)))
 		return -EFAULT;
-	if (info.pad || memchr_inv(info.reserved, 0, sizeof(info.reserved)))
+	if (info.pad || info.pad2 ||
+	    memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
 
 	memset(&info, 0, sizeof(info));
 	info.abi_version = HMIRROR_ABI_VERSION;
 	info.device_index = ctx->hdev->index;
 	info.nr_devices = hmirror_nr_devices;
-	strscpy(info.backend, ctx->hdev->backend, sizeof(info.backend));
+	strscpy(info.backend, ctx->hdev->ops->name, sizeof(info.backend));
+	info.max_cmds = HMIRROR_MAX_CMDS;
+	info.max_job_bytes = HMIRROR_MAX_JOB_BYTES;
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static int hmirror_config_check(struct hmirror_ctx *ctx,
+				const struct hmirror_ctx_config *cfg)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	if (cfg->set & ~HMIRROR_CFG_ALL || cfg->pad ||
+	    memchr_inv(cfg->reserved, 0, sizeof(cfg->reserved)))
+		return -EINVAL;
+	if (cfg->set & HMIRROR_CFG_PREEMPT) {
+		if (cfg->preempt != HMIRROR_PREEMPT_PAGE &&
+		    cfg->preempt != HMIRROR_PREEMPT_NONE)
+			return -EINVAL;
+		/* Jobs already in the mirror were faulted for one class. */
+		if (ctx->submitted && cfg->preempt != ctx->preempt)
+			return -EBUSY;
+	}
+	if (cfg->set & HMIRROR_CFG_DEADLINE &&
+	    (cfg->deadline_ms < HMIRROR_DEADLINE_MIN_MS ||
+	     cfg->deadline_ms > HMIRROR_DEADLINE_MAX_MS))
+		return -EINVAL;
+	if (cfg->set & HMIRROR_CFG_POLICY &&
+	    cfg->policy != HMIRROR_POLICY_KILL &&
+	    cfg->policy != HMIRROR_POLICY_REVOKE)
+		return -EINVAL;
+	if (cfg->set & HMIRROR_CFG_EVENTFD && cfg->eventfd < -1)
+		return -EINVAL;
+	return 0;
+}
+
+static int hmirror_ioc_config(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct eventfd_ctx *efd = NULL, *old = NULL;
+	struct hmirror_ctx_config cfg;
+	int ret;
+
+	if (copy_from_user(&cfg, uarg, sizeof(cfg)))
+		return -EFAULT;
+
+	mutex_lock(&ctx->lock);
+	ret = hmirror_config_check(ctx, &cfg);
+	if (ret)
+		goto out;
+	if (cfg.set & HMIRROR_CFG_EVENTFD && cfg.eventfd >= 0) {
+		efd = eventfd_ctx_fdget(cfg.eventfd);
+		if (IS_ERR(efd)) {
+			ret = PTR_ERR(efd);
+			goto out;
+		}
+	}
+
+	spin_lock(&ctx->pt_lock);
+	if (cfg.set & HMIRROR_CFG_PREEMPT)
+		ctx->preempt = cfg.preempt;
+	if (cfg.set & HMIRROR_CFG_DEADLINE)
+		ctx->deadline_ms = cfg.deadline_ms;
+	if (cfg.set & HMIRROR_CFG_POLICY)
+		ctx->policy = cfg.policy;
+	if (cfg.set & HMIRROR_CFG_EVENTFD) {
+		old = ctx->eventfd;
+		ctx->eventfd = efd;
+		ctx->eventfd_fd = efd ? cfg.eventfd : -1;
+	}
+	cfg.set = 0;
+	cfg.preempt = ctx->preempt;
+	cfg.deadline_ms = ctx->deadline_ms;
+	cfg.policy = ctx->policy;
+	cfg.eventfd = ctx->eventfd_fd;
+	spin_unlock(&ctx->pt_lock);
+
+	if (old)
+		eventfd_ctx_put(old);
+	if (copy_to_user(uarg, &cfg, sizeof(cfg)))
+		ret = -EFAULT;
+out:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static int hmirror_ioc_submit(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_submit sub;
+	int ret;
+
+	if (copy_from_user(&sub, uarg, sizeof(sub)))
+		return -EFAULT;
+	ret = hmirror_job_submit(ctx, &sub);
+	if (ret)
+		return ret;
+	/* The job runs whatever happens to the copy-out. */
+	return put_user(sub.fence, &((struct hmirror_submit __user *)uarg)->fence);
+}
+
+static int hmirror_ioc_wait(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_wait w;
+	int ret;
+
+	if (copy_from_user(&w, uarg, sizeof(w)))
+		return -EFAULT;
+	ret = hmirror_job_wait(ctx, &w);
+	if (ret)
+		return ret;
+	return put_user(w.status, &((struct hmirror_wait __user *)uarg)->status);
+}
+
+static int hmirror_ioc_stats(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_stats st;
+	u32 size;
+
+	if (get_user(size, (u32 __user *)uarg))
+		return -EFAULT;
+	if (size < offsetofend(struct hmirror_stats, pad))
+		return -EINVAL;
+	size = min_t(u32, size, sizeof(st));
+
+	spin_lock(&ctx->pt_lock);
+	st = ctx->stats;
+	spin_unlock(&ctx->pt_lock);
+	st.size = size;
+	return copy_to_user(uarg, &st, size) ? -EFAULT : 0;
 }
 
 static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
@@ -87,13 +268,35 @@ static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 
 	if (current->mm != ctx->mm)
 		return -EACCES;
+	if (cmd == HMIRROR_IOC_STATS)
+		return hmirror_ioc_stats(ctx, uarg);
+	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
+		return -EIO;
 
 	switch (cmd) {
 	case HMIRROR_IOC_GET_INFO:
 		return hmirror_ioc_get_info(ctx, uarg);
+	case HMIRROR_IOC_CONFIG:
+		return hmirror_ioc_config(ctx, uarg);
+	case HMIRROR_IOC_SUBMIT:
+		return hmirror_ioc_submit(ctx, uarg);
+	case HMIRROR_IOC_WAIT:
+		return hmirror_ioc_wait(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}
+}
+
+static __poll_t hmirror_ctx_poll(struct file *file, poll_table *wait)
+{
+	struct hmirror_ctx *ctx = file->private_data;
+
+	poll_wait(file, &ctx->wq, wait);
+	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
+		return EPOLLERR;
+	if (READ_ONCE(ctx->completed) == READ_ONCE(ctx->submitted))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
 }
 
 const struct file_operations hmirror_ctx_fops = {
@@ -102,4 +305,5 @@ const struct file_operations hmirror_ctx_fops = {
 	.release = hmirror_ctx_release,
 	.unlocked_ioctl = hmirror_ctx_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.poll = hmirror_ctx_poll,
 };

@@ -18,6 +18,9 @@
  * (hmirror/hmirror<N>/). Opening the char device creates a context; the
  * cdev's owner pins the module for as long as any file is open, so an
  * instance is only destroyed when no context refers to it.
+ *
+ * The backend (for now always the in-kernel sw engine) is brought up
+ * before the char device appears and stopped after it is gone.
  */
 
 /**
@@ -38,23 +41,39 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	int ret;
 
 	hdev->index = index;
-	hdev->backend = "sw";
-	cdev_init(&hdev->cdev, &hmirror_ctx_fops);
-	hdev->cdev.owner = THIS_MODULE;
+	hdev->ops = &hmirror_sw_ops;
+	spin_lock_init(&hdev->lock);
+	INIT_LIST_HEAD(&hdev->ctxs);
+	INIT_LIST_HEAD(&hdev->runq);
+	init_waitqueue_head(&hdev->engine_wq);
+	init_waitqueue_head(&hdev->reset_wq);
+	atomic_set(&hdev->work_seq, 0);
 
-	ret = cdev_add(&hdev->cdev, devt, 1);
+	ret = hdev->ops->init(hdev);
 	if (ret)
 		return ret;
+
+	cdev_init(&hdev->cdev, &hmirror_ctx_fops);
+	hdev->cdev.owner = THIS_MODULE;
+	ret = cdev_add(&hdev->cdev, devt, 1);
+	if (ret)
+		goto err_fini;
 
 	dev = device_create(class, NULL, devt, hdev, HMIRROR_DEV_PREFIX "%u",
 			    index);
 	if (IS_ERR(dev)) {
-		cdev_del(&hdev->cdev);
-		return PTR_ERR(dev);
+		ret = PTR_ERR(dev);
+		goto err_cdev;
 	}
 	hdev->dev = dev;
 	hdev->debugfs = debugfs_create_dir(dev_name(dev), debugfs_root);
 	return 0;
+
+err_cdev:
+	cdev_del(&hdev->cdev);
+err_fini:
+	hdev->ops->fini(hdev);
+	return ret;
 }
 
 /**
@@ -66,4 +85,5 @@ void hmirror_device_destroy(struct hmirror_device *hdev)
 	debugfs_remove_recursive(hdev->debugfs);
 	device_destroy(hdev->dev->class, hdev->dev->devt);
 	cdev_del(&hdev->cdev);
+	hdev->ops->fini(hdev);
 }

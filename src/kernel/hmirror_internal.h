@@ -8,30 +8,127 @@
 #include <linux/atomic.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/kthread.h>
+#include <linux/list.h>
 #include <linux/mm_types.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #include <linux/hmirror.h>
 
 #include "hmirror_compat.h"
 
 struct dentry;
+struct eventfd_ctx;
+struct hmirror_ctx;
+struct hmirror_device;
+struct hmirror_job;
+
+/* A mirror range covers one naturally aligned chunk of this size. */
+#define HMIRROR_CHUNK_SHIFT	PMD_SHIFT
+#define HMIRROR_CHUNK_SIZE	BIT(HMIRROR_CHUNK_SHIFT)
+#define HMIRROR_CHUNK_PAGES	(HMIRROR_CHUNK_SIZE >> PAGE_SHIFT)
+
+#define HMIRROR_MAX_CMDS	64
+#define HMIRROR_MAX_JOB_BYTES	(4ULL << 30)
+/* Completed jobs whose status HMIRROR_IOC_WAIT can still report. */
+#define HMIRROR_STATUS_RING	1024
+
+/*
+ * Device PTE: pfn << PAGE_SHIFT | flags. One u64 per 4 KiB page, or one
+ * per chunk for a PMD-sized mapping.
+ */
+#define HMIRROR_PTE_VALID	BIT_ULL(0)
+#define HMIRROR_PTE_WRITE	BIT_ULL(1)
+#define HMIRROR_PTE_FLAGS	(HMIRROR_PTE_VALID | HMIRROR_PTE_WRITE)
+
+/**
+ * struct hmirror_backend_ops - what the mirror asks of a device backend
+ * @name: backend name reported by GET_INFO
+ * @init: bring the device's engine up
+ * @fini: stop the engine; no job of any context runs after it returns
+ * @kick: there is new work (a job queued or unparked) on @ctx
+ * @ctx_reset: stop running @ctx's jobs; returns once no page step of @ctx
+ *	       is in progress and none will start, or -ETIMEDOUT after
+ *	       @timeout_ms
+ * @tlb_flush: drop any cached translation of [@start, @end) of @ctx
+ *
+ * The mirror calls @kick and @tlb_flush with the context's pt_lock held;
+ * they must not sleep.
+ */
+struct hmirror_backend_ops {
+	const char *name;
+	int (*init)(struct hmirror_device *hdev);
+	void (*fini)(struct hmirror_device *hdev);
+	void (*kick)(struct hmirror_device *hdev, struct hmirror_ctx *ctx);
+	int (*ctx_reset)(struct hmirror_ctx *ctx, unsigned int timeout_ms);
+	void (*tlb_flush)(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end);
+};
 
 /**
  * struct hmirror_device - one device instance (/dev/hmirror<N>)
  * @index: N
  * @cdev: character device
  * @dev: the struct device of the class device, for messages and sysfs
- * @backend: name of the backend driving this instance
+ * @ops: the backend driving this instance
  * @debugfs: this instance's debugfs directory
+ * @lock: protects @ctxs and @runq
+ * @ctxs: every context of the device (for debugfs)
+ * @runq: contexts with queued jobs, in round-robin order
+ * @engine: the sw backend's engine thread
+ * @engine_wq: the engine sleeps here when nothing is runnable
+ * @running: the context the engine is running steps of, or NULL
+ * @reset_wq: woken when the engine leaves a context
+ * @work_seq: bumped on every kick, so the engine cannot miss one
+ * @next_ctx_id: id of the next context opened
  */
 struct hmirror_device {
 	unsigned int index;
 	struct cdev cdev;
 	struct device *dev;
-	const char *backend;
+	const struct hmirror_backend_ops *ops;
 	struct dentry *debugfs;
+	spinlock_t lock;	/* ctxs, runq, running */
+	struct list_head ctxs;
+	struct list_head runq;
+	struct task_struct *engine;
+	wait_queue_head_t engine_wq;
+	struct hmirror_ctx *running;
+	wait_queue_head_t reset_wq;
+	atomic_t work_seq;
+	u32 next_ctx_id;
+};
+
+/**
+ * struct hmirror_range - the mirror of one chunk of a context's VA space
+ * @notifier: interval notifier over [@start, @start + HMIRROR_CHUNK_SIZE)
+ * @ctx: owning context
+ * @start: chunk-aligned start address
+ * @ptes: HMIRROR_CHUNK_PAGES device PTEs, allocated on first small mapping
+ * @huge: the PTE of a PMD-sized mapping of the whole chunk, or 0
+ * @nr_valid: valid entries in @ptes
+ */
+struct hmirror_range {
+	struct mmu_interval_notifier notifier;
+	struct hmirror_ctx *ctx;
+	unsigned long start;
+	u64 *ptes;
+	u64 huge;
+	unsigned int nr_valid;
+};
+
+enum hmirror_ctx_state {
+	HMIRROR_CTX_ALIVE,
+	HMIRROR_CTX_DEAD,	/* reset after an escalation, or mm gone */
+	HMIRROR_CTX_CLOSING,
 };
 
 /**
@@ -39,15 +136,117 @@ struct hmirror_device {
  * @hdev: the device instance the file was opened on
  * @mm: the mm of the opener; the context works only from this mm
  * @owner: thread-group pid of the opener, the process escalation signals
+ * @comm: the opener's command name, for messages
+ * @id: context number within the device, for debugfs and messages
+ * @link: in hdev->ctxs
+ * @run_link: in hdev->runq while the context has queued jobs
+ * @lock: serialises submit, config and range creation (sleeping)
+ * @pt_lock: protects the device page table, @jobs, @state and the
+ *	     counters; taken by invalidations, so never held while sleeping
+ * @ranges: struct hmirror_range by chunk index (address >> CHUNK_SHIFT)
+ * @jobs: submitted, not yet completed jobs, in fence order
+ * @state: enum hmirror_ctx_state
+ * @preempt: HMIRROR_PREEMPT_*
+ * @policy: HMIRROR_POLICY_*
+ * @deadline_ms: invalidation wait bound
+ * @submitted: fence of the last job submitted
+ * @completed: fence of the last job completed (jobs complete in order)
+ * @status: status of recently completed jobs, by fence % size
+ * @status_fence: the fence each @status entry belongs to
+ * @wq: woken on every job completion and state change
+ * @eventfd: signalled on every job completion, or NULL
+ * @eventfd_fd: the descriptor @eventfd was given as, for CONFIG
+ * @fault_work: refaults the page a parked PAGE-class job needs
+ * @deadline_timer: armed by a refused non-blockable invalidation
+ * @escalate_work: escalation from the deadline timer
+ * @refused_fence: newest job that made a non-blockable invalidation fail
+ * @stats: counters, as STATS reports them
+ * @debugfs: this context's debugfs file
  */
 struct hmirror_ctx {
 	struct hmirror_device *hdev;
 	struct mm_struct *mm;
 	struct pid *owner;
+	char comm[TASK_COMM_LEN];
+	u32 id;
+	struct list_head link;
+	struct list_head run_link;
+
+	struct mutex lock;	/* submit, config, range creation */
+	spinlock_t pt_lock;	/* PTEs, jobs, state, counters */
+	struct xarray ranges;
+	struct list_head jobs;
+	enum hmirror_ctx_state state;
+	u32 preempt;
+	u32 policy;
+	u32 deadline_ms;
+
+	u64 submitted;
+	u64 completed;
+	int status[HMIRROR_STATUS_RING];
+	u64 status_fence[HMIRROR_STATUS_RING];
+	wait_queue_head_t wq;
+	struct eventfd_ctx *eventfd;
+	int eventfd_fd;
+
+	struct work_struct fault_work;
+	struct timer_list deadline_timer;
+	struct work_struct escalate_work;
+	u64 refused_fence;
+
+	struct hmirror_stats stats;
+	struct dentry *debugfs;
+};
+
+/**
+ * struct hmirror_seg - one piece of a job's footprint
+ * @start: first byte
+ * @end: one past the last byte
+ * @write: the job writes it
+ */
+struct hmirror_seg {
+	unsigned long start;
+	unsigned long end;
+	bool write;
+};
+
+/**
+ * struct hmirror_job - a submitted job
+ * @link: in ctx->jobs
+ * @ctx: owning context
+ * @fence: its fence
+ * @nr_cmds: commands in @cmds
+ * @cur: command being executed
+ * @done: bytes of @cur already processed
+ * @acc: CRC32C accumulator of @cur
+ * @until: DELAY end, or WAIT_VALUE timeout (0: none), in ns
+ * @parked: PAGE class: waiting for the page at @fault_addr
+ * @fault_addr: the page a parked job needs
+ * @fault_write: ...for writing
+ * @segs: the footprint, used to find jobs an invalidation overlaps
+ * @nr_segs: entries in @segs
+ * @cmds: the commands, as validated at submit
+ */
+struct hmirror_job {
+	struct list_head link;
+	struct hmirror_ctx *ctx;
+	u64 fence;
+	unsigned int nr_cmds;
+	unsigned int cur;
+	u64 done;
+	u32 acc;
+	u64 until;
+	bool parked;
+	unsigned long fault_addr;
+	bool fault_write;
+	struct hmirror_seg *segs;
+	unsigned int nr_segs;
+	struct hmirror_cmd cmds[] __counted_by(nr_cmds);
 };
 
 /* hmirror_main.c */
 extern unsigned int hmirror_nr_devices;
+extern unsigned int hmirror_inval_deadline_ms;
 
 void hmirror_obj_get(void);
 void hmirror_obj_put(void);
@@ -60,5 +259,36 @@ void hmirror_device_destroy(struct hmirror_device *hdev);
 
 /* hmirror_ctx.c */
 extern const struct file_operations hmirror_ctx_fops;
+
+/* hmirror_pt.c */
+struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
+					unsigned long addr);
+void hmirror_ranges_destroy(struct hmirror_ctx *ctx);
+int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
+		     unsigned long end, bool write, struct hmirror_range **rp,
+		     unsigned long *seqp);
+u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr);
+void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
+		    unsigned long end);
+void hmirror_pt_zap_all(struct hmirror_ctx *ctx);
+
+/* hmirror_job.c */
+int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub);
+int hmirror_job_wait(struct hmirror_ctx *ctx, struct hmirror_wait *w);
+void hmirror_job_complete(struct hmirror_job *job, int status);
+void hmirror_jobs_cancel(struct hmirror_ctx *ctx);
+bool hmirror_jobs_overlap(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end, u64 *newest);
+void hmirror_job_fault_work(struct work_struct *work);
+
+/* hmirror_inval.c */
+extern const struct mmu_interval_notifier_ops hmirror_range_ops;
+void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end, u64 waited_us);
+void hmirror_deadline_timer_fn(struct timer_list *t);
+void hmirror_escalate_work_fn(struct work_struct *work);
+
+/* hmirror_sw.c */
+extern const struct hmirror_backend_ops hmirror_sw_ops;
 
 #endif /* _HMIRROR_INTERNAL_H */

@@ -49,6 +49,11 @@ unsigned int hmirror_nr_devices = 2;
 module_param_named(nr_devices, hmirror_nr_devices, uint, 0444);
 MODULE_PARM_DESC(nr_devices, "number of device instances (1-16, default 2)");
 
+unsigned int hmirror_inval_deadline_ms = 1000;
+module_param_named(inval_deadline_ms, hmirror_inval_deadline_ms, uint, 0644);
+MODULE_PARM_DESC(inval_deadline_ms,
+		 "default bound of an invalidation's wait for a context's jobs, ms (1-60000, default 1000)");
+
 static const struct class hmirror_class = {
 	.name = "hmirror",
 };
@@ -79,6 +84,14 @@ static int __init hmirror_init(void)
 	if (hmirror_nr_devices < 1 || hmirror_nr_devices > HMIRROR_MAX_DEVICES) {
 		pr_err("nr_devices=%u out of range 1..%u\n",
 		       hmirror_nr_devices, HMIRROR_MAX_DEVICES);
+		return -EINVAL;
+	}
+
+	if (hmirror_inval_deadline_ms < HMIRROR_DEADLINE_MIN_MS ||
+	    hmirror_inval_deadline_ms > HMIRROR_DEADLINE_MAX_MS) {
+		pr_err("inval_deadline_ms=%u out of range %u..%u\n",
+		       hmirror_inval_deadline_ms, HMIRROR_DEADLINE_MIN_MS,
+		       HMIRROR_DEADLINE_MAX_MS);
 		return -EINVAL;
 	}
 

@@ -3,9 +3,20 @@
  * hmirror: coherent address-space mirroring for devices.
  *
  * This header is the only contract between the hmirror kernel module and
- * user space. Every structure has explicit padding and reserved fields that
- * must be zero; the kernel rejects non-zero reserved fields with -EINVAL so
- * that they can be given a meaning later.
+ * user space. Every structure has explicit padding; reserved fields and
+ * unknown flags must be zero, and the kernel rejects anything else with
+ * -EINVAL, changing nothing, so that they can be given a meaning later.
+ *
+ * A context is an open file of /dev/hmirror<N>. It is bound to the mm of
+ * the process that opened it: any ioctl from another mm fails with -EACCES.
+ * Work is submitted as jobs: short lists of commands naming user virtual
+ * addresses of that mm. Each job gets a 64-bit fence (seqno); jobs of one
+ * context complete in submission order.
+ *
+ * poll() on a context reports EPOLLIN while no job is in flight, and
+ * EPOLLERR once the context is dead: reset after holding an invalidation
+ * past its deadline. A dead context answers every ioctl but STATS with
+ * -EIO.
  */
 #ifndef _UAPI_LINUX_HMIRROR_H
 #define _UAPI_LINUX_HMIRROR_H
@@ -24,7 +35,11 @@
  * @abi_version: HMIRROR_ABI_VERSION of the running module
  * @device_index: N of the /dev/hmirror<N> the file was opened on
  * @nr_devices: number of device instances the module created
+ * @pad: must be zero
  * @backend: name of the device backend driving this instance ("sw", "pci")
+ * @max_cmds: most commands one job may carry
+ * @pad2: must be zero
+ * @max_job_bytes: largest footprint (sum of command lengths) of one job
  * @reserved: must be zero on input; zero on output
  */
 struct hmirror_info {
@@ -33,11 +48,214 @@ struct hmirror_info {
 	__u32 nr_devices;
 	__u32 pad;
 	char backend[16];
-	__u64 reserved[4];
+	__u32 max_cmds;
+	__u32 pad2;
+	__u64 max_job_bytes;
+	__u64 reserved[2];
 };
 
-#define HMIRROR_IOC_MAGIC	0xb6
+/*
+ * Preemption classes, chosen per context before its first job.
+ *
+ * PAGE: the engine looks the device PTE up at every page step; a missing
+ * PTE parks the job until the kernel refaults the page. An invalidation
+ * never waits for a job, only for the page step in progress (an ODP NIC).
+ *
+ * NONE: the job's translations are fixed when it is submitted and used
+ * until it ends; an invalidation overlapping a running job must wait for
+ * it, up to the context's deadline (a GPU without recoverable faults).
+ */
+#define HMIRROR_PREEMPT_PAGE	0
+#define HMIRROR_PREEMPT_NONE	1
+
+/* What happens to a context that holds an invalidation past its deadline. */
+#define HMIRROR_POLICY_KILL	0	/* reset, mark dead, SIGKILL the owner */
+#define HMIRROR_POLICY_REVOKE	1	/* reset, mark dead, nobody signalled */
+
+/* Bounds of hmirror_ctx_config.deadline_ms. */
+#define HMIRROR_DEADLINE_MIN_MS	1
+#define HMIRROR_DEADLINE_MAX_MS	60000
+
+/* hmirror_ctx_config.set: which fields the call changes. */
+#define HMIRROR_CFG_PREEMPT	(1U << 0)
+#define HMIRROR_CFG_DEADLINE	(1U << 1)
+#define HMIRROR_CFG_POLICY	(1U << 2)
+#define HMIRROR_CFG_EVENTFD	(1U << 3)
+#define HMIRROR_CFG_ALL		(HMIRROR_CFG_PREEMPT | HMIRROR_CFG_DEADLINE | \
+				 HMIRROR_CFG_POLICY | HMIRROR_CFG_EVENTFD)
+
+/**
+ * struct hmirror_ctx_config - HMIRROR_IOC_CONFIG: read and change a context
+ * @set: HMIRROR_CFG_* bits of the fields to change; 0 only reads
+ * @preempt: HMIRROR_PREEMPT_*; can change only before the first job
+ *	     (-EBUSY after)
+ * @deadline_ms: how long an invalidation waits for this context's jobs
+ *		 before escalating, HMIRROR_DEADLINE_MIN_MS..MAX_MS
+ * @policy: HMIRROR_POLICY_*
+ * @eventfd: eventfd signalled on every job completion; -1 for none
+ * @reserved: must be zero
+ *
+ * On return every field holds the context's current value. A call that
+ * fails changes nothing.
+ */
+struct hmirror_ctx_config {
+	__u32 set;
+	__u32 preempt;
+	__u32 deadline_ms;
+	__u32 policy;
+	__s32 eventfd;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/* Command opcodes. */
+enum hmirror_op {
+	HMIRROR_OP_COPY = 1,		/* dst[0..len) = src[0..len) */
+	HMIRROR_OP_FILL,		/* dst[0..len) = (u8)value */
+	HMIRROR_OP_CRC32C,		/* *(u32 *)dst = crc32c(value, src, len) */
+	HMIRROR_OP_ATOMIC_ADD,		/* *(u64 *)dst += value */
+	HMIRROR_OP_WRITE_VALUE,		/* *(u64 *)dst = value */
+	HMIRROR_OP_WAIT_VALUE,		/* wait until *(u64 *)src == value */
+	HMIRROR_OP_DELAY,		/* keep the engine busy for aux us */
+	HMIRROR_OP_MAX,
+};
+
+/* Most microseconds one DELAY command may take. */
+#define HMIRROR_DELAY_MAX_US	1000000
+/* Longest WAIT_VALUE timeout, microseconds. */
+#define HMIRROR_WAIT_TIMEOUT_MAX_US	0xffffffffULL
+
+/**
+ * struct hmirror_cmd - one command of a job
+ * @op: enum hmirror_op
+ * @flags: must be zero
+ * @dst: destination user address (COPY, FILL, CRC32C result, ATOMIC_ADD,
+ *	 WRITE_VALUE); 8-byte aligned for 64-bit operands, 4 for CRC32C
+ * @src: source user address (COPY, CRC32C, WAIT_VALUE; 8-byte aligned
+ *	 for WAIT_VALUE)
+ * @len: bytes (COPY, FILL, CRC32C), at least 1; must be zero for the others
+ * @value: fill byte, CRC seed, addend, value to write or wait for
+ * @aux: DELAY: microseconds, 1..HMIRROR_DELAY_MAX_US; WAIT_VALUE: timeout
+ *	 in microseconds, at most HMIRROR_WAIT_TIMEOUT_MAX_US, after which
+ *	 the job fails with -ETIME (0: no timeout); zero otherwise
+ *
+ * Fields a command does not use must be zero.
+ */
+struct hmirror_cmd {
+	__u32 op;
+	__u32 flags;
+	__u64 dst;
+	__u64 src;
+	__u64 len;
+	__u64 value;
+	__u64 aux;
+};
+
+/**
+ * struct hmirror_submit - HMIRROR_IOC_SUBMIT: validate, fault in, queue
+ * @cmds: user pointer to an array of struct hmirror_cmd
+ * @nr_cmds: entries in @cmds, 1..hmirror_info.max_cmds
+ * @flags: must be zero
+ * @fence: out: the job's fence
+ * @reserved: must be zero
+ *
+ * Every command is checked before anything runs, and the job's whole
+ * footprint is faulted in (for writing where a command writes). Memory that
+ * is not mapped, or not with the access a command needs, fails the submit
+ * with -EFAULT, and no command of the job runs.
+ *
+ * Errors: -EINVAL (a bad command or field), -EFAULT, -E2BIG (footprint
+ * over hmirror_info.max_job_bytes), -EAGAIN (1024 jobs already in flight),
+ * -EIO (the context is dead), -EINTR (fatal signal while faulting).
+ */
+struct hmirror_submit {
+	__u64 cmds;
+	__u32 nr_cmds;
+	__u32 flags;
+	__u64 fence;
+	__u64 reserved[2];
+};
+
+/**
+ * struct hmirror_wait - HMIRROR_IOC_WAIT: wait for a fence
+ * @fence: fence from HMIRROR_IOC_SUBMIT
+ * @timeout_ns: how long to wait; 0 only polls
+ * @status: out: 0 if the job succeeded, else its negative errno
+ *	    (-ECANCELED: the context was reset; -ETIME: a WAIT_VALUE timed
+ *	    out; -EFAULT: the memory went away under a job; -ESTALE: the job
+ *	    completed too long ago for its status to be kept)
+ * @pad: must be zero
+ * @reserved: must be zero
+ *
+ * Return: 0 once the job completed (its outcome in @status), -ETIME if it
+ * did not within @timeout_ns, -EINVAL for a fence never handed out,
+ * -EINTR on a signal, -EIO once the context is dead (a WAIT already
+ * sleeping when the context is reset returns 0 with -ECANCELED).
+ */
+struct hmirror_wait {
+	__u64 fence;
+	__u64 timeout_ns;
+	__s32 status;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/* Upper bounds (in microseconds) of the invalidation wait histogram. */
+#define HMIRROR_WAIT_BUCKETS	8
+#define HMIRROR_WAIT_BUCKET_US	{ 10, 100, 1000, 10000, 100000, 1000000, \
+				  10000000, ~0U }
+
+/**
+ * struct hmirror_stats - HMIRROR_IOC_STATS: the context's counters
+ * @size: in: sizeof(struct hmirror_stats) as the caller knows it; out:
+ *	  bytes the kernel filled. Lets the struct grow at its end.
+ * @pad: must be zero
+ * @faults: hmm_range_fault() calls
+ * @pages_faulted: pages mirrored by them
+ * @fault_retries: faults redone because an invalidation raced them
+ * @inval_blockable: invalidations that could sleep
+ * @inval_nonblock: invalidations that could not
+ * @inval_refused: non-blockable invalidations refused (returned false)
+ * @inval_waits: invalidations that waited for a NONE-class job
+ * @wait_hist: those waits by duration, see HMIRROR_WAIT_BUCKET_US
+ * @escalations: times this context was reset for holding up an invalidation
+ * @jobs_submitted: jobs accepted
+ * @jobs_completed: jobs that ended successfully
+ * @jobs_failed: jobs that ended with an error other than -ECANCELED
+ * @jobs_cancelled: jobs ended with -ECANCELED
+ * @jobs_parked: times a PAGE-class job parked on a missing PTE
+ * @ptes: device PTEs valid now (huge entries count as 512)
+ * @ranges: mirror ranges (notifiers) now
+ * @pt_bytes: memory used by the device page table now
+ */
+struct hmirror_stats {
+	__u32 size;
+	__u32 pad;
+	__u64 faults;
+	__u64 pages_faulted;
+	__u64 fault_retries;
+	__u64 inval_blockable;
+	__u64 inval_nonblock;
+	__u64 inval_refused;
+	__u64 inval_waits;
+	__u64 wait_hist[HMIRROR_WAIT_BUCKETS];
+	__u64 escalations;
+	__u64 jobs_submitted;
+	__u64 jobs_completed;
+	__u64 jobs_failed;
+	__u64 jobs_cancelled;
+	__u64 jobs_parked;
+	__u64 ptes;
+	__u64 ranges;
+	__u64 pt_bytes;
+};
+
+#define HMIRROR_IOC_MAGIC	0xb9
 
 #define HMIRROR_IOC_GET_INFO	_IOWR(HMIRROR_IOC_MAGIC, 0x00, struct hmirror_info)
+#define HMIRROR_IOC_CONFIG	_IOWR(HMIRROR_IOC_MAGIC, 0x01, struct hmirror_ctx_config)
+#define HMIRROR_IOC_SUBMIT	_IOWR(HMIRROR_IOC_MAGIC, 0x02, struct hmirror_submit)
+#define HMIRROR_IOC_WAIT	_IOWR(HMIRROR_IOC_MAGIC, 0x03, struct hmirror_wait)
+#define HMIRROR_IOC_STATS	_IOWR(HMIRROR_IOC_MAGIC, 0x04, struct hmirror_stats)
 
 #endif /* _UAPI_LINUX_HMIRROR_H */

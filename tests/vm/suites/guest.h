@@ -82,3 +82,175 @@ static inline const char *guest_module_path(void)
 }
 
 #endif /* HMIRROR_GUEST_H */
+
+/* ---- raw uAPI helpers: the kernel suites talk to the module directly ---- */
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <linux/hmirror.h>
+
+#define HM_OBJECTS "/sys/kernel/debug/hmirror/objects"
+
+/* Load the module (if it is not) with the given parameters. */
+static inline void hm_module_up(const char *params)
+{
+	if (guest_path_exists("/sys/module/hmirror"))
+		return;
+	assert_int_equal(guest_module_load(guest_module_path(), params), 0);
+}
+
+/* Unload; everything a suite made must be gone by then. */
+static inline void hm_module_down(void)
+{
+	assert_int_equal(guest_read_ll(HM_OBJECTS), 0);
+	assert_int_equal(guest_module_unload("hmirror"), 0);
+}
+
+static inline int hm_open(unsigned int dev, unsigned int preempt)
+{
+	struct hmirror_ctx_config c = { .set = HMIRROR_CFG_PREEMPT };
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/hmirror%u", dev);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	c.preempt = preempt;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_CONFIG, &c), 0);
+	assert_int_equal(c.preempt, preempt);
+	return fd;
+}
+
+static inline int hm_config(int fd, struct hmirror_ctx_config *c)
+{
+	return ioctl(fd, HMIRROR_IOC_CONFIG, c) ? -errno : 0;
+}
+
+static inline int hm_submit(int fd, const struct hmirror_cmd *cmds,
+			    unsigned int n, uint64_t *fence)
+{
+	struct hmirror_submit s = {
+		.cmds = (uintptr_t)cmds,
+		.nr_cmds = n,
+	};
+
+	if (ioctl(fd, HMIRROR_IOC_SUBMIT, &s))
+		return -errno;
+	if (fence)
+		*fence = s.fence;
+	return 0;
+}
+
+/* Wait for a fence; returns the ioctl's -errno, the job's in *status. */
+static inline int hm_wait(int fd, uint64_t fence, uint64_t timeout_ns,
+			  int *status)
+{
+	struct hmirror_wait w = { .fence = fence, .timeout_ns = timeout_ns };
+
+	if (ioctl(fd, HMIRROR_IOC_WAIT, &w))
+		return -errno;
+	*status = w.status;
+	return 0;
+}
+
+/* Submit and wait up to 10 s; returns the job's status. */
+static inline int hm_run(int fd, const struct hmirror_cmd *cmds,
+			 unsigned int n)
+{
+	uint64_t fence = 0;
+	int ret, status = -1;
+
+	ret = hm_submit(fd, cmds, n, &fence);
+	if (ret)
+		return ret;
+	assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
+	return status;
+}
+
+static inline void hm_stats(int fd, struct hmirror_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_STATS, st), 0);
+}
+
+static inline struct hmirror_cmd hm_copy(void *dst, const void *src,
+					 size_t len)
+{
+	return (struct hmirror_cmd){ .op = HMIRROR_OP_COPY,
+		.dst = (uintptr_t)dst, .src = (uintptr_t)src, .len = len };
+}
+
+static inline struct hmirror_cmd hm_fill(void *dst, uint8_t v, size_t len)
+{
+	return (struct hmirror_cmd){ .op = HMIRROR_OP_FILL,
+		.dst = (uintptr_t)dst, .value = v, .len = len };
+}
+
+static inline struct hmirror_cmd hm_wait_value(const uint64_t *p, uint64_t v,
+					       uint64_t timeout_us)
+{
+	return (struct hmirror_cmd){ .op = HMIRROR_OP_WAIT_VALUE,
+		.src = (uintptr_t)p, .value = v, .aux = timeout_us };
+}
+
+static inline struct hmirror_cmd hm_write_value(uint64_t *p, uint64_t v)
+{
+	return (struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
+		.dst = (uintptr_t)p, .value = v };
+}
+
+/*
+ * Anonymous memory, written once so that every page is the process's own:
+ * a page still backed by the shared zero page is replaced (an
+ * invalidation) on the CPU's first write, which would stall behind a
+ * NONE-class job that reads it.
+ */
+static inline void *hm_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	memset(p, 0, len);
+	return p;
+}
+
+/* A 2 MiB-aligned anonymous mapping, THP or not as asked. */
+static inline void *hm_map_aligned(size_t len, int thp)
+{
+	size_t al = 2UL << 20;
+	char *p = mmap(NULL, len + al, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *a;
+
+	assert_true(p != MAP_FAILED);
+	a = (char *)(((uintptr_t)p + al - 1) & ~(al - 1));
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + len, p + al - a);
+	assert_int_equal(madvise(a, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE), 0);
+	return a;
+}
+
+static inline uint64_t hm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* CRC32C as the kernel's crc32c(): reflected, no pre/post inversion. */
+static inline uint32_t hm_crc32c(uint32_t crc, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	int k;
+
+	while (n--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78 & -(crc & 1));
+	}
+	return crc;
+}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror invalidation: the interval notifier callback, its bounded wait,
+ * and escalation.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ktime.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: invalidation
+ *
+ * The callback follows the escalation state machine of ARCHITECTURE.md:
+ *
+ * Under pt_lock it sets the chunk's notifier sequence, so that no fault
+ * racing with it can program a stale PTE. If no job of a NONE-class
+ * context overlaps the range, it zaps the range's PTEs and flushes the
+ * device TLB, still under pt_lock, and returns true: a PAGE-class engine
+ * holds pt_lock for the page step in progress, so that is all it waits
+ * for, and nothing here sleeps, which is what a non-blockable
+ * invalidation (the OOM reaper) needs.
+ *
+ * If a NONE-class job overlaps, a non-blockable invalidation arms the
+ * context's deadline timer and returns false; the core retries, and the
+ * timer escalates if the job is still running at the deadline, so the
+ * reaper is not locked out for ever. A blockable one waits for the
+ * overlapping jobs (jobs complete in fence order, so it waits for the
+ * newest overlapping fence) for at most the context's deadline, then
+ * escalates: the context is reset on the device, its jobs fail with
+ * -ECANCELED, its PTEs go, it is marked dead and, under the kill policy,
+ * its owner gets SIGKILL. Killing alone would not do: the owner's exit
+ * runs this very callback, blockable, from exit_mmap(). When that happens
+ * (the mm has no users left) the context is aborted at once instead.
+ *
+ * Invalidations hmirror causes itself while migrating pages to its own
+ * device memory (owner cookie: the device) only update the sequence: the
+ * migration code updates the PTEs.
+ */
+
+static const unsigned int hmirror_wait_bucket_us[HMIRROR_WAIT_BUCKETS] =
+	HMIRROR_WAIT_BUCKET_US;
+
+/* Bound of a context reset on the device. */
+#define HMIRROR_RESET_TIMEOUT_MS	100
+
+static void __hmirror_wait_account(struct hmirror_ctx *ctx, u64 us)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	ctx->stats.inval_waits++;
+	for (i = 0; i < HMIRROR_WAIT_BUCKETS - 1; i++)
+		if (us <= hmirror_wait_bucket_us[i])
+			break;
+	ctx->stats.wait_hist[i]++;
+}
+
+/* Reset the context on the device and fail everything it had. */
+static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx)
+{
+	int ret;
+
+	spin_lock(&ctx->pt_lock);
+	if (ctx->state != HMIRROR_CTX_ALIVE) {
+		spin_unlock(&ctx->pt_lock);
+		return false;
+	}
+	/* The engine checks the state before every page step. */
+	WRITE_ONCE(ctx->state, HMIRROR_CTX_DEAD);
+	spin_unlock(&ctx->pt_lock);
+
+	ret = ctx->hdev->ops->ctx_reset(ctx, HMIRROR_RESET_TIMEOUT_MS);
+	if (ret)
+		dev_err(ctx->hdev->dev,
+			"context %u: reset not acknowledged (%d)\n", ctx->id,
+			ret);
+
+	spin_lock(&ctx->pt_lock);
+	hmirror_jobs_cancel(ctx);
+	hmirror_pt_zap_all(ctx);
+	spin_unlock(&ctx->pt_lock);
+	wake_up_all(&ctx->wq);
+	return true;
+}
+
+/**
+ * hmirror_ctx_escalate() - take the device's access away from a context
+ * @ctx: the context that held an invalidation past its deadline
+ * @start: start of the invalidation it held (0 if from the timer)
+ * @end: end of it
+ * @waited_us: how long the invalidation waited
+ *
+ * Idempotent: only the first call on a live context does anything.
+ */
+void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end, u64 waited_us)
+{
+	bool kill = READ_ONCE(ctx->policy) == HMIRROR_POLICY_KILL;
+
+	if (!hmirror_ctx_kill_device_state(ctx))
+		return;
+
+	spin_lock(&ctx->pt_lock);
+	ctx->stats.escalations++;
+	spin_unlock(&ctx->pt_lock);
+
+	if (kill)
+		kill_pid(ctx->owner, SIGKILL, 1);
+	dev_warn_ratelimited(ctx->hdev->dev,
+			     "context %u of pid %d (%s) held an invalidation of [%#lx, %#lx) for %llu us: reset%s\n",
+			     ctx->id, pid_nr(ctx->owner), ctx->comm, start,
+			     end, waited_us, kill ? ", owner killed" : "");
+}
+
+/* Wait for the overlapping jobs, up to the deadline; then escalate. */
+static void hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
+			       unsigned long end, u64 newest)
+{
+	unsigned int deadline_ms = READ_ONCE(ctx->deadline_ms);
+	u64 t0 = ktime_get_ns(), us;
+	long left;
+
+	left = wait_event_timeout(ctx->wq,
+				  READ_ONCE(ctx->completed) >= newest ||
+				  READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE,
+				  msecs_to_jiffies(deadline_ms));
+	us = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
+
+	spin_lock(&ctx->pt_lock);
+	__hmirror_wait_account(ctx, us);
+	spin_unlock(&ctx->pt_lock);
+
+	if (!left && READ_ONCE(ctx->completed) < newest)
+		hmirror_ctx_escalate(ctx, start, end, us);
+}
+
+static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
+				     const struct mmu_notifier_range *range,
+				     unsigned long cur_seq)
+{
+	struct hmirror_range *r = container_of(mni, struct hmirror_range,
+					       notifier);
+	struct hmirror_ctx *ctx = r->ctx;
+	unsigned long start = max(range->start, r->start);
+	unsigned long end = min(range->end, r->start + HMIRROR_CHUNK_SIZE);
+	bool blockable = mmu_notifier_range_blockable(range);
+	u64 newest = 0;
+
+	spin_lock(&ctx->pt_lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	if (range->event == MMU_NOTIFY_MIGRATE &&
+	    range->owner == ctx->hdev) {
+		spin_unlock(&ctx->pt_lock);
+		return true;
+	}
+	if (blockable)
+		ctx->stats.inval_blockable++;
+	else
+		ctx->stats.inval_nonblock++;
+
+	if (ctx->preempt != HMIRROR_PREEMPT_NONE ||
+	    ctx->state != HMIRROR_CTX_ALIVE ||
+	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
+		hmirror_pt_zap(r, start, end);
+		spin_unlock(&ctx->pt_lock);
+		return true;
+	}
+
+	if (!blockable) {
+		ctx->stats.inval_refused++;
+		ctx->refused_fence = max(ctx->refused_fence, newest);
+		if (!timer_pending(&ctx->deadline_timer))
+			mod_timer(&ctx->deadline_timer, jiffies +
+				  msecs_to_jiffies(ctx->deadline_ms));
+		spin_unlock(&ctx->pt_lock);
+		return false;
+	}
+	spin_unlock(&ctx->pt_lock);
+
+	if (!atomic_read(&ctx->mm->mm_users)) {
+		/* exit_mmap(): the owner is gone, abort rather than wait. */
+		hmirror_ctx_kill_device_state(ctx);
+	} else {
+		hmirror_inval_wait(ctx, start, end, newest);
+	}
+
+	spin_lock(&ctx->pt_lock);
+	hmirror_pt_zap(r, start, end);
+	spin_unlock(&ctx->pt_lock);
+	return true;
+}
+
+const struct mmu_interval_notifier_ops hmirror_range_ops = {
+	.invalidate = hmirror_range_invalidate,
+};
+
+/**
+ * hmirror_deadline_timer_fn() - a refused invalidation's deadline passed
+ * @t: ctx->deadline_timer
+ *
+ * Timers cannot sleep and a reset may: hand over to escalate_work.
+ */
+void hmirror_deadline_timer_fn(struct timer_list *t)
+{
+	struct hmirror_ctx *ctx = timer_container_of(ctx, t, deadline_timer);
+
+	queue_work(system_unbound_wq, &ctx->escalate_work);
+}
+
+/**
+ * hmirror_escalate_work_fn() - escalate if the refused job still runs
+ * @work: ctx->escalate_work
+ */
+void hmirror_escalate_work_fn(struct work_struct *work)
+{
+	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
+					       escalate_work);
+	bool late;
+
+	spin_lock(&ctx->pt_lock);
+	late = ctx->state == HMIRROR_CTX_ALIVE &&
+	       ctx->completed < ctx->refused_fence;
+	spin_unlock(&ctx->pt_lock);
+	if (late)
+		hmirror_ctx_escalate(ctx, 0, 0,
+				     (u64)READ_ONCE(ctx->deadline_ms) *
+				     USEC_PER_MSEC);
+}

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror jobs: validation, fault-in of the footprint, publication,
+ * completion and waiting.
+ */
+
+#include <linux/eventfd.h>
+#include <linux/overflow.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: submission
+ *
+ * A job is checked whole before anything happens: every command's opcode,
+ * unused fields, lengths, alignment and address range. Its footprint, the
+ * byte ranges the commands read and write, is then faulted into the device
+ * page table chunk by chunk (hmm_range_fault(), for writing where a
+ * command writes), and each chunk's notifier sequence is remembered.
+ *
+ * The job is published, which makes it visible to the engine and to
+ * invalidations, under pt_lock and only if none of those sequences moved
+ * since its chunk was faulted: a chunk invalidated in the meantime is
+ * faulted again. Invalidations set the sequence under the same lock, so a
+ * published job never runs on a translation older than the notifier
+ * sequence it was submitted under, and an invalidation that starts after
+ * publication sees the job (and, for NONE-class contexts, waits for it).
+ *
+ * Jobs of a context complete in fence order. The status of the last
+ * HMIRROR_STATUS_RING completed jobs is kept for HMIRROR_IOC_WAIT.
+ */
+
+#define HMIRROR_MAX_JOBS_INFLIGHT	1024
+
+/* One chunk-sized piece of the footprint, as faulted. */
+struct hmirror_mark {
+	unsigned long start;
+	unsigned long end;
+	bool write;
+	struct hmirror_range *range;
+	unsigned long seq;
+};
+
+static int hmirror_seg_add(struct hmirror_job *job, u64 addr, u64 len,
+			   bool write, u64 *total)
+{
+	u64 end;
+
+	if (!len)
+		return -EINVAL;
+	if (check_add_overflow(addr, len, &end))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(addr), len))
+		return -EFAULT;
+	*total += len;
+	if (*total > HMIRROR_MAX_JOB_BYTES)
+		return -E2BIG;
+	job->segs[job->nr_segs++] = (struct hmirror_seg){
+		.start = addr, .end = end, .write = write,
+	};
+	return 0;
+}
+
+/* Check one command and add its footprint to the job. */
+static int hmirror_cmd_check(struct hmirror_job *job,
+			     const struct hmirror_cmd *c, u64 *total)
+{
+	int ret;
+
+	if (c->flags)
+		return -EINVAL;
+
+	switch (c->op) {
+	case HMIRROR_OP_COPY:
+		if (c->value || c->aux)
+			return -EINVAL;
+		ret = hmirror_seg_add(job, c->src, c->len, false, total);
+		return ret ?: hmirror_seg_add(job, c->dst, c->len, true, total);
+	case HMIRROR_OP_FILL:
+		if (c->src || c->value > U8_MAX || c->aux)
+			return -EINVAL;
+		return hmirror_seg_add(job, c->dst, c->len, true, total);
+	case HMIRROR_OP_CRC32C:
+		if (c->value > U32_MAX || c->aux || !IS_ALIGNED(c->dst, 4))
+			return -EINVAL;
+		ret = hmirror_seg_add(job, c->src, c->len, false, total);
+		return ret ?: hmirror_seg_add(job, c->dst, 4, true, total);
+	case HMIRROR_OP_ATOMIC_ADD:
+	case HMIRROR_OP_WRITE_VALUE:
+		if (c->src || c->len || c->aux || !IS_ALIGNED(c->dst, 8))
+			return -EINVAL;
+		return hmirror_seg_add(job, c->dst, 8, true, total);
+	case HMIRROR_OP_WAIT_VALUE:
+		if (c->dst || c->len || !IS_ALIGNED(c->src, 8) ||
+		    c->aux > HMIRROR_WAIT_TIMEOUT_MAX_US)
+			return -EINVAL;
+		return hmirror_seg_add(job, c->src, 8, false, total);
+	case HMIRROR_OP_DELAY:
+		if (c->dst || c->src || c->len || c->value || !c->aux ||
+		    c->aux > HMIRROR_DELAY_MAX_US)
+			return -EINVAL;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void hmirror_job_free(struct hmirror_job *job)
+{
+	kfree(job->segs);
+	kvfree(job);
+	hmirror_obj_put();
+}
+
+static struct hmirror_job *hmirror_job_create(const struct hmirror_submit *sub)
+{
+	struct hmirror_job *job;
+	u64 total = 0;
+	unsigned int i;
+	int ret;
+
+	job = kvzalloc(struct_size(job, cmds, sub->nr_cmds), GFP_KERNEL);
+	if (!job)
+		return ERR_PTR(-ENOMEM);
+	job->nr_cmds = sub->nr_cmds;
+	hmirror_obj_get();
+
+	job->segs = kcalloc(2 * sub->nr_cmds, sizeof(*job->segs), GFP_KERNEL);
+	if (!job->segs) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	if (copy_from_user(job->cmds, u64_to_user_ptr(sub->cmds),
+			   array_size(sub->nr_cmds, sizeof(job->cmds[0])))) {
+		ret = -EFAULT;
+		goto err;
+	}
+	for (i = 0; i < job->nr_cmds; i++) {
+		ret = hmirror_cmd_check(job, &job->cmds[i], &total);
+		if (ret)
+			goto err;
+	}
+	return job;
+err:
+	hmirror_job_free(job);
+	return ERR_PTR(ret);
+}
+
+/* Split the footprint into chunk-sized, page-aligned pieces. */
+static int hmirror_job_marks(const struct hmirror_job *job,
+			     struct hmirror_mark **marksp, unsigned int *nrp)
+{
+	struct hmirror_mark *marks;
+	unsigned int i, n = 0, max = 0;
+	unsigned long s, e, next;
+
+	for (i = 0; i < job->nr_segs; i++)
+		max += ((ALIGN(job->segs[i].end, HMIRROR_CHUNK_SIZE) -
+			 ALIGN_DOWN(job->segs[i].start, HMIRROR_CHUNK_SIZE)) >>
+			HMIRROR_CHUNK_SHIFT);
+	marks = kvcalloc(max, sizeof(*marks), GFP_KERNEL);
+	if (!marks)
+		return -ENOMEM;
+
+	for (i = 0; i < job->nr_segs; i++) {
+		s = ALIGN_DOWN(job->segs[i].start, PAGE_SIZE);
+		e = ALIGN(job->segs[i].end, PAGE_SIZE);
+		for (; s < e; s = next) {
+			next = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), e);
+			marks[n++] = (struct hmirror_mark){
+				.start = s, .end = next,
+				.write = job->segs[i].write,
+			};
+		}
+	}
+	*marksp = marks;
+	*nrp = n;
+	return 0;
+}
+
+static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m)
+{
+	return hmirror_pt_fault(ctx, m->start, m->end, m->write, &m->range,
+				&m->seq);
+}
+
+/* The first mark whose chunk was invalidated since it was faulted. */
+static struct hmirror_mark *__hmirror_marks_stale(struct hmirror_ctx *ctx,
+						  struct hmirror_mark *marks,
+						  unsigned int n)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	for (i = 0; i < n; i++)
+		if (mmu_interval_read_retry(&marks[i].range->notifier,
+					    marks[i].seq))
+			return &marks[i];
+	return NULL;
+}
+
+/* Fault the footprint in and publish the job; ctx->lock held. */
+static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job)
+{
+	struct hmirror_mark *marks, *stale;
+	unsigned int i, n;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+
+	ret = hmirror_job_marks(job, &marks, &n);
+	if (ret)
+		return ret;
+	for (i = 0; i < n && !ret; i++)
+		ret = hmirror_mark_fault(ctx, &marks[i]);
+
+	while (!ret) {
+		spin_lock(&ctx->pt_lock);
+		stale = __hmirror_marks_stale(ctx, marks, n);
+		if (!stale) {
+			if (ctx->state != HMIRROR_CTX_ALIVE) {
+				ret = -EIO;
+			} else {
+				job->ctx = ctx;
+				job->fence = ++ctx->submitted;
+				list_add_tail(&job->link, &ctx->jobs);
+				ctx->stats.jobs_submitted++;
+				ctx->hdev->ops->kick(ctx->hdev, ctx);
+			}
+			spin_unlock(&ctx->pt_lock);
+			break;
+		}
+		ctx->stats.fault_retries++;
+		spin_unlock(&ctx->pt_lock);
+		ret = hmirror_mark_fault(ctx, stale);
+	}
+	kvfree(marks);
+	return ret;
+}
+
+/**
+ * hmirror_job_submit() - HMIRROR_IOC_SUBMIT
+ * @ctx: context, used from its own mm
+ * @sub: the request, copied from user space; @sub->fence is set on success
+ *
+ * Return: 0 or a negative errno; on error no command of the job runs.
+ */
+int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
+{
+	struct hmirror_job *job;
+	int ret;
+
+	if (sub->flags || memchr_inv(sub->reserved, 0, sizeof(sub->reserved)))
+		return -EINVAL;
+	if (!sub->nr_cmds || sub->nr_cmds > HMIRROR_MAX_CMDS)
+		return -EINVAL;
+
+	job = hmirror_job_create(sub);
+	if (IS_ERR(job))
+		return PTR_ERR(job);
+
+	mutex_lock(&ctx->lock);
+	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
+		ret = -EIO;
+	else if (ctx->submitted - READ_ONCE(ctx->completed) >=
+		 HMIRROR_MAX_JOBS_INFLIGHT)
+		ret = -EAGAIN;
+	else
+		ret = hmirror_job_publish(ctx, job);
+	mutex_unlock(&ctx->lock);
+
+	if (ret) {
+		hmirror_job_free(job);
+		return ret;
+	}
+	sub->fence = job->fence;
+	return 0;
+}
+
+/**
+ * hmirror_job_complete() - end a job and free it
+ * @job: the context's oldest job
+ * @status: 0 or the job's negative errno
+ */
+void hmirror_job_complete(struct hmirror_job *job, int status)
+{
+	struct hmirror_ctx *ctx = job->ctx;
+	unsigned int slot = job->fence % HMIRROR_STATUS_RING;
+
+	lockdep_assert_held(&ctx->pt_lock);
+
+	list_del(&job->link);
+	ctx->status[slot] = status;
+	ctx->status_fence[slot] = job->fence;
+	WRITE_ONCE(ctx->completed, job->fence);
+	if (!status)
+		ctx->stats.jobs_completed++;
+	else if (status == -ECANCELED)
+		ctx->stats.jobs_cancelled++;
+	else
+		ctx->stats.jobs_failed++;
+	wake_up_all(&ctx->wq);
+	if (ctx->eventfd)
+		eventfd_signal(ctx->eventfd);
+	hmirror_job_free(job);
+}
+
+/**
+ * hmirror_jobs_cancel() - end every job of a context with -ECANCELED
+ * @ctx: context, pt_lock held; the engine must not be running its jobs
+ */
+void hmirror_jobs_cancel(struct hmirror_ctx *ctx)
+{
+	struct hmirror_job *job;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	while ((job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job,
+					       link)))
+		hmirror_job_complete(job, -ECANCELED);
+}
+
+/**
+ * hmirror_jobs_overlap() - do jobs of the context use [start, end)?
+ * @ctx: context, pt_lock held
+ * @start: start of the range
+ * @end: end of the range
+ * @newest: out: the newest overlapping job's fence
+ *
+ * Return: true if some job not yet completed has a footprint overlapping
+ * the range.
+ */
+bool hmirror_jobs_overlap(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end, u64 *newest)
+{
+	struct hmirror_job *job;
+	bool found = false;
+	unsigned int i;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	list_for_each_entry(job, &ctx->jobs, link) {
+		for (i = 0; i < job->nr_segs; i++) {
+			if (job->segs[i].start < end &&
+			    job->segs[i].end > start) {
+				*newest = job->fence;
+				found = true;
+				break;
+			}
+		}
+	}
+	return found;
+}
+
+/**
+ * hmirror_job_wait() - HMIRROR_IOC_WAIT
+ * @ctx: context
+ * @w: the request; @w->status is set when the job completed
+ *
+ * Return: 0 when the job completed, -ETIME, -EINVAL, -EINTR.
+ */
+int hmirror_job_wait(struct hmirror_ctx *ctx, struct hmirror_wait *w)
+{
+	unsigned int slot = w->fence % HMIRROR_STATUS_RING;
+	long left;
+
+	if (w->pad || memchr_inv(w->reserved, 0, sizeof(w->reserved)))
+		return -EINVAL;
+	if (!w->fence || w->fence > READ_ONCE(ctx->submitted))
+		return -EINVAL;
+
+	left = wait_event_interruptible_timeout(ctx->wq,
+						READ_ONCE(ctx->completed) >=
+						w->fence,
+						nsecs_to_jiffies(w->timeout_ns));
+	if (left < 0)
+		return -EINTR;
+	if (READ_ONCE(ctx->completed) < w->fence)
+		return -ETIME;
+
+	spin_lock(&ctx->pt_lock);
+	w->status = ctx->status_fence[slot] == w->fence ? ctx->status[slot] :
+							   -ESTALE;
+	spin_unlock(&ctx->pt_lock);
+	return 0;
+}
+
+/**
+ * hmirror_job_fault_work() - refault the page a parked PAGE-class job needs
+ * @work: ctx->fault_work
+ *
+ * Runs in a worker, on behalf of a context whose owner may be anywhere: it
+ * pins the mm for the fault and gives up (the job fails with -EFAULT) if
+ * the mm is gone.
+ */
+void hmirror_job_fault_work(struct work_struct *work)
+{
+	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
+					       fault_work);
+	unsigned long addr, seq;
+	struct hmirror_range *r;
+	struct hmirror_job *job;
+	bool write;
+	u64 fence;
+	int ret;
+
+	mutex_lock(&ctx->lock);
+	spin_lock(&ctx->pt_lock);
+	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
+	if (ctx->state != HMIRROR_CTX_ALIVE || !job || !job->parked) {
+		spin_unlock(&ctx->pt_lock);
+		goto out;
+	}
+	addr = job->fault_addr & PAGE_MASK;
+	write = job->fault_write;
+	fence = job->fence;
+	spin_unlock(&ctx->pt_lock);
+
+	if (mmget_not_zero(ctx->mm)) {
+		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE, write, &r,
+				       &seq);
+		mmput(ctx->mm);
+	} else {
+		ret = -EFAULT;
+	}
+
+	spin_lock(&ctx->pt_lock);
+	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
+	if (ctx->state == HMIRROR_CTX_ALIVE && job && job->fence == fence) {
+		if (ret)
+			hmirror_job_complete(job, ret);
+		else
+			job->parked = false;
+		ctx->hdev->ops->kick(ctx->hdev, ctx);
+	}
+	spin_unlock(&ctx->pt_lock);
+out:
+	mutex_unlock(&ctx->lock);
+}

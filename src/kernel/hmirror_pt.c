@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror device page table: mirror ranges, their PTEs, and faulting CPU
+ * translations into them with hmm_range_fault().
+ */
+
+#include <linux/hmm.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: device page table
+ *
+ * A context's device page table is a set of mirror ranges, one per
+ * naturally aligned 2 MiB chunk of user address space that some job has
+ * touched, kept in an xarray indexed by chunk number. Each range carries
+ * its own mmu_interval_notifier, so an invalidation finds exactly the
+ * chunks it overlaps through the core's interval tree, and a chunk's
+ * notifier sequence protects exactly that chunk's PTEs.
+ *
+ * Why fixed chunks rather than ranges sized to each job: the notifier
+ * sequence protocol needs a one-to-one map between a notifier and the
+ * PTEs it guards, and PMD-aligned chunks make that map trivial, keep a
+ * THP in one range, and bound the work of one invalidation callback to
+ * 512 entries. Implicit (whole address space) regions reuse the same
+ * chunks, created as jobs touch memory.
+ *
+ * A range's PTEs are a flat array of 512 u64 (pfn << PAGE_SHIFT | flags),
+ * allocated the first time the chunk gets a 4 KiB mapping: 8 bytes per
+ * mirrored page plus the range itself. When hmm_range_fault() reports a
+ * CPU mapping of order >= PMD_ORDER the whole chunk is mapped by one huge
+ * entry instead and no array is needed.
+ *
+ * All PTE updates and lookups happen under the context's pt_lock, a
+ * spinlock, so that a non-blockable invalidation can zap without sleeping
+ * and the engine can hold a translation for exactly one page step.
+ */
+
+static size_t hmirror_range_bytes(const struct hmirror_range *r)
+{
+	return sizeof(*r) + (r->ptes ? HMIRROR_CHUNK_PAGES * sizeof(u64) : 0);
+}
+
+/**
+ * hmirror_range_get() - find or create the mirror range of a chunk
+ * @ctx: context
+ * @addr: any address in the chunk
+ *
+ * Creating a range inserts its interval notifier, which may sleep and
+ * takes the mm's locks: callers hold ctx->lock, never pt_lock.
+ *
+ * Return: the range or an ERR_PTR().
+ */
+struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
+					unsigned long addr)
+{
+	unsigned long idx = addr >> HMIRROR_CHUNK_SHIFT;
+	struct hmirror_range *r;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+
+	r = xa_load(&ctx->ranges, idx);
+	if (r)
+		return r;
+
+	r = kzalloc_obj(*r, GFP_KERNEL);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+	r->ctx = ctx;
+	r->start = idx << HMIRROR_CHUNK_SHIFT;
+
+	ret = mmu_interval_notifier_insert(&r->notifier, ctx->mm, r->start,
+					   HMIRROR_CHUNK_SIZE,
+					   &hmirror_range_ops);
+	if (ret)
+		goto err_free;
+
+	ret = xa_err(xa_store(&ctx->ranges, idx, r, GFP_KERNEL));
+	if (ret)
+		goto err_remove;
+
+	hmirror_obj_get();
+	spin_lock(&ctx->pt_lock);
+	ctx->stats.ranges++;
+	ctx->stats.pt_bytes += hmirror_range_bytes(r);
+	spin_unlock(&ctx->pt_lock);
+	return r;
+
+err_remove:
+	mmu_interval_notifier_remove(&r->notifier);
+err_free:
+	kfree(r);
+	return ERR_PTR(ret);
+}
+
+/**
+ * hmirror_ranges_destroy() - remove every range of a dying context
+ * @ctx: context, with no job left and the engine reset
+ */
+void hmirror_ranges_destroy(struct hmirror_ctx *ctx)
+{
+	struct hmirror_range *r;
+	unsigned long idx;
+
+	xa_for_each(&ctx->ranges, idx, r) {
+		spin_lock(&ctx->pt_lock);
+		xa_erase(&ctx->ranges, idx);
+		ctx->stats.ranges--;
+		ctx->stats.pt_bytes -= hmirror_range_bytes(r);
+		spin_unlock(&ctx->pt_lock);
+		/* Waits for a callback in flight on this range. */
+		mmu_interval_notifier_remove(&r->notifier);
+		kvfree(r->ptes);
+		kfree(r);
+		hmirror_obj_put();
+	}
+	xa_destroy(&ctx->ranges);
+}
+
+static void __hmirror_pt_set(struct hmirror_range *r, unsigned int i, u64 pte)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	bool was = r->ptes[i] & HMIRROR_PTE_VALID;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	r->ptes[i] = pte;
+	if (!was && pte) {
+		r->nr_valid++;
+		ctx->stats.ptes++;
+	} else if (was && !pte) {
+		r->nr_valid--;
+		ctx->stats.ptes--;
+	}
+}
+
+static void __hmirror_pt_clear_huge(struct hmirror_range *r)
+{
+	lockdep_assert_held(&r->ctx->pt_lock);
+	if (r->huge) {
+		r->huge = 0;
+		r->ctx->stats.ptes -= HMIRROR_CHUNK_PAGES;
+	}
+}
+
+static u64 hmirror_pte_from_hmm(unsigned long hpfn)
+{
+	u64 pte = ((u64)(hpfn & ~HMM_PFN_FLAGS) << PAGE_SHIFT) |
+		  HMIRROR_PTE_VALID;
+
+	if (hpfn & HMM_PFN_WRITE)
+		pte |= HMIRROR_PTE_WRITE;
+	return pte;
+}
+
+/* Program the PTEs of [start, start + npages pages) from hmm's output. */
+static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
+				 unsigned long npages, const unsigned long *pfns,
+				 bool huge)
+{
+	unsigned long first = (start - r->start) >> PAGE_SHIFT;
+	unsigned long i;
+
+	lockdep_assert_held(&r->ctx->pt_lock);
+
+	if (huge) {
+		/* The CPU maps the whole chunk with one PMD: so do we. */
+		if (!r->huge)
+			r->ctx->stats.ptes += HMIRROR_CHUNK_PAGES;
+		r->huge = hmirror_pte_from_hmm(pfns[0]) - (first << PAGE_SHIFT);
+		for (i = 0; r->ptes && r->nr_valid && i < HMIRROR_CHUNK_PAGES; i++)
+			__hmirror_pt_set(r, i, 0);
+		return;
+	}
+
+	/* A small mapping after a huge one: the CPU split the THP. */
+	__hmirror_pt_clear_huge(r);
+	for (i = 0; i < npages; i++)
+		__hmirror_pt_set(r, first + i, hmirror_pte_from_hmm(pfns[i]));
+}
+
+/**
+ * hmirror_pt_fault() - mirror [start, end) of one chunk into the device PT
+ * @ctx: context; its mm must be pinned (mmget) by the caller
+ * @start: page-aligned start
+ * @end: page-aligned end, in the same chunk as @start
+ * @write: fault for writing
+ * @rp: out: the chunk's range
+ * @seqp: out: the notifier sequence the PTEs were programmed under
+ *
+ * Follows the mmu_interval_read_begin() / hmm_range_fault() /
+ * mmu_interval_read_retry() protocol: the PTEs are programmed under
+ * pt_lock only if no invalidation of the chunk ran since read_begin.
+ * Retries are not time-bounded (they measure the kernel's own progress,
+ * not user space's), but a fatal signal ends them.
+ *
+ * Return: 0, -EFAULT if some page is not mapped with the access wanted,
+ * -EINTR on a fatal signal, -ENOMEM.
+ */
+int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
+		     unsigned long end, bool write, struct hmirror_range **rp,
+		     unsigned long *seqp)
+{
+	unsigned long npages = (end - start) >> PAGE_SHIFT;
+	struct hmm_range range = {
+		.start = start,
+		.end = end,
+		.default_flags = HMM_PFN_REQ_FAULT |
+				 (write ? HMM_PFN_REQ_WRITE : 0),
+		.dev_private_owner = ctx->hdev,
+	};
+	struct hmirror_range *r;
+	unsigned long *pfns;
+	u64 *ptes;
+	bool huge;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+
+	r = hmirror_range_get(ctx, start);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+
+	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns)
+		return -ENOMEM;
+	range.hmm_pfns = pfns;
+	range.notifier = &r->notifier;
+
+	for (;;) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		range.notifier_seq = mmu_interval_read_begin(&r->notifier);
+		mmap_read_lock(ctx->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(ctx->mm);
+		if (ret == -EBUSY) {
+			spin_lock(&ctx->pt_lock);
+			ctx->stats.fault_retries++;
+			spin_unlock(&ctx->pt_lock);
+			continue;
+		}
+		if (ret) {
+			/* A write to a read-only mapping: not mapped as needed. */
+			if (ret == -EPERM)
+				ret = -EFAULT;
+			break;
+		}
+
+		huge = hmm_pfn_to_map_order(pfns[0]) >= PMD_ORDER;
+		if (!huge && !r->ptes) {
+			/* Sleeping allocation: before pt_lock, never under it. */
+			ptes = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(u64),
+					GFP_KERNEL);
+			if (!ptes) {
+				ret = -ENOMEM;
+				break;
+			}
+			spin_lock(&ctx->pt_lock);
+			r->ptes = ptes;
+			ctx->stats.pt_bytes += HMIRROR_CHUNK_PAGES * sizeof(u64);
+			spin_unlock(&ctx->pt_lock);
+		}
+
+		spin_lock(&ctx->pt_lock);
+		if (mmu_interval_read_retry(&r->notifier, range.notifier_seq)) {
+			ctx->stats.fault_retries++;
+			spin_unlock(&ctx->pt_lock);
+			continue;
+		}
+		__hmirror_pt_program(r, start, npages, pfns, huge);
+		ctx->stats.faults++;
+		ctx->stats.pages_faulted += npages;
+		spin_unlock(&ctx->pt_lock);
+		*rp = r;
+		*seqp = range.notifier_seq;
+		break;
+	}
+	kvfree(pfns);
+	return ret;
+}
+
+/**
+ * hmirror_pt_lookup() - the device's translation of one user address
+ * @ctx: context, with pt_lock held
+ * @addr: user address
+ *
+ * Return: the PTE of @addr's page (pfn << PAGE_SHIFT | HMIRROR_PTE_*), or
+ * 0 if the device has no translation for it.
+ */
+u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr)
+{
+	struct hmirror_range *r;
+	unsigned long i;
+
+	lockdep_assert_held(&ctx->pt_lock);
+
+	r = xa_load(&ctx->ranges, addr >> HMIRROR_CHUNK_SHIFT);
+	if (!r)
+		return 0;
+	i = (addr - r->start) >> PAGE_SHIFT;
+	if (r->huge)
+		return r->huge + ((u64)i << PAGE_SHIFT);
+	return r->ptes ? r->ptes[i] : 0;
+}
+
+/**
+ * hmirror_pt_zap() - remove the device's translations of part of a range
+ * @r: range, its context's pt_lock held
+ * @start: start of the part
+ * @end: end of the part
+ *
+ * A huge entry overlapping the part goes whole. The backend's TLB is
+ * flushed before this returns.
+ */
+void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
+		    unsigned long end)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	unsigned long i, last;
+
+	lockdep_assert_held(&ctx->pt_lock);
+
+	start = max(start, r->start);
+	end = min(end, r->start + HMIRROR_CHUNK_SIZE);
+	if (start >= end)
+		return;
+
+	__hmirror_pt_clear_huge(r);
+	if (r->ptes && r->nr_valid) {
+		last = (end - 1 - r->start) >> PAGE_SHIFT;
+		for (i = (start - r->start) >> PAGE_SHIFT; i <= last; i++)
+			__hmirror_pt_set(r, i, 0);
+	}
+	if (ctx->hdev->ops->tlb_flush)
+		ctx->hdev->ops->tlb_flush(ctx, start, end);
+}
+
+/**
+ * hmirror_pt_zap_all() - remove every translation of a context
+ * @ctx: context, pt_lock held
+ */
+void hmirror_pt_zap_all(struct hmirror_ctx *ctx)
+{
+	struct hmirror_range *r;
+	unsigned long idx;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	xa_for_each(&ctx->ranges, idx, r)
+		hmirror_pt_zap(r, r->start, r->start + HMIRROR_CHUNK_SIZE);
+}

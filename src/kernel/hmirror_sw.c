@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror sw backend: an in-kernel device engine, one kernel thread per
+ * device instance.
+ */
+
+#include <linux/delay.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: sw engine
+ *
+ * The engine thread takes contexts with queued jobs round-robin from the
+ * device's run queue and runs the oldest job of each for a bounded number
+ * of page steps. It reaches memory only through the device page table: a
+ * step takes the context's pt_lock, looks the PTE up, maps that one page
+ * (kmap_local_page()), does at most one page of work and lets go. It never
+ * dereferences a user pointer, so a stale PTE shows up as wrong data in a
+ * test, and KASAN sees a use after free, as a real device would show it.
+ *
+ * Since a step runs under pt_lock, an invalidation that takes pt_lock
+ * waits for the step in progress and no more. A missing PTE parks a
+ * PAGE-class job and queues the context's fault work; for a NONE-class job
+ * it cannot happen (invalidations wait for such jobs before zapping) and
+ * fails the job with -EFAULT after a WARN.
+ *
+ * WAIT_VALUE and DELAY do not busy the engine: a job blocked on either is
+ * polled again on the next pass, and the thread sleeps briefly when
+ * nothing else can run. A context reset marks the context dead under
+ * pt_lock (the engine checks before every step), takes it off the run
+ * queue and waits until the engine is not inside it, which takes at most
+ * one step.
+ */
+
+#define HMIRROR_SW_BUDGET	64	/* steps per context per turn */
+#define HMIRROR_SW_POLL_US	50	/* poll period of blocked jobs */
+
+enum hmirror_step {
+	HMIRROR_STEP_PROGRESS,	/* did some work, the command goes on */
+	HMIRROR_STEP_CMD_DONE,	/* the command finished */
+	HMIRROR_STEP_BLOCKED,	/* waiting for a value or time */
+	HMIRROR_STEP_PARKED,	/* waiting for a page */
+};
+
+/*
+ * Map the page of @addr for the step, or park/fail the job. Returns the
+ * kernel address of @addr, NULL if the job cannot go on now.
+ */
+static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
+			    bool write, int *err)
+{
+	struct hmirror_ctx *ctx = job->ctx;
+	u64 pte = hmirror_pt_lookup(ctx, addr);
+
+	if ((pte & HMIRROR_PTE_VALID) && (!write || (pte & HMIRROR_PTE_WRITE)))
+		return kmap_local_page(pfn_to_page(pte >> PAGE_SHIFT)) +
+		       offset_in_page(addr);
+
+	if (WARN_ON_ONCE(ctx->preempt == HMIRROR_PREEMPT_NONE)) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	job->parked = true;
+	job->fault_addr = addr;
+	job->fault_write = write;
+	ctx->stats.jobs_parked++;
+	queue_work(system_unbound_wq, &ctx->fault_work);
+	return NULL;
+}
+
+static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
+			    bool two)
+{
+	u64 n = min_t(u64, c->len - done, PAGE_SIZE - offset_in_page(c->dst + done));
+
+	if (two)
+		n = min_t(u64, n, PAGE_SIZE - offset_in_page(c->src + done));
+	return n;
+}
+
+/* One step of the job's current command; returns enum hmirror_step. */
+static int hmirror_sw_step(struct hmirror_job *job, int *err)
+{
+	const struct hmirror_cmd *c = &job->cmds[job->cur];
+	u64 now, n;
+	void *s, *d;
+
+	switch (c->op) {
+	case HMIRROR_OP_COPY:
+		n = hmirror_sw_chunk(c, job->done, true);
+		s = hmirror_sw_map(job, c->src + job->done, false, err);
+		if (!s)
+			return HMIRROR_STEP_PARKED;
+		d = hmirror_sw_map(job, c->dst + job->done, true, err);
+		if (!d) {
+			kunmap_local(s);
+			return HMIRROR_STEP_PARKED;
+		}
+		memmove(d, s, n);
+		kunmap_local(d);
+		kunmap_local(s);
+		break;
+	case HMIRROR_OP_FILL:
+		n = hmirror_sw_chunk(c, job->done, false);
+		d = hmirror_sw_map(job, c->dst + job->done, true, err);
+		if (!d)
+			return HMIRROR_STEP_PARKED;
+		memset(d, (u8)c->value, n);
+		kunmap_local(d);
+		break;
+	case HMIRROR_OP_CRC32C:
+		if (!job->done)
+			job->acc = c->value;
+		if (job->done == c->len) {
+			d = hmirror_sw_map(job, c->dst, true, err);
+			if (!d)
+				return HMIRROR_STEP_PARKED;
+			*(u32 *)d = job->acc;
+			kunmap_local(d);
+			return HMIRROR_STEP_CMD_DONE;
+		}
+		n = min_t(u64, c->len - job->done,
+			  PAGE_SIZE - offset_in_page(c->src + job->done));
+		s = hmirror_sw_map(job, c->src + job->done, false, err);
+		if (!s)
+			return HMIRROR_STEP_PARKED;
+		job->acc = crc32c(job->acc, s, n);
+		kunmap_local(s);
+		job->done += n;
+		return HMIRROR_STEP_PROGRESS;
+	case HMIRROR_OP_ATOMIC_ADD:
+		d = hmirror_sw_map(job, c->dst, true, err);
+		if (!d)
+			return HMIRROR_STEP_PARKED;
+		atomic64_add(c->value, (atomic64_t *)d);
+		kunmap_local(d);
+		return HMIRROR_STEP_CMD_DONE;
+	case HMIRROR_OP_WRITE_VALUE:
+		d = hmirror_sw_map(job, c->dst, true, err);
+		if (!d)
+			return HMIRROR_STEP_PARKED;
+		/* Earlier writes of the job are visible before the value. */
+		smp_store_release((u64 *)d, c->value);
+		kunmap_local(d);
+		return HMIRROR_STEP_CMD_DONE;
+	case HMIRROR_OP_WAIT_VALUE:
+		now = ktime_get_ns();
+		if (!job->done) {
+			job->until = c->aux ? now + c->aux * NSEC_PER_USEC : 0;
+			job->done = 1;
+		}
+		s = hmirror_sw_map(job, c->src, false, err);
+		if (!s)
+			return HMIRROR_STEP_PARKED;
+		/* Later reads of the job see what preceded the value. */
+		n = smp_load_acquire((u64 *)s);
+		kunmap_local(s);
+		if (n == c->value)
+			return HMIRROR_STEP_CMD_DONE;
+		if (job->until && now >= job->until) {
+			*err = -ETIME;
+			return HMIRROR_STEP_PARKED;
+		}
+		return HMIRROR_STEP_BLOCKED;
+	case HMIRROR_OP_DELAY:
+		now = ktime_get_ns();
+		if (!job->done) {
+			job->until = now + c->aux * NSEC_PER_USEC;
+			job->done = 1;
+		}
+		return now >= job->until ? HMIRROR_STEP_CMD_DONE :
+					   HMIRROR_STEP_BLOCKED;
+	default:
+		*err = -EINVAL;
+		return HMIRROR_STEP_PARKED;
+	}
+	job->done += n;
+	return job->done == c->len ? HMIRROR_STEP_CMD_DONE :
+				     HMIRROR_STEP_PROGRESS;
+}
+
+/*
+ * Run up to HMIRROR_SW_BUDGET steps of the context's jobs. Sets *blocked
+ * if a job waits for a value or time. Returns true if anything progressed.
+ */
+static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
+{
+	struct hmirror_job *job;
+	bool progress = false;
+	unsigned int budget;
+	int step, err;
+
+	for (budget = HMIRROR_SW_BUDGET; budget; budget--) {
+		spin_lock(&ctx->pt_lock);
+		job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job,
+					       link);
+		if (ctx->state != HMIRROR_CTX_ALIVE || !job || job->parked) {
+			spin_unlock(&ctx->pt_lock);
+			break;
+		}
+		err = 0;
+		step = hmirror_sw_step(job, &err);
+		if (err) {
+			hmirror_job_complete(job, err);
+			progress = true;
+		} else if (step == HMIRROR_STEP_CMD_DONE) {
+			job->done = 0;
+			if (++job->cur == job->nr_cmds)
+				hmirror_job_complete(job, 0);
+			progress = true;
+		} else if (step == HMIRROR_STEP_PROGRESS) {
+			progress = true;
+		} else if (step == HMIRROR_STEP_BLOCKED) {
+			*blocked = true;
+		}
+		spin_unlock(&ctx->pt_lock);
+		if (step == HMIRROR_STEP_BLOCKED || step == HMIRROR_STEP_PARKED)
+			break;
+	}
+	return progress;
+}
+
+/* Take the next context off the run queue, round-robin. */
+static struct hmirror_ctx *hmirror_sw_next(struct hmirror_device *hdev)
+{
+	struct hmirror_ctx *ctx;
+
+	spin_lock(&hdev->lock);
+	ctx = list_first_entry_or_null(&hdev->runq, struct hmirror_ctx,
+				       run_link);
+	if (ctx) {
+		list_move_tail(&ctx->run_link, &hdev->runq);
+		hdev->running = ctx;
+	}
+	spin_unlock(&hdev->lock);
+	return ctx;
+}
+
+static void hmirror_sw_put(struct hmirror_device *hdev,
+			   struct hmirror_ctx *ctx)
+{
+	spin_lock(&hdev->lock);
+	hdev->running = NULL;
+	/* Idle contexts leave the queue; a kick puts them back. */
+	if (list_empty(&ctx->jobs) && !list_empty(&ctx->run_link))
+		list_del_init(&ctx->run_link);
+	spin_unlock(&hdev->lock);
+	wake_up_all(&hdev->reset_wq);
+}
+
+static unsigned int hmirror_sw_queued(struct hmirror_device *hdev)
+{
+	struct hmirror_ctx *ctx;
+	unsigned int n = 0;
+
+	spin_lock(&hdev->lock);
+	list_for_each_entry(ctx, &hdev->runq, run_link)
+		n++;
+	spin_unlock(&hdev->lock);
+	return n;
+}
+
+static int hmirror_sw_thread(void *data)
+{
+	struct hmirror_device *hdev = data;
+	struct hmirror_ctx *ctx;
+	bool progress, blocked;
+	unsigned int n;
+	int seq;
+
+	while (!kthread_should_stop()) {
+		seq = atomic_read(&hdev->work_seq);
+		progress = false;
+		blocked = false;
+		for (n = hmirror_sw_queued(hdev); n; n--) {
+			ctx = hmirror_sw_next(hdev);
+			if (!ctx)
+				break;
+			progress |= hmirror_sw_run_ctx(ctx, &blocked);
+			hmirror_sw_put(hdev, ctx);
+		}
+		if (progress) {
+			cond_resched();
+		} else if (blocked) {
+			usleep_range(HMIRROR_SW_POLL_US, 2 * HMIRROR_SW_POLL_US);
+		} else {
+			wait_event_interruptible(hdev->engine_wq,
+						 kthread_should_stop() ||
+						 atomic_read(&hdev->work_seq) != seq);
+		}
+	}
+	return 0;
+}
+
+static int hmirror_sw_init(struct hmirror_device *hdev)
+{
+	struct task_struct *t;
+
+	t = kthread_run(hmirror_sw_thread, hdev, "hmirror%u", hdev->index);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	hdev->engine = t;
+	return 0;
+}
+
+static void hmirror_sw_fini(struct hmirror_device *hdev)
+{
+	kthread_stop(hdev->engine);
+}
+
+static void hmirror_sw_kick(struct hmirror_device *hdev,
+			    struct hmirror_ctx *ctx)
+{
+	spin_lock(&hdev->lock);
+	if (list_empty(&ctx->run_link))
+		list_add_tail(&ctx->run_link, &hdev->runq);
+	spin_unlock(&hdev->lock);
+	atomic_inc(&hdev->work_seq);
+	wake_up(&hdev->engine_wq);
+}
+
+static int hmirror_sw_ctx_reset(struct hmirror_ctx *ctx,
+				unsigned int timeout_ms)
+{
+	struct hmirror_device *hdev = ctx->hdev;
+	long left;
+
+	spin_lock(&hdev->lock);
+	list_del_init(&ctx->run_link);
+	spin_unlock(&hdev->lock);
+
+	left = wait_event_timeout(hdev->reset_wq,
+				  READ_ONCE(hdev->running) != ctx,
+				  msecs_to_jiffies(timeout_ms));
+	return left ? 0 : -ETIMEDOUT;
+}
+
+const struct hmirror_backend_ops hmirror_sw_ops = {
+	.name = "sw",
+	.init = hmirror_sw_init,
+	.fini = hmirror_sw_fini,
+	.kick = hmirror_sw_kick,
+	.ctx_reset = hmirror_sw_ctx_reset,
+};

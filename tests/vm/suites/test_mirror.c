@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Guest suite: the mirror core. Jobs see what the CPU wrote and the CPU
+ * sees what jobs wrote; invalidations (munmap, madvise, mprotect, fork)
+ * take the device's view away; bad commands are refused before anything
+ * runs; NONE-class contexts hold invalidations up to their deadline and
+ * are then reset, their owner killed or not as the policy says.
+ *
+ * Tests that apply to both preemption classes run once per class.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+
+#include "guest.h"
+
+static unsigned int cls_page = HMIRROR_PREEMPT_PAGE;
+static unsigned int cls_none = HMIRROR_PREEMPT_NONE;
+
+#define CLS(state) (*(unsigned int *)*(state))
+#define MiB (1UL << 20)
+
+static int suite_up(void **state)
+{
+	(void)state;
+	hm_module_up("inval_deadline_ms=1000");
+	return 0;
+}
+
+static int suite_down(void **state)
+{
+	(void)state;
+	hm_module_down();
+	return 0;
+}
+
+static void fill_pattern(uint8_t *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + seed + (i >> 12));
+}
+
+static void test_config(void **state)
+{
+	struct hmirror_ctx_config c = { 0 }, bad;
+	int fd = open("/dev/hmirror0", O_RDWR);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(hm_config(fd, &c), 0);
+	assert_int_equal(c.preempt, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(c.deadline_ms, 1000);
+	assert_int_equal(c.policy, HMIRROR_POLICY_KILL);
+	assert_int_equal(c.eventfd, -1);
+
+	struct { uint32_t set, val; size_t off; } cases[] = {
+		{ 1U << 7, 0, 0 },
+		{ HMIRROR_CFG_DEADLINE, 0, offsetof(struct hmirror_ctx_config, deadline_ms) },
+		{ HMIRROR_CFG_DEADLINE, 60001, offsetof(struct hmirror_ctx_config, deadline_ms) },
+		{ HMIRROR_CFG_POLICY, 2, offsetof(struct hmirror_ctx_config, policy) },
+		{ HMIRROR_CFG_PREEMPT, 2, offsetof(struct hmirror_ctx_config, preempt) },
+		{ HMIRROR_CFG_EVENTFD, (uint32_t)-2, offsetof(struct hmirror_ctx_config, eventfd) },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&bad, 0, sizeof(bad));
+		bad.set = cases[i].set;
+		if (cases[i].off)
+			memcpy((char *)&bad + cases[i].off, &cases[i].val, 4);
+		assert_int_equal(hm_config(fd, &bad), -EINVAL);
+	}
+	memset(&bad, 0, sizeof(bad));
+	bad.reserved[1] = 1;
+	assert_int_equal(hm_config(fd, &bad), -EINVAL);
+	memset(&bad, 0, sizeof(bad));
+	bad.set = HMIRROR_CFG_EVENTFD;
+	bad.eventfd = fd;	/* not an eventfd */
+	assert_int_equal(hm_config(fd, &bad), -EINVAL);
+
+	/* Nothing of the refused calls stuck. */
+	memset(&bad, 0, sizeof(bad));
+	assert_int_equal(hm_config(fd, &bad), 0);
+	assert_memory_equal(&bad, &c, sizeof(c));
+
+	c.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY;
+	c.deadline_ms = 250;
+	c.policy = HMIRROR_POLICY_REVOKE;
+	assert_int_equal(hm_config(fd, &c), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(hm_config(fd, &c), 0);
+	assert_int_equal(c.deadline_ms, 250);
+	assert_int_equal(c.policy, HMIRROR_POLICY_REVOKE);
+	close(fd);
+}
+
+/* The device sees the CPU's writes and the CPU the device's. */
+static void test_coherence(void **state)
+{
+	size_t len = 3 * MiB + 12345;
+	uint8_t *a = hm_map(len), *b = hm_map(len);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd cmd;
+
+	fill_pattern(a, len, 7);
+	cmd = hm_copy(b + 1, a + 3, len - 3);
+	assert_int_equal(hm_run(fd, &cmd, 1), 0);
+	assert_memory_equal(b + 1, a + 3, len - 3);
+
+	/* CPU rewrites the source: the device must see the new data. */
+	fill_pattern(a, len, 99);
+	assert_int_equal(hm_run(fd, &cmd, 1), 0);
+	assert_memory_equal(b + 1, a + 3, len - 3);
+
+	cmd = hm_fill(b + 4096 - 5, 0x5a, 10000);
+	assert_int_equal(hm_run(fd, &cmd, 1), 0);
+	for (size_t i = 0; i < 10000; i++)
+		assert_int_equal(b[4096 - 5 + i], 0x5a);
+	assert_int_equal(b[4096 - 6], a[4096 - 6 + 2]);
+	close(fd);
+	munmap(a, len);
+	munmap(b, len);
+}
+
+static void test_values(void **state)
+{
+	uint64_t *v = hm_map(4096);
+	uint8_t *buf = hm_map(3 * 4096);
+	int fd = hm_open(1, CLS(state));
+	struct hmirror_cmd cmds[4];
+	uint32_t *crc = (uint32_t *)&v[4];
+
+	fill_pattern(buf, 3 * 4096, 3);
+	cmds[0] = hm_write_value(&v[0], 40);
+	cmds[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_ATOMIC_ADD,
+		.dst = (uintptr_t)&v[0], .value = 2 };
+	cmds[2] = (struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)crc, .src = (uintptr_t)(buf + 100),
+		.len = 2 * 4096 + 17, .value = 0xffffffff };
+	cmds[3] = (struct hmirror_cmd){ .op = HMIRROR_OP_DELAY, .aux = 2000 };
+	assert_int_equal(hm_run(fd, cmds, 4), 0);
+	assert_int_equal(v[0], 42);
+	assert_int_equal(*crc, hm_crc32c(0xffffffff, buf + 100, 2 * 4096 + 17));
+	/* The check value of CRC-32C ("123456789"), as a sanity anchor. */
+	assert_int_equal(hm_crc32c(~0U, "123456789", 9) ^ ~0U, 0xe3069283);
+	close(fd);
+	munmap(v, 4096);
+	munmap(buf, 3 * 4096);
+}
+
+static void test_wait_value_and_timeout(void **state)
+{
+	uint64_t *v = hm_map(4096);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd cmds[2];
+	uint64_t fence = 0;
+	int status;
+
+	cmds[0] = hm_wait_value(&v[0], 5, 0);
+	cmds[1] = hm_write_value(&v[1], 77);
+	assert_int_equal(hm_submit(fd, cmds, 2, &fence), 0);
+	assert_int_equal(hm_wait(fd, fence, 50000000, &status), -ETIME);
+	assert_int_equal(v[1], 0);
+	__atomic_store_n(&v[0], 5, __ATOMIC_RELEASE);
+	assert_int_equal(hm_wait(fd, fence, 5000000000ull, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(v[1], 77);
+
+	/* A WAIT_VALUE with a timeout fails the job with -ETIME. */
+	cmds[0] = hm_wait_value(&v[2], 1, 20000);
+	cmds[1] = hm_write_value(&v[3], 1);
+	assert_int_equal(hm_run(fd, cmds, 2), -ETIME);
+	assert_int_equal(v[3], 0);
+
+	/* Fences never handed out. */
+	assert_int_equal(hm_wait(fd, 0, 0, &status), -EINVAL);
+	assert_int_equal(hm_wait(fd, fence + 100, 0, &status), -EINVAL);
+	close(fd);
+	munmap(v, 4096);
+}
+
+/* Every argument check, each leaving the memory untouched. */
+static void test_bad_commands(void **state)
+{
+	uint64_t *v = hm_map(2 * 4096);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd big[HMIRROR_OP_MAX + 70];
+	struct hmirror_cmd c[2];
+	struct hmirror_submit s;
+	const struct {
+		struct hmirror_cmd cmd;
+		int err;
+	} cases[] = {
+		{ { .op = 0 }, -EINVAL },
+		{ { .op = HMIRROR_OP_MAX }, -EINVAL },
+		{ { .op = HMIRROR_OP_COPY, .flags = 1, .dst = (uintptr_t)v,
+		    .src = (uintptr_t)v, .len = 8 }, -EINVAL },
+		{ { .op = HMIRROR_OP_COPY, .dst = (uintptr_t)v,
+		    .src = (uintptr_t)v, .len = 0 }, -EINVAL },
+		{ { .op = HMIRROR_OP_COPY, .dst = (uintptr_t)v,
+		    .src = (uintptr_t)v, .len = 8, .value = 1 }, -EINVAL },
+		{ { .op = HMIRROR_OP_COPY, .dst = (uintptr_t)v,
+		    .src = ~0ULL - 3, .len = 8 }, -EINVAL },
+		{ { .op = HMIRROR_OP_COPY, .dst = 0xffff888000000000ULL,
+		    .src = (uintptr_t)v, .len = 8 }, -EFAULT },
+		{ { .op = HMIRROR_OP_FILL, .dst = (uintptr_t)v, .len = 8,
+		    .value = 256 }, -EINVAL },
+		{ { .op = HMIRROR_OP_CRC32C, .dst = (uintptr_t)v + 2,
+		    .src = (uintptr_t)v, .len = 8 }, -EINVAL },
+		{ { .op = HMIRROR_OP_CRC32C, .dst = (uintptr_t)v,
+		    .src = (uintptr_t)v, .len = 8, .value = 1ULL << 32 }, -EINVAL },
+		{ { .op = HMIRROR_OP_ATOMIC_ADD, .dst = (uintptr_t)v + 4 }, -EINVAL },
+		{ { .op = HMIRROR_OP_ATOMIC_ADD, .dst = (uintptr_t)v, .len = 8 }, -EINVAL },
+		{ { .op = HMIRROR_OP_WRITE_VALUE, .dst = (uintptr_t)v + 1 }, -EINVAL },
+		{ { .op = HMIRROR_OP_WRITE_VALUE, .dst = (uintptr_t)v,
+		    .src = (uintptr_t)v }, -EINVAL },
+		{ { .op = HMIRROR_OP_WAIT_VALUE, .src = (uintptr_t)v + 4 }, -EINVAL },
+		{ { .op = HMIRROR_OP_WAIT_VALUE, .src = (uintptr_t)v,
+		    .aux = 1ULL << 33 }, -EINVAL },
+		{ { .op = HMIRROR_OP_DELAY, .aux = 0 }, -EINVAL },
+		{ { .op = HMIRROR_OP_DELAY, .aux = HMIRROR_DELAY_MAX_US + 1 }, -EINVAL },
+		{ { .op = HMIRROR_OP_DELAY, .aux = 5, .dst = (uintptr_t)v }, -EINVAL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* A valid first command that must not run. */
+		c[0] = hm_write_value(&v[0], 0xbad);
+		c[1] = cases[i].cmd;
+		if (hm_submit(fd, c, 2, NULL) != cases[i].err)
+			fail_msg("case %zu: want %d", i, cases[i].err);
+		assert_int_equal(v[0], 0);
+	}
+
+	memset(big, 0, sizeof(big));
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+		big[i] = hm_write_value(&v[0], 1);
+	assert_int_equal(hm_submit(fd, big, 0, NULL), -EINVAL);
+	assert_int_equal(hm_submit(fd, big, 65, NULL), -EINVAL);
+	assert_int_equal(hm_submit(fd, NULL, 1, NULL), -EFAULT);
+	memset(&s, 0, sizeof(s));
+	s.cmds = (uintptr_t)big;
+	s.nr_cmds = 1;
+	s.reserved[0] = 1;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_SUBMIT, &s), -1);
+	assert_int_equal(errno, EINVAL);
+	s.reserved[0] = 0;
+	s.flags = 1;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_SUBMIT, &s), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(v[0], 0);
+
+	/* 64 commands is the most, and fine. */
+	assert_int_equal(hm_run(fd, big, 64), 0);
+	assert_int_equal(v[0], 1);
+	close(fd);
+	munmap(v, 2 * 4096);
+}
+
+/* Unmapped, PROT_NONE or read-only memory fails the submit, nothing runs. */
+static void test_submit_efault(void **state)
+{
+	uint8_t *p = hm_map(4 * 4096);
+	uint64_t *v = hm_map(4096);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd c[2];
+
+	munmap(p + 4096, 4096);
+	assert_int_equal(mprotect(p + 2 * 4096, 4096, PROT_NONE), 0);
+	assert_int_equal(mprotect(p + 3 * 4096, 4096, PROT_READ), 0);
+
+	c[0] = hm_write_value(&v[0], 1);
+	c[1] = hm_fill(p + 4000, 1, 200);		/* into the hole */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EFAULT);
+	c[1] = hm_copy(p, p + 2 * 4096, 16);		/* from PROT_NONE */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EFAULT);
+	c[1] = hm_fill(p + 3 * 4096, 1, 16);		/* into read-only */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EFAULT);
+	assert_int_equal(v[0], 0);
+
+	c[1] = hm_copy(p, p + 3 * 4096, 16);		/* reading it is fine */
+	assert_int_equal(hm_run(fd, c, 2), 0);
+	assert_int_equal(v[0], 1);
+	close(fd);
+	munmap(p, 4 * 4096);
+	munmap(v, 4096);
+}
+
+struct gate_job {
+	int fd;
+	uint64_t fence;
+	uint64_t *gate;
+};
+
+/* Submit "wait for *gate == 1, then copy src to dst". */
+static struct gate_job gated_copy(int fd, uint64_t *gate, void *dst,
+				  const void *src, size_t len)
+{
+	struct hmirror_cmd c[2] = { hm_wait_value(gate, 1, 0),
+				    hm_copy(dst, src, len) };
+	struct gate_job g = { .fd = fd, .gate = gate };
+
+	assert_int_equal(hm_submit(fd, c, 2, &g.fence), 0);
+	return g;
+}
+
+static int gate_finish(struct gate_job *g)
+{
+	int status = -1;
+
+	__atomic_store_n(g->gate, 1, __ATOMIC_RELEASE);
+	assert_int_equal(hm_wait(g->fd, g->fence, 10000000000ull, &status), 0);
+	return status;
+}
+
+/*
+ * The CPU drops the source pages (madvise DONTNEED) after the job
+ * mirrored them and writes new data: the job must copy the new data, not
+ * the freed pages. A stale PTE would copy the old pattern.
+ */
+static void test_dontneed_under_job(void **state)
+{
+	/* PAGE class only: a NONE job would hold the madvise (see below). */
+	size_t len = 64 * 4096;
+	uint8_t *src = hm_map(len), *dst = hm_map(len), *want = hm_map(len);
+	uint64_t *gate = hm_map(4096);
+	int fd = hm_open(0, CLS(state));
+	struct gate_job g;
+	uint64_t t0;
+
+	fill_pattern(src, len, 1);
+	g = gated_copy(fd, gate, dst, src, len);
+	t0 = hm_now_ns();
+	assert_int_equal(madvise(src, len, MADV_DONTNEED), 0);
+	assert_true(hm_now_ns() - t0 < 500000000ull);
+	fill_pattern(src, len, 2);
+	memcpy(want, src, len);
+	assert_int_equal(gate_finish(&g), 0);
+	assert_memory_equal(dst, want, len);
+	close(fd);
+	munmap(src, len);
+	munmap(dst, len);
+	munmap(want, len);
+	munmap(gate, 4096);
+}
+
+/* mprotect and fork (COW) under mirrored memory, then jobs again. */
+static void test_mprotect_fork(void **state)
+{
+	size_t len = 16 * 4096;
+	uint8_t *buf = hm_map(len), *dst = hm_map(len);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd c = hm_fill(buf, 0x11, len);
+	int status;
+	pid_t pid;
+
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(buf[len - 1], 0x11);
+
+	/* Read-only now: a device write must not get through. */
+	assert_int_equal(mprotect(buf, len, PROT_READ), 0);
+	c = hm_fill(buf, 0x22, len);
+	assert_int_equal(hm_submit(fd, &c, 1, NULL), -EFAULT);
+	assert_int_equal(buf[0], 0x11);
+	assert_int_equal(mprotect(buf, len, PROT_READ | PROT_WRITE), 0);
+
+	/* fork makes the pages COW; the parent's write gets new pages. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The child sees the pre-fork data whatever the parent does. */
+		usleep(200000);
+		_exit(buf[0] == 0x11 && buf[len - 1] == 0x11 ? 0 : 1);
+	}
+	memset(buf, 0x33, len);
+	c = hm_copy(dst, buf, len);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(dst[0], 0x33);
+	assert_int_equal(dst[len - 1], 0x33);
+	c = hm_fill(buf, 0x44, len);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(buf[len / 2], 0x44);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	munmap(buf, len);
+	munmap(dst, len);
+}
+
+/* THP: one huge entry per chunk, no 4 KiB table. */
+static void test_thp_entries(void **state)
+{
+	size_t len = 4 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 1), *dst = hm_map(len);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_stats st;
+	struct hmirror_cmd c;
+	FILE *f;
+	char line[128];
+	long anon_huge = 0;
+
+	memset(buf, 0x77, len);
+	f = fopen("/proc/self/smaps_rollup", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "AnonHugePages: %ld kB", &anon_huge);
+	fclose(f);
+	if (anon_huge < 4096)
+		guest_skip("no THP for the buffer (AnonHugePages %ld kB)", anon_huge);
+
+	c = hm_copy(dst, buf + 100, 4096);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	hm_stats(fd, &st);
+	/* The source chunk is one huge entry (512 PTEs' worth, no array). */
+	assert_true(st.ptes >= 512);
+	assert_true(st.pt_bytes < 2 * 4096 + 4 * 512);
+	assert_memory_equal(dst, buf + 100, 4096);
+
+	/* Split by a partial munmap: the device must follow. */
+	munmap(buf + MiB, 4096);
+	buf[0] = 0x12;
+	c = hm_copy(dst, buf, 8);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(dst[0], 0x12);
+	close(fd);
+	munmap(buf, len);
+	munmap(dst, len);
+}
+
+/* Page-table cost: at most 8 bytes a mirrored page plus a constant a range. */
+static void test_pt_overhead(void **state)
+{
+	size_t len = 8 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	uint64_t *v = hm_map(4096);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_stats st;
+	struct hmirror_cmd c[2];
+
+	memset(buf, 1, len);
+	c[0] = (struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)v, .src = (uintptr_t)buf, .len = len };
+	assert_int_equal(hm_run(fd, c, 1), 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.ptes, len / 4096 + 1);
+	assert_int_equal(st.ranges, len / (2 * MiB) + 1);
+	print_message("# pt_bytes %llu for %llu PTEs in %llu ranges: %.2f B/page\n",
+		      (unsigned long long)st.pt_bytes, (unsigned long long)st.ptes,
+		      (unsigned long long)st.ranges,
+		      (double)st.pt_bytes / st.ptes);
+	assert_true(st.pt_bytes <= 8 * (st.ranges * 512) + 256 * st.ranges);
+	assert_true(st.faults >= 5);
+	assert_true(st.pages_faulted >= len / 4096);
+	assert_int_equal(st.jobs_completed, 1);
+	close(fd);
+	munmap(buf, len);
+	munmap(v, 4096);
+}
+
+/* eventfd on completion; poll: EPOLLIN when idle. */
+static void test_poll_eventfd(void **state)
+{
+	uint64_t *v = hm_map(4096), cnt;
+	int fd = hm_open(0, CLS(state));
+	int efd = eventfd(0, EFD_CLOEXEC);
+	struct hmirror_ctx_config c = { .set = HMIRROR_CFG_EVENTFD };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct hmirror_cmd cmd = hm_wait_value(&v[0], 1, 0);
+	uint64_t fence = 0;
+	int status;
+
+	c.eventfd = efd;
+	assert_int_equal(hm_config(fd, &c), 0);
+	assert_int_equal(c.eventfd, efd);
+	assert_int_equal(poll(&p, 1, 0), 1);
+	assert_int_equal(hm_submit(fd, &cmd, 1, &fence), 0);
+	assert_int_equal(poll(&p, 1, 50), 0);
+	__atomic_store_n(&v[0], 1, __ATOMIC_RELEASE);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_true(p.revents & POLLIN);
+	assert_int_equal(read(efd, &cnt, 8), 8);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(hm_wait(fd, fence, 0, &status), 0);
+	assert_int_equal(status, 0);
+	close(efd);
+	close(fd);
+	munmap(v, 4096);
+}
+
+/*
+ * Retry protocol: a thread flips the protection of the source back and
+ * forth (each flip an invalidation that keeps the data) while jobs copy
+ * from it; every copy must be exact.
+ */
+struct flipper {
+	uint8_t *p;
+	size_t len;
+	volatile int stop;
+	unsigned long flips;
+};
+
+static void *flip_loop(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!f->stop) {
+		mprotect(f->p, f->len, PROT_READ);
+		mprotect(f->p, f->len, PROT_READ | PROT_WRITE);
+		f->flips++;
+	}
+	return NULL;
+}
+
+static void test_retry_storm(void **state)
+{
+	size_t len = 1 * MiB;
+	uint8_t *src = hm_map(len), *dst = hm_map(len);
+	int fd = hm_open(0, CLS(state));
+	struct flipper f = { .p = src, .len = len };
+	struct hmirror_cmd c = hm_copy(dst, src, len);
+	pthread_t t;
+
+	fill_pattern(src, len, 5);
+	assert_int_equal(pthread_create(&t, NULL, flip_loop, &f), 0);
+	for (int i = 0; i < 20; i++) {
+		memset(dst, 0, len);
+		assert_int_equal(hm_run(fd, &c, 1), 0);
+		assert_memory_equal(dst, src, len);
+	}
+	f.stop = 1;
+	pthread_join(t, NULL);
+	print_message("# %lu protection flips during 20 jobs\n", f.flips);
+	close(fd);
+	munmap(src, len);
+	munmap(dst, len);
+}
+
+/* A PAGE-class job never holds an invalidation longer than a page step. */
+static void test_page_class_no_wait(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *src = hm_map(len), *dst = hm_map(len);
+	uint64_t *gate = hm_map(4096);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct gate_job g;
+	uint64_t t0, dt;
+
+	(void)state;
+	fill_pattern(src, len, 9);
+	g = gated_copy(fd, gate, dst, src, len);
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(src, len), 0);
+	dt = hm_now_ns() - t0;
+	print_message("# munmap under a PAGE-class job: %llu us\n",
+		      (unsigned long long)dt / 1000);
+	assert_true(dt < 200000000ull);
+	/* The job then finds its source gone and fails cleanly. */
+	assert_int_equal(gate_finish(&g), -EFAULT);
+	close(fd);
+	munmap(dst, len);
+	munmap(gate, 4096);
+}
+
+/* A NONE-class job holds munmap until it completes, within the deadline. */
+struct opener {
+	uint64_t *gate;
+	useconds_t after_us;
+};
+
+static void *open_gate(void *arg)
+{
+	struct opener *o = arg;
+
+	usleep(o->after_us);
+	__atomic_store_n(o->gate, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_none_class_waits(void **state)
+{
+	size_t len = 256 * 1024;
+	uint8_t *src = hm_map(len), *dst = hm_map(len), *want = hm_map(len);
+	uint64_t *gate = hm_map(4096);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	struct opener o = { .gate = gate, .after_us = 150000 };
+	struct hmirror_stats st;
+	struct gate_job g;
+	uint64_t t0, dt;
+	pthread_t t;
+	int status;
+
+	(void)state;
+	fill_pattern(src, len, 4);
+	memcpy(want, src, len);
+	g = gated_copy(fd, gate, dst, src, len);
+	assert_int_equal(pthread_create(&t, NULL, open_gate, &o), 0);
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(src, len), 0);
+	dt = hm_now_ns() - t0;
+	pthread_join(t, NULL);
+	print_message("# munmap held by a NONE-class job for %llu ms\n",
+		      (unsigned long long)dt / 1000000);
+	/* It waited for the job (gate opened at 150 ms), not for ever. */
+	assert_true(dt >= 100000000ull);
+	assert_true(dt < 1000000000ull);
+	assert_int_equal(hm_wait(fd, g.fence, 0, &status), 0);
+	assert_int_equal(status, 0);
+	/* The job copied the pages before they went. */
+	assert_memory_equal(dst, want, len);
+	hm_stats(fd, &st);
+	assert_true(st.inval_waits >= 1);
+	assert_int_equal(st.escalations, 0);
+	close(fd);
+	munmap(dst, len);
+	munmap(want, len);
+	munmap(gate, 4096);
+}
+
+/*
+ * A NONE-class job that never finishes holds munmap past the deadline:
+ * the context is reset and, under the kill policy, its owner is killed.
+ * The owner is a child; another context of the child's keeps working
+ * until the kill.
+ */
+static void run_escalation_child(int wfd, unsigned int policy)
+{
+	size_t len = 64 * 1024;
+	uint8_t *src = hm_map(len), *dst = hm_map(len);
+	uint64_t *gate = hm_map(4096);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE), status;
+	struct hmirror_ctx_config c = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 200, .policy = policy,
+	};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t t0, dt, fence = 0;
+	struct hmirror_cmd cmd;
+
+	if (hm_config(fd, &c))
+		_exit(10);
+	gated_copy(fd, gate, dst, src, len);
+	t0 = hm_now_ns();
+	munmap(src, len);	/* held: the gate never opens */
+	dt = hm_now_ns() - t0;
+	/* Only the revoke policy gets here. */
+	if (write(wfd, &dt, sizeof(dt)) != sizeof(dt))
+		_exit(11);
+	cmd = hm_fill(dst, 1, 8);
+	if (hm_submit(fd, &cmd, 1, &fence) != -EIO)
+		_exit(12);
+	if (poll(&p, 1, 0) != 1 || !(p.revents & POLLERR))
+		_exit(13);
+	if (hm_wait(fd, 1, 0, &status) != -EIO)
+		_exit(14);
+	_exit(0);
+}
+
+static void escalation(unsigned int policy)
+{
+	int pfd[2], status, other = hm_open(1, HMIRROR_PREEMPT_NONE);
+	uint64_t *v = hm_map(4096), dt = 0, t0;
+	struct hmirror_cmd cmd = hm_write_value(&v[0], 9);
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	t0 = hm_now_ns();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		run_escalation_child(pfd[1], policy);
+	}
+	close(pfd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	print_message("# child ended after %llu ms\n",
+		      (unsigned long long)(hm_now_ns() - t0) / 1000000);
+	if (policy == HMIRROR_POLICY_KILL) {
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGKILL);
+		assert_int_equal(read(pfd[0], &dt, sizeof(dt)), 0);
+	} else {
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_int_equal(read(pfd[0], &dt, sizeof(dt)), sizeof(dt));
+		print_message("# munmap stalled %llu ms (deadline 200 ms)\n",
+			      (unsigned long long)dt / 1000000);
+		assert_true(dt >= 150000000ull);
+		assert_true(dt < 200000000ull + 300000000ull);
+	}
+	/* Whole thing bounded: deadline + reset + process teardown. */
+	assert_true(hm_now_ns() - t0 < 3000000000ull);
+	/* Another context, same process tree, same device class: unaffected. */
+	assert_int_equal(hm_run(other, &cmd, 1), 0);
+	assert_int_equal(v[0], 9);
+	close(pfd[0]);
+	close(other);
+	munmap(v, 4096);
+}
+
+static void test_escalation_kill(void **state)
+{
+	(void)state;
+	escalation(HMIRROR_POLICY_KILL);
+}
+
+static void test_escalation_revoke(void **state)
+{
+	(void)state;
+	escalation(HMIRROR_POLICY_REVOKE);
+}
+
+/* The owner dies with a stuck NONE job: exit does not wait the deadline. */
+static void test_exit_with_stuck_job(void **state)
+{
+	uint64_t t0;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	t0 = hm_now_ns();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint64_t *gate = hm_map(4096);
+		int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+		struct hmirror_ctx_config c = {
+			.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 5000,
+		};
+		struct hmirror_cmd cmd = hm_wait_value(gate, 1, 0);
+
+		if (hm_config(fd, &c) || hm_submit(fd, &cmd, 1, NULL))
+			_exit(1);
+		_exit(0);	/* exit_mmap with the job still waiting */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	print_message("# exit with a stuck job took %llu ms\n",
+		      (unsigned long long)(hm_now_ns() - t0) / 1000000);
+	assert_true(hm_now_ns() - t0 < 2000000000ull);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test_prestate(test_coherence, &cls_page),
+		cmocka_unit_test_prestate(test_coherence, &cls_none),
+		cmocka_unit_test_prestate(test_values, &cls_page),
+		cmocka_unit_test_prestate(test_values, &cls_none),
+		cmocka_unit_test_prestate(test_wait_value_and_timeout, &cls_page),
+		cmocka_unit_test_prestate(test_wait_value_and_timeout, &cls_none),
+		cmocka_unit_test_prestate(test_bad_commands, &cls_page),
+		cmocka_unit_test_prestate(test_submit_efault, &cls_page),
+		cmocka_unit_test_prestate(test_submit_efault, &cls_none),
+		cmocka_unit_test_prestate(test_dontneed_under_job, &cls_page),
+		cmocka_unit_test_prestate(test_mprotect_fork, &cls_page),
+		cmocka_unit_test_prestate(test_mprotect_fork, &cls_none),
+		cmocka_unit_test_prestate(test_thp_entries, &cls_page),
+		cmocka_unit_test_prestate(test_pt_overhead, &cls_page),
+		cmocka_unit_test_prestate(test_poll_eventfd, &cls_page),
+		cmocka_unit_test_prestate(test_retry_storm, &cls_page),
+		cmocka_unit_test_prestate(test_retry_storm, &cls_none),
+		cmocka_unit_test(test_page_class_no_wait),
+		cmocka_unit_test(test_none_class_waits),
+		cmocka_unit_test(test_escalation_kill),
+		cmocka_unit_test(test_escalation_revoke),
+		cmocka_unit_test(test_exit_with_stuck_job),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests_name("mirror", tests, suite_up, suite_down);
+}
