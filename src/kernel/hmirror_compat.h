@@ -14,6 +14,7 @@
 
 #include <linux/slab.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 
 /*
  * Large (PMD-sized) device-private folios in migrate_vma_*
@@ -31,6 +32,16 @@
 #endif
 #ifndef kzalloc_objs
 #define kzalloc_objs(P, COUNT, GFP) kcalloc(COUNT, sizeof(P), GFP)
+#endif
+
+/*
+ * system_dfl_wq replaced system_unbound_wq (6.17, which now warns):
+ * hmirror_wq is the unbound system workqueue either way.
+ */
+#ifdef HMIRROR_HAVE_SYSTEM_DFL_WQ
+#define hmirror_wq system_dfl_wq
+#else
+#define hmirror_wq system_unbound_wq
 #endif
 
 /* timer_container_of() replaced from_timer() (6.16). */

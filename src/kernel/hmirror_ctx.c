@@ -36,6 +36,10 @@
  * device, its jobs are cancelled, and its notifiers and page table freed.
  */
 
+/* Every context of every device, so an invalidation can find an mm's. */
+LIST_HEAD(hmirror_ctx_all);
+DEFINE_SPINLOCK(hmirror_ctx_all_lock);
+
 static int hmirror_ctx_open(struct inode *inode, struct file *file)
 {
 	struct hmirror_device *hdev =
@@ -75,6 +79,9 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	ctx->id = hdev->next_ctx_id++;
 	list_add_tail(&ctx->link, &hdev->ctxs);
 	spin_unlock(&hdev->lock);
+	spin_lock(&hmirror_ctx_all_lock);
+	list_add_tail(&ctx->all_link, &hmirror_ctx_all);
+	spin_unlock(&hmirror_ctx_all_lock);
 	hmirror_obj_get();
 
 	file->private_data = ctx;
@@ -89,6 +96,10 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	spin_lock(&ctx->pt_lock);
 	WRITE_ONCE(ctx->state, HMIRROR_CTX_CLOSING);
 	spin_unlock(&ctx->pt_lock);
+	/* No invalidation can arm our timer once we are off this list. */
+	spin_lock(&hmirror_ctx_all_lock);
+	list_del(&ctx->all_link);
+	spin_unlock(&hmirror_ctx_all_lock);
 
 	hdev->ops->ctx_reset(ctx, 1000);
 	timer_shutdown_sync(&ctx->deadline_timer);

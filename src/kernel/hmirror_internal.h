@@ -139,6 +139,7 @@ enum hmirror_ctx_state {
  * @comm: the opener's command name, for messages
  * @id: context number within the device, for debugfs and messages
  * @link: in hdev->ctxs
+ * @all_link: in the module-wide list of contexts, to find those of an mm
  * @run_link: in hdev->runq while the context has queued jobs
  * @lock: serialises submit, config and range creation (sleeping)
  * @pt_lock: protects the device page table, @jobs, @state and the
@@ -170,6 +171,7 @@ struct hmirror_ctx {
 	char comm[TASK_COMM_LEN];
 	u32 id;
 	struct list_head link;
+	struct list_head all_link;
 	struct list_head run_link;
 
 	struct mutex lock;	/* submit, config, range creation */
@@ -259,6 +261,8 @@ void hmirror_device_destroy(struct hmirror_device *hdev);
 
 /* hmirror_ctx.c */
 extern const struct file_operations hmirror_ctx_fops;
+extern struct list_head hmirror_ctx_all;
+extern spinlock_t hmirror_ctx_all_lock;
 
 /* hmirror_pt.c */
 struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
@@ -287,6 +291,9 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 waited_us);
 void hmirror_deadline_timer_fn(struct timer_list *t);
 void hmirror_escalate_work_fn(struct work_struct *work);
+
+/* hmirror_floor.c */
+void hmirror_floor_debugfs_init(struct dentry *root);
 
 /* hmirror_sw.c */
 extern const struct hmirror_backend_ops hmirror_sw_ops;

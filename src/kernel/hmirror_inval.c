@@ -38,6 +38,16 @@
  * runs this very callback, blockable, from exit_mmap(). When that happens
  * (the mm has no users left) the context is aborted at once instead.
  *
+ * One munmap can be held up by many contexts of the same mm (on one or
+ * several devices): the core calls their callbacks one after the other,
+ * so waiting a full deadline in each would stall the CPU for the sum of
+ * them. The first callback that has to wait therefore starts the deadline
+ * clock of every other NONE-class context of the mm with a job in the
+ * range, exactly as a refused non-blockable invalidation does; when their
+ * own callbacks run, those contexts have drained or have already been
+ * reset, and the whole invalidation is bounded by one deadline plus the
+ * resets.
+ *
  * Invalidations hmirror causes itself while migrating pages to its own
  * device memory (owner cookie: the device) only update the sequence: the
  * migration code updates the PTEs.
@@ -118,6 +128,37 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			     end, waited_us, kill ? ", owner killed" : "");
 }
 
+/* Start the deadline clock of a context whose job overlaps [start, end). */
+static void __hmirror_deadline_arm(struct hmirror_ctx *ctx, u64 newest)
+{
+	lockdep_assert_held(&ctx->pt_lock);
+	ctx->refused_fence = max(ctx->refused_fence, newest);
+	if (!timer_pending(&ctx->deadline_timer))
+		mod_timer(&ctx->deadline_timer,
+			  jiffies + msecs_to_jiffies(ctx->deadline_ms));
+}
+
+/* Start the clocks of the mm's other contexts this invalidation will hit. */
+static void hmirror_deadline_arm_peers(struct hmirror_ctx *self,
+				       unsigned long start, unsigned long end)
+{
+	struct hmirror_ctx *ctx;
+	u64 newest;
+
+	spin_lock(&hmirror_ctx_all_lock);
+	list_for_each_entry(ctx, &hmirror_ctx_all, all_link) {
+		if (ctx == self || ctx->mm != self->mm)
+			continue;
+		spin_lock(&ctx->pt_lock);
+		if (ctx->preempt == HMIRROR_PREEMPT_NONE &&
+		    ctx->state == HMIRROR_CTX_ALIVE &&
+		    hmirror_jobs_overlap(ctx, start, end, &newest))
+			__hmirror_deadline_arm(ctx, newest);
+		spin_unlock(&ctx->pt_lock);
+	}
+	spin_unlock(&hmirror_ctx_all_lock);
+}
+
 /* Wait for the overlapping jobs, up to the deadline; then escalate. */
 static void hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
 			       unsigned long end, u64 newest)
@@ -174,10 +215,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 
 	if (!blockable) {
 		ctx->stats.inval_refused++;
-		ctx->refused_fence = max(ctx->refused_fence, newest);
-		if (!timer_pending(&ctx->deadline_timer))
-			mod_timer(&ctx->deadline_timer, jiffies +
-				  msecs_to_jiffies(ctx->deadline_ms));
+		__hmirror_deadline_arm(ctx, newest);
 		spin_unlock(&ctx->pt_lock);
 		return false;
 	}
@@ -187,6 +225,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		/* exit_mmap(): the owner is gone, abort rather than wait. */
 		hmirror_ctx_kill_device_state(ctx);
 	} else {
+		hmirror_deadline_arm_peers(ctx, range->start, range->end);
 		hmirror_inval_wait(ctx, start, end, newest);
 	}
 
@@ -210,7 +249,7 @@ void hmirror_deadline_timer_fn(struct timer_list *t)
 {
 	struct hmirror_ctx *ctx = timer_container_of(ctx, t, deadline_timer);
 
-	queue_work(system_unbound_wq, &ctx->escalate_work);
+	queue_work(hmirror_wq, &ctx->escalate_work);
 }
 
 /**

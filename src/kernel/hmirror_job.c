@@ -103,6 +103,10 @@ static int hmirror_cmd_check(struct hmirror_job *job,
 		    c->aux > HMIRROR_DELAY_MAX_US)
 			return -EINVAL;
 		return 0;
+	case HMIRROR_OP_MIRROR:
+		if (c->dst || c->value > 1 || c->aux)
+			return -EINVAL;
+		return hmirror_seg_add(job, c->src, c->len, c->value, total);
 	default:
 		return -EINVAL;
 	}

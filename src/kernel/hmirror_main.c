@@ -112,6 +112,7 @@ static int __init hmirror_init(void)
 	hmirror_debugfs = debugfs_create_dir("hmirror", NULL);
 	debugfs_create_file_unsafe("objects", 0444, hmirror_debugfs, NULL,
 				   &hmirror_objects_fops);
+	hmirror_floor_debugfs_init(hmirror_debugfs);
 
 	for (i = 0; i < hmirror_nr_devices; i++) {
 		ret = hmirror_device_create(&hmirror_devices[i], i,

@@ -70,7 +70,7 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 	job->fault_addr = addr;
 	job->fault_write = write;
 	ctx->stats.jobs_parked++;
-	queue_work(system_unbound_wq, &ctx->fault_work);
+	queue_work(hmirror_wq, &ctx->fault_work);
 	return NULL;
 }
 
@@ -176,6 +176,9 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		}
 		return now >= job->until ? HMIRROR_STEP_CMD_DONE :
 					   HMIRROR_STEP_BLOCKED;
+	case HMIRROR_OP_MIRROR:
+		/* The footprint was mirrored at submit: nothing to run. */
+		return HMIRROR_STEP_CMD_DONE;
 	default:
 		*err = -EINVAL;
 		return HMIRROR_STEP_PARKED;

@@ -117,6 +117,7 @@ enum hmirror_op {
 	HMIRROR_OP_WRITE_VALUE,		/* *(u64 *)dst = value */
 	HMIRROR_OP_WAIT_VALUE,		/* wait until *(u64 *)src == value */
 	HMIRROR_OP_DELAY,		/* keep the engine busy for aux us */
+	HMIRROR_OP_MIRROR,		/* mirror src[0..len): fault only */
 	HMIRROR_OP_MAX,
 };
 
@@ -131,10 +132,11 @@ enum hmirror_op {
  * @flags: must be zero
  * @dst: destination user address (COPY, FILL, CRC32C result, ATOMIC_ADD,
  *	 WRITE_VALUE); 8-byte aligned for 64-bit operands, 4 for CRC32C
- * @src: source user address (COPY, CRC32C, WAIT_VALUE; 8-byte aligned
- *	 for WAIT_VALUE)
- * @len: bytes (COPY, FILL, CRC32C), at least 1; must be zero for the others
- * @value: fill byte, CRC seed, addend, value to write or wait for
+ * @src: source user address (COPY, CRC32C, WAIT_VALUE, MIRROR; 8-byte
+ *	 aligned for WAIT_VALUE)
+ * @len: bytes (COPY, FILL, CRC32C, MIRROR), at least 1; zero for the others
+ * @value: fill byte, CRC seed, addend, value to write or wait for;
+ *	   MIRROR: 1 to mirror for writing, 0 for reading
  * @aux: DELAY: microseconds, 1..HMIRROR_DELAY_MAX_US; WAIT_VALUE: timeout
  *	 in microseconds, at most HMIRROR_WAIT_TIMEOUT_MAX_US, after which
  *	 the job fails with -ETIME (0: no timeout); zero otherwise

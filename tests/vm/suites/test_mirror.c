@@ -708,6 +708,48 @@ static void test_escalation_revoke(void **state)
 	escalation(HMIRROR_POLICY_REVOKE);
 }
 
+/*
+ * Several contexts of one mm hold the same munmap: the stall is one
+ * deadline, not one per context (each callback would otherwise wait its
+ * own in turn).
+ */
+static void test_escalation_many(void **state)
+{
+	enum { K = 6 };
+	size_t len = 64 * 1024;
+	uint8_t *r = hm_map(len);
+	int fd[K];
+	struct hmirror_stats st;
+	uint64_t t0, dt, esc = 0;
+
+	(void)state;
+	for (int i = 0; i < K; i++) {
+		struct hmirror_cmd cmd = hm_wait_value((uint64_t *)(r + 8 * i), 1, 0);
+		/* CONFIG writes the current values back: a fresh one each time. */
+		struct hmirror_ctx_config c = {
+			.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+			.deadline_ms = 200, .policy = HMIRROR_POLICY_REVOKE,
+		};
+
+		fd[i] = hm_open(i % 2, HMIRROR_PREEMPT_NONE);
+		assert_int_equal(hm_config(fd[i], &c), 0);
+		assert_int_equal(hm_submit(fd[i], &cmd, 1, NULL), 0);
+	}
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(r, len), 0);
+	dt = hm_now_ns() - t0;
+	print_message("# munmap held by %d contexts (deadline 200 ms): %llu ms\n",
+		      K, (unsigned long long)dt / 1000000);
+	assert_true(dt >= 150000000ull);
+	assert_true(dt < 400000000ull);
+	for (int i = 0; i < K; i++) {
+		hm_stats(fd[i], &st);
+		esc += st.escalations;
+		close(fd[i]);
+	}
+	assert_int_equal(esc, K);
+}
+
 /* The owner dies with a stuck NONE job: exit does not wait the deadline. */
 static void test_exit_with_stuck_job(void **state)
 {
@@ -763,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_none_class_waits),
 		cmocka_unit_test(test_escalation_kill),
 		cmocka_unit_test(test_escalation_revoke),
+		cmocka_unit_test(test_escalation_many),
 		cmocka_unit_test(test_exit_with_stuck_job),
 	};
 
