@@ -70,7 +70,7 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	timer_setup(&ctx->deadline_timer, hmirror_deadline_timer_fn, 0);
 	ctx->state = HMIRROR_CTX_ALIVE;
 	ctx->preempt = HMIRROR_PREEMPT_PAGE;
-	ctx->policy = HMIRROR_POLICY_KILL;
+	ctx->policy = READ_ONCE(hmirror_inval_policy);
 	ctx->deadline_ms = READ_ONCE(hmirror_inval_deadline_ms);
 	ctx->eventfd_fd = -1;
 	ctx->stats.size = sizeof(ctx->stats);
@@ -82,6 +82,7 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	spin_lock(&hmirror_ctx_all_lock);
 	list_add_tail(&ctx->all_link, &hmirror_ctx_all);
 	spin_unlock(&hmirror_ctx_all_lock);
+	hmirror_debugfs_ctx_init(ctx);
 	hmirror_obj_get();
 
 	file->private_data = ctx;
@@ -112,6 +113,7 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	wake_up_all(&ctx->wq);
 
 	hmirror_ranges_destroy(ctx);
+	hmirror_debugfs_ctx_fini(ctx);
 
 	spin_lock(&hdev->lock);
 	list_del(&ctx->link);

@@ -67,6 +67,7 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	}
 	hdev->dev = dev;
 	hdev->debugfs = debugfs_create_dir(dev_name(dev), debugfs_root);
+	hmirror_debugfs_device_init(hdev);
 	return 0;
 
 err_cdev:

@@ -249,6 +249,7 @@ struct hmirror_job {
 /* hmirror_main.c */
 extern unsigned int hmirror_nr_devices;
 extern unsigned int hmirror_inval_deadline_ms;
+extern unsigned int hmirror_inval_policy;
 
 void hmirror_obj_get(void);
 void hmirror_obj_put(void);
@@ -291,6 +292,11 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 waited_us);
 void hmirror_deadline_timer_fn(struct timer_list *t);
 void hmirror_escalate_work_fn(struct work_struct *work);
+
+/* hmirror_debugfs.c */
+void hmirror_debugfs_device_init(struct hmirror_device *hdev);
+void hmirror_debugfs_ctx_init(struct hmirror_ctx *ctx);
+void hmirror_debugfs_ctx_fini(struct hmirror_ctx *ctx);
 
 /* hmirror_floor.c */
 void hmirror_floor_debugfs_init(struct dentry *root);

@@ -12,6 +12,7 @@
 #include <linux/sched/signal.h>
 
 #include "hmirror_internal.h"
+#include "hmirror_trace.h"
 
 /**
  * DOC: invalidation
@@ -120,6 +121,8 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 	ctx->stats.escalations++;
 	spin_unlock(&ctx->pt_lock);
 
+	trace_hmirror_escalate(ctx->hdev->index, ctx->id, pid_nr(ctx->owner),
+			       waited_us, kill);
 	if (kill)
 		kill_pid(ctx->owner, SIGKILL, 1);
 	dev_warn_ratelimited(ctx->hdev->dev,
@@ -159,9 +162,12 @@ static void hmirror_deadline_arm_peers(struct hmirror_ctx *self,
 	spin_unlock(&hmirror_ctx_all_lock);
 }
 
-/* Wait for the overlapping jobs, up to the deadline; then escalate. */
-static void hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
-			       unsigned long end, u64 newest)
+/*
+ * Wait for the overlapping jobs, up to the deadline; then escalate.
+ * Returns the time waited, in microseconds; *escalated tells how it ended.
+ */
+static u64 hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
+			      unsigned long end, u64 newest, bool *escalated)
 {
 	unsigned int deadline_ms = READ_ONCE(ctx->deadline_ms);
 	u64 t0 = ktime_get_ns(), us;
@@ -177,8 +183,10 @@ static void hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
 	__hmirror_wait_account(ctx, us);
 	spin_unlock(&ctx->pt_lock);
 
-	if (!left && READ_ONCE(ctx->completed) < newest)
+	*escalated = !left && READ_ONCE(ctx->completed) < newest;
+	if (*escalated)
 		hmirror_ctx_escalate(ctx, start, end, us);
+	return us;
 }
 
 static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
@@ -191,8 +199,11 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start = max(range->start, r->start);
 	unsigned long end = min(range->end, r->start + HMIRROR_CHUNK_SIZE);
 	bool blockable = mmu_notifier_range_blockable(range);
-	u64 newest = 0;
+	bool escalated = false;
+	u64 newest = 0, us = 0;
 
+	trace_hmirror_invalidate_start(ctx->hdev->index, ctx->id, start, end,
+				       range->event, blockable);
 	spin_lock(&ctx->pt_lock);
 	mmu_interval_set_seq(mni, cur_seq);
 	if (range->event == MMU_NOTIFY_MIGRATE &&
@@ -210,6 +221,8 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
 		hmirror_pt_zap(r, start, end);
 		spin_unlock(&ctx->pt_lock);
+		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0, true,
+					     false);
 		return true;
 	}
 
@@ -217,6 +230,8 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		ctx->stats.inval_refused++;
 		__hmirror_deadline_arm(ctx, newest);
 		spin_unlock(&ctx->pt_lock);
+		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0,
+					     false, false);
 		return false;
 	}
 	spin_unlock(&ctx->pt_lock);
@@ -226,12 +241,14 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		hmirror_ctx_kill_device_state(ctx);
 	} else {
 		hmirror_deadline_arm_peers(ctx, range->start, range->end);
-		hmirror_inval_wait(ctx, start, end, newest);
+		us = hmirror_inval_wait(ctx, start, end, newest, &escalated);
 	}
 
 	spin_lock(&ctx->pt_lock);
 	hmirror_pt_zap(r, start, end);
 	spin_unlock(&ctx->pt_lock);
+	trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, us, true,
+				     escalated);
 	return true;
 }
 

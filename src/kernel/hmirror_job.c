@@ -11,6 +11,7 @@
 #include <linux/uaccess.h>
 
 #include "hmirror_internal.h"
+#include "hmirror_trace.h"
 
 /**
  * DOC: submission
@@ -232,6 +233,9 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job)
 				job->fence = ++ctx->submitted;
 				list_add_tail(&job->link, &ctx->jobs);
 				ctx->stats.jobs_submitted++;
+				trace_hmirror_submit(ctx->hdev->index, ctx->id,
+						     job->fence, job->nr_cmds,
+						     job->nr_segs);
 				ctx->hdev->ops->kick(ctx->hdev, ctx);
 			}
 			spin_unlock(&ctx->pt_lock);
@@ -296,6 +300,7 @@ void hmirror_job_complete(struct hmirror_job *job, int status)
 
 	lockdep_assert_held(&ctx->pt_lock);
 
+	trace_hmirror_job_done(ctx->hdev->index, ctx->id, job->fence, status);
 	list_del(&job->link);
 	ctx->status[slot] = status;
 	ctx->status_fence[slot] = job->fence;

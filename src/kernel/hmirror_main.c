@@ -49,10 +49,60 @@ unsigned int hmirror_nr_devices = 2;
 module_param_named(nr_devices, hmirror_nr_devices, uint, 0444);
 MODULE_PARM_DESC(nr_devices, "number of device instances (1-16, default 2)");
 
+/*
+ * Writable at run time (new contexts take the value when opened), so the
+ * range is checked on every write, not only at load.
+ */
+static int hmirror_param_set_range(const char *val, const struct kernel_param *kp,
+				   unsigned int min, unsigned int max)
+{
+	unsigned int v;
+	int ret;
+
+	ret = kstrtouint(val, 0, &v);
+	if (ret)
+		return ret;
+	if (v < min || v > max)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static int hmirror_param_set_deadline(const char *val,
+				      const struct kernel_param *kp)
+{
+	return hmirror_param_set_range(val, kp, HMIRROR_DEADLINE_MIN_MS,
+				       HMIRROR_DEADLINE_MAX_MS);
+}
+
+static int hmirror_param_set_policy(const char *val,
+				    const struct kernel_param *kp)
+{
+	return hmirror_param_set_range(val, kp, HMIRROR_POLICY_KILL,
+				       HMIRROR_POLICY_REVOKE);
+}
+
+static const struct kernel_param_ops hmirror_deadline_ops = {
+	.set = hmirror_param_set_deadline,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops hmirror_policy_ops = {
+	.set = hmirror_param_set_policy,
+	.get = param_get_uint,
+};
+
 unsigned int hmirror_inval_deadline_ms = 1000;
-module_param_named(inval_deadline_ms, hmirror_inval_deadline_ms, uint, 0644);
+module_param_cb(inval_deadline_ms, &hmirror_deadline_ops,
+		&hmirror_inval_deadline_ms, 0644);
 MODULE_PARM_DESC(inval_deadline_ms,
 		 "default bound of an invalidation's wait for a context's jobs, ms (1-60000, default 1000)");
+
+unsigned int hmirror_inval_policy = HMIRROR_POLICY_KILL;
+module_param_cb(inval_policy, &hmirror_policy_ops, &hmirror_inval_policy,
+		0644);
+MODULE_PARM_DESC(inval_policy,
+		 "default escalation policy of new contexts: 0 kill (default), 1 revoke");
 
 static const struct class hmirror_class = {
 	.name = "hmirror",
@@ -84,14 +134,6 @@ static int __init hmirror_init(void)
 	if (hmirror_nr_devices < 1 || hmirror_nr_devices > HMIRROR_MAX_DEVICES) {
 		pr_err("nr_devices=%u out of range 1..%u\n",
 		       hmirror_nr_devices, HMIRROR_MAX_DEVICES);
-		return -EINVAL;
-	}
-
-	if (hmirror_inval_deadline_ms < HMIRROR_DEADLINE_MIN_MS ||
-	    hmirror_inval_deadline_ms > HMIRROR_DEADLINE_MAX_MS) {
-		pr_err("inval_deadline_ms=%u out of range %u..%u\n",
-		       hmirror_inval_deadline_ms, HMIRROR_DEADLINE_MIN_MS,
-		       HMIRROR_DEADLINE_MAX_MS);
 		return -EINVAL;
 	}
 

@@ -12,6 +12,7 @@
 #include <linux/slab.h>
 
 #include "hmirror_internal.h"
+#include "hmirror_trace.h"
 
 /**
  * DOC: device page table
@@ -284,6 +285,7 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		break;
 	}
 	kvfree(pfns);
+	trace_hmirror_fault(ctx->hdev->index, ctx->id, start, end, write, ret);
 	return ret;
 }
 

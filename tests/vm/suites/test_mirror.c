@@ -8,6 +8,7 @@
  *
  * Tests that apply to both preemption classes run once per class.
  */
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -780,10 +781,115 @@ static void test_exit_with_stuck_job(void **state)
 	assert_true(hm_now_ns() - t0 < 2000000000ull);
 }
 
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Module defaults: checked on every write, taken by new contexts. */
+static void test_module_params(void **state)
+{
+	const char *dl = "/sys/module/hmirror/parameters/inval_deadline_ms";
+	const char *po = "/sys/module/hmirror/parameters/inval_policy";
+	struct hmirror_ctx_config c = { 0 };
+	int fd;
+
+	(void)state;
+	assert_int_equal(write_file(dl, "0"), -EINVAL);
+	assert_int_equal(write_file(dl, "60001"), -EINVAL);
+	assert_int_equal(write_file(po, "2"), -EINVAL);
+	assert_int_equal(guest_read_ll(dl), 1000);
+	assert_int_equal(write_file(dl, "321"), 0);
+	assert_int_equal(write_file(po, "1"), 0);
+	fd = open("/dev/hmirror0", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(hm_config(fd, &c), 0);
+	assert_int_equal(c.deadline_ms, 321);
+	assert_int_equal(c.policy, HMIRROR_POLICY_REVOKE);
+	close(fd);
+	assert_int_equal(write_file(dl, "1000"), 0);
+	assert_int_equal(write_file(po, "0"), 0);
+}
+
+static int file_has(const char *path, const char *needle)
+{
+	char line[512];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Tracepoints and debugfs show a job's life. */
+static void test_trace_debugfs(void **state)
+{
+	const char *tr = "/sys/kernel/tracing";
+	char path[512], want[64];
+	uint64_t *v = hm_map(4096);
+	struct hmirror_cmd cmd = hm_write_value(&v[0], 3);
+	struct hmirror_stats st;
+	int fd, found = 0;
+	DIR *d;
+	struct dirent *e;
+
+	(void)state;
+	if (!guest_path_exists("/sys/kernel/tracing/events/hmirror"))
+		guest_skip("no tracefs events/hmirror (tracefs not mounted?)");
+	snprintf(path, sizeof(path), "%s/events/hmirror/enable", tr);
+	assert_int_equal(write_file(path, "1"), 0);
+	snprintf(path, sizeof(path), "%s/trace", tr);
+	assert_int_equal(write_file(path, ""), 0);
+
+	fd = hm_open(1, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(hm_run(fd, &cmd, 1), 0);
+	assert_int_equal(v[0], 3);
+
+	assert_int_equal(file_has(path, "hmirror_submit: dev=1"), 1);
+	assert_int_equal(file_has(path, "hmirror_fault: dev=1"), 1);
+	assert_int_equal(file_has(path, "hmirror_job_done: dev=1"), 1);
+	snprintf(path, sizeof(path), "%s/events/hmirror/enable", tr);
+	assert_int_equal(write_file(path, "0"), 0);
+
+	snprintf(want, sizeof(want), " %d test_mirror page kill 1000 alive 0 ",
+		 getpid());
+	assert_int_equal(file_has("/sys/kernel/debug/hmirror/hmirror1/contexts",
+				  want), 1);
+	/* Exactly one ctx file says it completed one job: ours. */
+	hm_stats(fd, &st);
+	assert_int_equal(st.jobs_completed, 1);
+	d = opendir("/sys/kernel/debug/hmirror/hmirror1");
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "ctx", 3))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror1/%s",
+			 e->d_name);
+		found += file_has(path, "jobs_completed 1") == 1;
+	}
+	closedir(d);
+	assert_int_equal(found, 1);
+	close(fd);
+	munmap(v, 4096);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_module_params),
+		cmocka_unit_test(test_trace_debugfs),
 		cmocka_unit_test_prestate(test_coherence, &cls_page),
 		cmocka_unit_test_prestate(test_coherence, &cls_none),
 		cmocka_unit_test_prestate(test_values, &cls_page),

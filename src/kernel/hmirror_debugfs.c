@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror debugfs: per device, the list of its contexts; per context,
+ * its counters.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: debugfs
+ *
+ * hmirror/objects                live objects of the whole module
+ * hmirror/hmm_fault_floor        the benchmark floor (hmirror_floor.c)
+ * hmirror/hmirror<N>/contexts    one line per context of device N
+ * hmirror/hmirror<N>/ctx<ID>     every counter of one context, as STATS
+ *
+ * The counters are the ones HMIRROR_IOC_STATS returns, read under the
+ * context's pt_lock so that a line is a consistent snapshot.
+ */
+
+static const char *const hmirror_state_names[] = {
+	[HMIRROR_CTX_ALIVE] = "alive",
+	[HMIRROR_CTX_DEAD] = "dead",
+	[HMIRROR_CTX_CLOSING] = "closing",
+};
+
+static int hmirror_contexts_show(struct seq_file *m, void *unused)
+{
+	struct hmirror_device *hdev = m->private;
+	struct hmirror_ctx *ctx;
+
+	seq_puts(m, "id pid comm class policy deadline_ms state inflight ranges ptes pt_bytes escalations\n");
+	spin_lock(&hdev->lock);
+	list_for_each_entry(ctx, &hdev->ctxs, link) {
+		spin_lock(&ctx->pt_lock);
+		seq_printf(m, "%u %d %s %s %s %u %s %llu %llu %llu %llu %llu\n",
+			   ctx->id, pid_nr(ctx->owner), ctx->comm,
+			   ctx->preempt == HMIRROR_PREEMPT_NONE ? "none" : "page",
+			   ctx->policy == HMIRROR_POLICY_KILL ? "kill" : "revoke",
+			   ctx->deadline_ms, hmirror_state_names[ctx->state],
+			   ctx->submitted - ctx->completed, ctx->stats.ranges,
+			   ctx->stats.ptes, ctx->stats.pt_bytes,
+			   ctx->stats.escalations);
+		spin_unlock(&ctx->pt_lock);
+	}
+	spin_unlock(&hdev->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmirror_contexts);
+
+static int hmirror_ctx_stats_show(struct seq_file *m, void *unused)
+{
+	struct hmirror_ctx *ctx = m->private;
+	struct hmirror_stats st;
+	unsigned int i;
+
+	spin_lock(&ctx->pt_lock);
+	st = ctx->stats;
+	spin_unlock(&ctx->pt_lock);
+
+#define HMIRROR_SHOW(f) seq_printf(m, "%s %llu\n", #f, st.f)
+	HMIRROR_SHOW(faults);
+	HMIRROR_SHOW(pages_faulted);
+	HMIRROR_SHOW(fault_retries);
+	HMIRROR_SHOW(inval_blockable);
+	HMIRROR_SHOW(inval_nonblock);
+	HMIRROR_SHOW(inval_refused);
+	HMIRROR_SHOW(inval_waits);
+	for (i = 0; i < HMIRROR_WAIT_BUCKETS; i++)
+		seq_printf(m, "wait_hist%u %llu\n", i, st.wait_hist[i]);
+	HMIRROR_SHOW(escalations);
+	HMIRROR_SHOW(jobs_submitted);
+	HMIRROR_SHOW(jobs_completed);
+	HMIRROR_SHOW(jobs_failed);
+	HMIRROR_SHOW(jobs_cancelled);
+	HMIRROR_SHOW(jobs_parked);
+	HMIRROR_SHOW(ptes);
+	HMIRROR_SHOW(ranges);
+	HMIRROR_SHOW(pt_bytes);
+#undef HMIRROR_SHOW
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmirror_ctx_stats);
+
+/**
+ * hmirror_debugfs_device_init() - debugfs files of a device instance
+ * @hdev: the instance, its debugfs directory created
+ */
+void hmirror_debugfs_device_init(struct hmirror_device *hdev)
+{
+	debugfs_create_file("contexts", 0444, hdev->debugfs, hdev,
+			    &hmirror_contexts_fops);
+}
+
+/**
+ * hmirror_debugfs_ctx_init() - debugfs file of a new context
+ * @ctx: the context
+ */
+void hmirror_debugfs_ctx_init(struct hmirror_ctx *ctx)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "ctx%u", ctx->id);
+	ctx->debugfs = debugfs_create_file(name, 0444, ctx->hdev->debugfs, ctx,
+					   &hmirror_ctx_stats_fops);
+}
+
+/**
+ * hmirror_debugfs_ctx_fini() - remove a context's debugfs file
+ * @ctx: the context
+ *
+ * Waits for readers of the file to finish, so the context can be freed.
+ */
+void hmirror_debugfs_ctx_fini(struct hmirror_ctx *ctx)
+{
+	debugfs_remove(ctx->debugfs);
+}
