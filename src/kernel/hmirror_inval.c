@@ -37,7 +37,10 @@
  * -ECANCELED, its PTEs go, it is marked dead and, under the kill policy,
  * its owner gets SIGKILL. Killing alone would not do: the owner's exit
  * runs this very callback, blockable, from exit_mmap(). When that happens
- * (the mm has no users left) the context is aborted at once instead.
+ * (the mm has no users left) the context is aborted at once instead; and
+ * when the process waiting in this callback is the context's own and gets
+ * a fatal signal (an OOM kill, say), the wait ends there and the context
+ * is reset then, since nobody is left to be protected by the deadline.
  *
  * One munmap can be held up by many contexts of the same mm (on one or
  * several devices): the core calls their callbacks one after the other,
@@ -162,6 +165,13 @@ static void hmirror_deadline_arm_peers(struct hmirror_ctx *self,
 	spin_unlock(&hmirror_ctx_all_lock);
 }
 
+/* No job up to @newest is left, or the context is gone. */
+static bool hmirror_drained(struct hmirror_ctx *ctx, u64 newest)
+{
+	return READ_ONCE(ctx->completed) >= newest ||
+	       READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE;
+}
+
 /*
  * Wait for the overlapping jobs, up to the deadline; then escalate.
  * Returns the time waited, in microseconds; *escalated tells how it ended.
@@ -173,17 +183,27 @@ static u64 hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
 	u64 t0 = ktime_get_ns(), us;
 	long left;
 
-	left = wait_event_timeout(ctx->wq,
-				  READ_ONCE(ctx->completed) >= newest ||
-				  READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE,
-				  msecs_to_jiffies(deadline_ms));
+	/*
+	 * Only the context's own process may cut the wait short, by dying:
+	 * a reclaimer of another process with a fatal signal does not get
+	 * to shorten this context's deadline.
+	 */
+	if (current->mm == ctx->mm)
+		left = wait_event_killable_timeout(ctx->wq,
+						   hmirror_drained(ctx, newest),
+						   msecs_to_jiffies(deadline_ms));
+	else
+		left = wait_event_timeout(ctx->wq, hmirror_drained(ctx, newest),
+					  msecs_to_jiffies(deadline_ms));
 	us = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
 
 	spin_lock(&ctx->pt_lock);
 	__hmirror_wait_account(ctx, us);
 	spin_unlock(&ctx->pt_lock);
 
-	*escalated = !left && READ_ONCE(ctx->completed) < newest;
+	/* Deadline passed, or the owner is being killed: abort now. */
+	*escalated = left <= 0 && READ_ONCE(ctx->completed) < newest &&
+		     READ_ONCE(ctx->state) == HMIRROR_CTX_ALIVE;
 	if (*escalated)
 		hmirror_ctx_escalate(ctx, start, end, us);
 	return us;

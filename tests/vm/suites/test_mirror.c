@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "guest.h"
@@ -884,6 +885,184 @@ static void test_trace_debugfs(void **state)
 	munmap(v, 4096);
 }
 
+/* An fd passed over a unix socket gives the receiver nothing. */
+static void test_fd_passing(void **state)
+{
+	int sv[2], fd, status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The receiver: a process with its own mm (after exec-like
+		 * separation, fork is enough: the mm differs). */
+		char cbuf[CMSG_SPACE(sizeof(int))], b;
+		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		struct hmirror_cmd cmd;
+		uint64_t v = 0;
+		int got;
+
+		if (recvmsg(sv[1], &msg, 0) != 1)
+			_exit(1);
+		memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+		cmd = hm_write_value(&v, 1);
+		if (hm_submit(got, &cmd, 1, NULL) != -EACCES)
+			_exit(2);
+		_exit(v == 0 ? 0 : 3);
+	}
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	{
+		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 'x';
+		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf,
+				      .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		assert_int_equal(sendmsg(sv[0], &msg, 0), 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* mremap moves the pages: the old addresses must not reach them. */
+static void test_mremap(void **state)
+{
+	size_t len = 8 * 4096;
+	uint8_t *a = hm_map(len), *b, *dst = hm_map(len), *to = hm_map(len);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd c = hm_copy(dst, a, len);
+
+	memset(a, 0x61, len);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	b = mremap(a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+	assert_true(b == to);
+	/* Old range unmapped: a job on it fails; the new one works. */
+	assert_int_equal(hm_submit(fd, &c, 1, NULL), -EFAULT);
+	memset(dst, 0, len);
+	c = hm_copy(dst, b, len);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(dst[len - 1], 0x61);
+	close(fd);
+	munmap(b, len);
+	munmap(dst, len);
+}
+
+/*
+ * OOM: a cgroup-limited victim holds mirrored memory with a NONE-class job
+ * stuck on it (deadline 30 s), and one of its threads is inside munmap()
+ * of the job's memory, held by that job. The OOM kill must not wait for
+ * the deadline: the held thread is the owner's own, so its fatal signal
+ * ends the wait and the context is reset at once; the rest of the memory
+ * is reaped and the victim is gone in a few seconds.
+ */
+struct munmapper {
+	void *p;
+	size_t len;
+};
+
+static void *do_munmap(void *arg)
+{
+	struct munmapper *m = arg;
+
+	munmap(m->p, m->len);
+	return NULL;
+}
+
+static void test_oom_victim(void **state)
+{
+	const char *cg = "/sys/fs/cgroup/hmirror-oom";
+	char path[256], line[256];
+	uint64_t t0, dt;
+	int status;
+	long kills = -1;
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	if (!guest_path_exists("/sys/fs/cgroup/cgroup.controllers"))
+		guest_skip("no cgroup2 at /sys/fs/cgroup");
+	if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		guest_skip("cannot enable the memory controller");
+	rmdir(cg);
+	assert_int_equal(mkdir(cg, 0755), 0);
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	assert_int_equal(write_file(path, "48M"), 0);
+
+	t0 = hm_now_ns();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hmirror_ctx_config c = {
+			.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 30000,
+		};
+		struct munmapper mu;
+		struct hmirror_cmd cmd[2];
+		pthread_t t;
+		uint8_t *m, *x;
+		char me[16];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+		snprintf(me, sizeof(me), "%d", getpid());
+		if (write_file(path, me))
+			_exit(1);
+		m = hm_map(16 * MiB);
+		fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+		if (hm_config(fd, &c))
+			_exit(2);
+		cmd[0] = hm_wait_value((uint64_t *)m, 1, 0);
+		cmd[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_MIRROR,
+			.src = (uintptr_t)m, .len = 16 * MiB };
+		if (hm_submit(fd, cmd, 2, NULL))
+			_exit(3);
+		/*
+		 * Mapped now: the held munmap keeps mmap_lock for writing, so
+		 * no mmap() could run later; page faults on this VMA still
+		 * can (per-VMA locks).
+		 */
+		x = mmap(NULL, 256 * MiB, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (x == MAP_FAILED)
+			_exit(5);
+		mu.p = m;
+		mu.len = 4 * MiB;
+		if (pthread_create(&t, NULL, do_munmap, &mu))
+			_exit(4);
+		usleep(100000);
+		for (size_t i = 0; ; i = (i + 4096) % (256 * MiB))
+			x[i] = 1;	/* until the OOM killer comes */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	dt = hm_now_ns() - t0;
+	print_message("# OOM victim gone after %llu ms (its deadline: 30 s)\n",
+		      (unsigned long long)dt / 1000000);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_true(dt < 5000000000ull);
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "oom_kill %ld", &kills);
+	fclose(f);
+	assert_int_equal(kills, 1);
+	assert_int_equal(rmdir(cg), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -913,6 +1092,10 @@ int main(void)
 		cmocka_unit_test(test_escalation_revoke),
 		cmocka_unit_test(test_escalation_many),
 		cmocka_unit_test(test_exit_with_stuck_job),
+		cmocka_unit_test(test_fd_passing),
+		cmocka_unit_test_prestate(test_mremap, &cls_page),
+		cmocka_unit_test_prestate(test_mremap, &cls_none),
+		cmocka_unit_test(test_oom_victim),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
