@@ -75,10 +75,10 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	ctx->eventfd_fd = -1;
 	ctx->stats.size = sizeof(ctx->stats);
 
-	spin_lock(&hdev->lock);
+	mutex_lock(&hdev->ctxs_lock);
 	ctx->id = hdev->next_ctx_id++;
 	list_add_tail(&ctx->link, &hdev->ctxs);
-	spin_unlock(&hdev->lock);
+	mutex_unlock(&hdev->ctxs_lock);
 	spin_lock(&hmirror_ctx_all_lock);
 	list_add_tail(&ctx->all_link, &hmirror_ctx_all);
 	spin_unlock(&hmirror_ctx_all_lock);
@@ -115,9 +115,9 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	hmirror_ranges_destroy(ctx);
 	hmirror_debugfs_ctx_fini(ctx);
 
-	spin_lock(&hdev->lock);
+	mutex_lock(&hdev->ctxs_lock);
 	list_del(&ctx->link);
-	spin_unlock(&hdev->lock);
+	mutex_unlock(&hdev->ctxs_lock);
 
 	if (ctx->eventfd)
 		eventfd_ctx_put(ctx->eventfd);

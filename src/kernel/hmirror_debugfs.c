@@ -33,7 +33,7 @@ static int hmirror_contexts_show(struct seq_file *m, void *unused)
 	struct hmirror_ctx *ctx;
 
 	seq_puts(m, "id pid comm class policy deadline_ms state inflight ranges ptes pt_bytes escalations\n");
-	spin_lock(&hdev->lock);
+	mutex_lock(&hdev->ctxs_lock);
 	list_for_each_entry(ctx, &hdev->ctxs, link) {
 		spin_lock(&ctx->pt_lock);
 		seq_printf(m, "%u %d %s %s %s %u %s %llu %llu %llu %llu %llu\n",
@@ -46,7 +46,7 @@ static int hmirror_contexts_show(struct seq_file *m, void *unused)
 			   ctx->stats.escalations);
 		spin_unlock(&ctx->pt_lock);
 	}
-	spin_unlock(&hdev->lock);
+	mutex_unlock(&hdev->ctxs_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmirror_contexts);

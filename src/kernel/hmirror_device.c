@@ -42,6 +42,7 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 
 	hdev->index = index;
 	hdev->ops = &hmirror_sw_ops;
+	mutex_init(&hdev->ctxs_lock);
 	spin_lock_init(&hdev->lock);
 	INIT_LIST_HEAD(&hdev->ctxs);
 	INIT_LIST_HEAD(&hdev->runq);

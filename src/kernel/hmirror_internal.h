@@ -80,8 +80,9 @@ struct hmirror_backend_ops {
  * @dev: the struct device of the class device, for messages and sysfs
  * @ops: the backend driving this instance
  * @debugfs: this instance's debugfs directory
- * @lock: protects @ctxs and @runq
+ * @ctxs_lock: protects @ctxs; taken before a context's pt_lock
  * @ctxs: every context of the device (for debugfs)
+ * @lock: protects @runq and @running; taken after a context's pt_lock
  * @runq: contexts with queued jobs, in round-robin order
  * @engine: the sw backend's engine thread
  * @engine_wq: the engine sleeps here when nothing is runnable
@@ -96,8 +97,9 @@ struct hmirror_device {
 	struct device *dev;
 	const struct hmirror_backend_ops *ops;
 	struct dentry *debugfs;
-	spinlock_t lock;	/* ctxs, runq, running */
+	struct mutex ctxs_lock;	/* ctxs */
 	struct list_head ctxs;
+	spinlock_t lock;	/* runq, running */
 	struct list_head runq;
 	struct task_struct *engine;
 	wait_queue_head_t engine_wq;
