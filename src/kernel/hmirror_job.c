@@ -207,8 +207,13 @@ static struct hmirror_mark *__hmirror_marks_stale(struct hmirror_ctx *ctx,
 	return NULL;
 }
 
-/* Fault the footprint in and publish the job; ctx->lock held. */
-static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job)
+/*
+ * Fault the footprint in and publish the job; ctx->lock held. Once
+ * published the job belongs to the engine and may be freed at any time:
+ * its fence is returned through @fence, never read from it afterwards.
+ */
+static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
+			       u64 *fence)
 {
 	struct hmirror_mark *marks, *stale;
 	unsigned int i, n;
@@ -231,6 +236,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job)
 			} else {
 				job->ctx = ctx;
 				job->fence = ++ctx->submitted;
+				*fence = job->fence;
 				list_add_tail(&job->link, &ctx->jobs);
 				ctx->stats.jobs_submitted++;
 				trace_hmirror_submit(ctx->hdev->index, ctx->id,
@@ -259,6 +265,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job)
 int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 {
 	struct hmirror_job *job;
+	u64 fence = 0;
 	int ret;
 
 	if (sub->flags || memchr_inv(sub->reserved, 0, sizeof(sub->reserved)))
@@ -277,14 +284,14 @@ int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 		 HMIRROR_MAX_JOBS_INFLIGHT)
 		ret = -EAGAIN;
 	else
-		ret = hmirror_job_publish(ctx, job);
+		ret = hmirror_job_publish(ctx, job, &fence);
 	mutex_unlock(&ctx->lock);
 
 	if (ret) {
 		hmirror_job_free(job);
 		return ret;
 	}
-	sub->fence = job->fence;
+	sub->fence = fence;
 	return 0;
 }
 
