@@ -12,8 +12,8 @@
 #ifndef _HMIRROR_COMPAT_H
 #define _HMIRROR_COMPAT_H
 
+#include <linux/hrtimer.h>
 #include <linux/slab.h>
-#include <linux/timer.h>
 #include <linux/workqueue.h>
 
 /*
@@ -44,9 +44,15 @@
 #define hmirror_wq system_unbound_wq
 #endif
 
-/* timer_container_of() replaced from_timer() (6.16). */
-#ifndef timer_container_of
-#define timer_container_of(var, t, field) from_timer(var, t, field)
+/* hrtimer_setup() replaced hrtimer_init() plus ->function (6.15). */
+#ifndef HMIRROR_HAVE_HRTIMER_SETUP
+static inline void hrtimer_setup(struct hrtimer *timer,
+				 enum hrtimer_restart (*fn)(struct hrtimer *),
+				 clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = fn;
+}
 #endif
 
 /*

@@ -67,7 +67,9 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&ctx->wq);
 	INIT_WORK(&ctx->fault_work, hmirror_job_fault_work);
 	INIT_WORK(&ctx->escalate_work, hmirror_escalate_work_fn);
-	timer_setup(&ctx->deadline_timer, hmirror_deadline_timer_fn, 0);
+	INIT_WORK(&ctx->reclaim_work, hmirror_ranges_reclaim_work);
+	hrtimer_setup(&ctx->deadline_timer, hmirror_deadline_timer_fn,
+		      CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	ctx->state = HMIRROR_CTX_ALIVE;
 	ctx->preempt = HMIRROR_PREEMPT_PAGE;
 	ctx->policy = READ_ONCE(hmirror_inval_policy);
@@ -103,9 +105,11 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	spin_unlock(&hmirror_ctx_all_lock);
 
 	hdev->ops->ctx_reset(ctx, 1000);
-	timer_shutdown_sync(&ctx->deadline_timer);
+	/* Nothing re-arms it: invalidations arm only live contexts. */
+	hrtimer_cancel(&ctx->deadline_timer);
 	cancel_work_sync(&ctx->escalate_work);
 	cancel_work_sync(&ctx->fault_work);
+	cancel_work_sync(&ctx->reclaim_work);
 
 	spin_lock(&ctx->pt_lock);
 	hmirror_jobs_cancel(ctx);

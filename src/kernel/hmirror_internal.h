@@ -8,6 +8,7 @@
 #include <linux/atomic.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/mm_types.h>
@@ -162,6 +163,7 @@ enum hmirror_ctx_state {
  * @fault_work: refaults the page a parked PAGE-class job needs
  * @deadline_timer: armed by a refused non-blockable invalidation
  * @escalate_work: escalation from the deadline timer
+ * @reclaim_work: frees ranges an unmap left empty
  * @refused_fence: newest job that made a non-blockable invalidation fail
  * @stats: counters, as STATS reports them
  * @debugfs: this context's debugfs file
@@ -194,8 +196,9 @@ struct hmirror_ctx {
 	int eventfd_fd;
 
 	struct work_struct fault_work;
-	struct timer_list deadline_timer;
+	struct hrtimer deadline_timer;
 	struct work_struct escalate_work;
+	struct work_struct reclaim_work;
 	u64 refused_fence;
 
 	struct hmirror_stats stats;
@@ -271,9 +274,10 @@ extern spinlock_t hmirror_ctx_all_lock;
 struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
 					unsigned long addr);
 void hmirror_ranges_destroy(struct hmirror_ctx *ctx);
+void hmirror_ranges_reclaim_work(struct work_struct *work);
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
-		     unsigned long end, bool write, struct hmirror_range **rp,
-		     unsigned long *seqp);
+		     unsigned long end, bool write, unsigned long *pfns,
+		     struct hmirror_range **rp, unsigned long *seqp);
 u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr);
 void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
 		    unsigned long end);
@@ -292,7 +296,7 @@ void hmirror_job_fault_work(struct work_struct *work);
 extern const struct mmu_interval_notifier_ops hmirror_range_ops;
 void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 waited_us);
-void hmirror_deadline_timer_fn(struct timer_list *t);
+enum hrtimer_restart hmirror_deadline_timer_fn(struct hrtimer *t);
 void hmirror_escalate_work_fn(struct work_struct *work);
 
 /* hmirror_debugfs.c */

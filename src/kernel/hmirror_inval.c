@@ -139,9 +139,9 @@ static void __hmirror_deadline_arm(struct hmirror_ctx *ctx, u64 newest)
 {
 	lockdep_assert_held(&ctx->pt_lock);
 	ctx->refused_fence = max(ctx->refused_fence, newest);
-	if (!timer_pending(&ctx->deadline_timer))
-		mod_timer(&ctx->deadline_timer,
-			  jiffies + msecs_to_jiffies(ctx->deadline_ms));
+	if (!hrtimer_is_queued(&ctx->deadline_timer))
+		hrtimer_start(&ctx->deadline_timer,
+			      ms_to_ktime(ctx->deadline_ms), HRTIMER_MODE_REL);
 }
 
 /* Start the clocks of the mm's other contexts this invalidation will hit. */
@@ -173,6 +173,39 @@ static bool hmirror_drained(struct hmirror_ctx *ctx, u64 newest)
 }
 
 /*
+ * Sleep until the jobs up to @newest are done, for at most @ms, to the
+ * microsecond (jiffies would add up to a tick to every deadline). Only the
+ * context's own process may cut the wait short, by dying: a reclaimer of
+ * another process with a fatal signal does not get to shorten this
+ * context's deadline. Returns > 0 if drained, 0 on timeout, < 0 if killed.
+ */
+static long hmirror_wait_drained(struct hmirror_ctx *ctx, u64 newest,
+				 unsigned int ms)
+{
+	bool killable = current->mm == ctx->mm;
+	ktime_t expires = ktime_add_ms(ktime_get(), ms);
+	DEFINE_WAIT(wait);
+	long ret = 1;
+
+	for (;;) {
+		prepare_to_wait(&ctx->wq, &wait, killable ? TASK_KILLABLE :
+							    TASK_UNINTERRUPTIBLE);
+		if (hmirror_drained(ctx, newest))
+			break;
+		if (killable && fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		if (!schedule_hrtimeout(&expires, HRTIMER_MODE_ABS)) {
+			ret = hmirror_drained(ctx, newest);
+			break;
+		}
+	}
+	finish_wait(&ctx->wq, &wait);
+	return ret;
+}
+
+/*
  * Wait for the overlapping jobs, up to the deadline; then escalate.
  * Returns the time waited, in microseconds; *escalated tells how it ended.
  */
@@ -183,18 +216,7 @@ static u64 hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
 	u64 t0 = ktime_get_ns(), us;
 	long left;
 
-	/*
-	 * Only the context's own process may cut the wait short, by dying:
-	 * a reclaimer of another process with a fatal signal does not get
-	 * to shorten this context's deadline.
-	 */
-	if (current->mm == ctx->mm)
-		left = wait_event_killable_timeout(ctx->wq,
-						   hmirror_drained(ctx, newest),
-						   msecs_to_jiffies(deadline_ms));
-	else
-		left = wait_event_timeout(ctx->wq, hmirror_drained(ctx, newest),
-					  msecs_to_jiffies(deadline_ms));
+	left = hmirror_wait_drained(ctx, newest, deadline_ms);
 	us = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
 
 	spin_lock(&ctx->pt_lock);
@@ -240,6 +262,10 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	    ctx->state != HMIRROR_CTX_ALIVE ||
 	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
 		hmirror_pt_zap(r, start, end);
+		/* The memory is gone: let the range go too, if idle. */
+		if (range->event == MMU_NOTIFY_UNMAP && !r->nr_valid &&
+		    ctx->state == HMIRROR_CTX_ALIVE)
+			queue_work(hmirror_wq, &ctx->reclaim_work);
 		spin_unlock(&ctx->pt_lock);
 		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0, true,
 					     false);
@@ -280,13 +306,16 @@ const struct mmu_interval_notifier_ops hmirror_range_ops = {
  * hmirror_deadline_timer_fn() - a refused invalidation's deadline passed
  * @t: ctx->deadline_timer
  *
- * Timers cannot sleep and a reset may: hand over to escalate_work.
+ * Timers cannot sleep and a reset may: hand over to escalate_work. An
+ * hrtimer, so that the deadline holds to the microsecond, not the tick.
  */
-void hmirror_deadline_timer_fn(struct timer_list *t)
+enum hrtimer_restart hmirror_deadline_timer_fn(struct hrtimer *t)
 {
-	struct hmirror_ctx *ctx = timer_container_of(ctx, t, deadline_timer);
+	struct hmirror_ctx *ctx = container_of(t, struct hmirror_ctx,
+					       deadline_timer);
 
 	queue_work(hmirror_wq, &ctx->escalate_work);
+	return HRTIMER_NORESTART;
 }
 
 /**

@@ -186,10 +186,11 @@ static int hmirror_job_marks(const struct hmirror_job *job,
 	return 0;
 }
 
-static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m)
+static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
+			      unsigned long *pfns)
 {
-	return hmirror_pt_fault(ctx, m->start, m->end, m->write, &m->range,
-				&m->seq);
+	return hmirror_pt_fault(ctx, m->start, m->end, m->write, pfns,
+				&m->range, &m->seq);
 }
 
 /* The first mark whose chunk was invalidated since it was faulted. */
@@ -216,6 +217,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 			       u64 *fence)
 {
 	struct hmirror_mark *marks, *stale;
+	unsigned long *pfns;
 	unsigned int i, n;
 	int ret;
 
@@ -224,8 +226,14 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 	ret = hmirror_job_marks(job, &marks, &n);
 	if (ret)
 		return ret;
+	/* One scratch array for every chunk of the job. */
+	pfns = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns) {
+		kvfree(marks);
+		return -ENOMEM;
+	}
 	for (i = 0; i < n && !ret; i++)
-		ret = hmirror_mark_fault(ctx, &marks[i]);
+		ret = hmirror_mark_fault(ctx, &marks[i], pfns);
 
 	while (!ret) {
 		spin_lock(&ctx->pt_lock);
@@ -249,8 +257,9 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 		}
 		ctx->stats.fault_retries++;
 		spin_unlock(&ctx->pt_lock);
-		ret = hmirror_mark_fault(ctx, stale);
+		ret = hmirror_mark_fault(ctx, stale, pfns);
 	}
+	kvfree(pfns);
 	kvfree(marks);
 	return ret;
 }
@@ -417,6 +426,7 @@ void hmirror_job_fault_work(struct work_struct *work)
 	unsigned long addr, seq;
 	struct hmirror_range *r;
 	struct hmirror_job *job;
+	unsigned long pfn;
 	bool write;
 	u64 fence;
 	int ret;
@@ -434,8 +444,8 @@ void hmirror_job_fault_work(struct work_struct *work)
 	spin_unlock(&ctx->pt_lock);
 
 	if (mmget_not_zero(ctx->mm)) {
-		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE, write, &r,
-				       &seq);
+		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE, write, &pfn,
+				       &r, &seq);
 		mmput(ctx->mm);
 	} else {
 		ret = -EFAULT;

@@ -37,6 +37,12 @@
  * CPU mapping of order >= PMD_ORDER the whole chunk is mapped by one huge
  * entry instead and no array is needed.
  *
+ * A range whose PTEs are all gone after an unmap, and that no job's
+ * footprint touches, is freed by the context's reclaim work: a process
+ * that maps and unmaps memory for ever does not grow the mirror for ever.
+ * Ranges are never merged: a chunk is the unit of both notifier and PTE
+ * table, and two chunks are exactly as cheap as one range over both.
+ *
  * All PTE updates and lookups happen under the context's pt_lock, a
  * spinlock, so that a non-blockable invalidation can zap without sleeping
  * and the engine can hold a translation for exactly one page step.
@@ -100,6 +106,58 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+static void hmirror_range_free(struct hmirror_ctx *ctx, struct hmirror_range *r)
+{
+	/* Waits for a callback in flight on this range. */
+	mmu_interval_notifier_remove(&r->notifier);
+	kvfree(r->ptes);
+	kfree(r);
+	hmirror_obj_put();
+}
+
+/* Unpublish @r if it is idle: no PTE, no job using its chunk. */
+static bool __hmirror_range_unlink_idle(struct hmirror_ctx *ctx,
+					struct hmirror_range *r)
+{
+	u64 newest;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	if (r->nr_valid || r->huge ||
+	    hmirror_jobs_overlap(ctx, r->start, r->start + HMIRROR_CHUNK_SIZE,
+				 &newest))
+		return false;
+	xa_erase(&ctx->ranges, r->start >> HMIRROR_CHUNK_SHIFT);
+	ctx->stats.ranges--;
+	ctx->stats.pt_bytes -= hmirror_range_bytes(r);
+	return true;
+}
+
+/**
+ * hmirror_ranges_reclaim_work() - free the idle ranges of a context
+ * @work: ctx->reclaim_work, queued when an unmap empties a range
+ *
+ * Runs under ctx->lock, so no submit holds a range it is about to free;
+ * an engine lookup that races finds no range, as it would find no PTE.
+ */
+void hmirror_ranges_reclaim_work(struct work_struct *work)
+{
+	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
+					       reclaim_work);
+	struct hmirror_range *r;
+	unsigned long idx;
+	bool idle;
+
+	mutex_lock(&ctx->lock);
+	xa_for_each(&ctx->ranges, idx, r) {
+		spin_lock(&ctx->pt_lock);
+		idle = __hmirror_range_unlink_idle(ctx, r);
+		spin_unlock(&ctx->pt_lock);
+		if (idle)
+			hmirror_range_free(ctx, r);
+	}
+	mutex_unlock(&ctx->lock);
+}
+
 /**
  * hmirror_ranges_destroy() - remove every range of a dying context
  * @ctx: context, with no job left and the engine reset
@@ -115,11 +173,7 @@ void hmirror_ranges_destroy(struct hmirror_ctx *ctx)
 		ctx->stats.ranges--;
 		ctx->stats.pt_bytes -= hmirror_range_bytes(r);
 		spin_unlock(&ctx->pt_lock);
-		/* Waits for a callback in flight on this range. */
-		mmu_interval_notifier_remove(&r->notifier);
-		kvfree(r->ptes);
-		kfree(r);
-		hmirror_obj_put();
+		hmirror_range_free(ctx, r);
 	}
 	xa_destroy(&ctx->ranges);
 }
@@ -191,6 +245,7 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
  * @start: page-aligned start
  * @end: page-aligned end, in the same chunk as @start
  * @write: fault for writing
+ * @pfns: scratch space for HMIRROR_CHUNK_PAGES hmm pfns
  * @rp: out: the chunk's range
  * @seqp: out: the notifier sequence the PTEs were programmed under
  *
@@ -204,8 +259,8 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
  * -EINTR on a fatal signal, -ENOMEM.
  */
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
-		     unsigned long end, bool write, struct hmirror_range **rp,
-		     unsigned long *seqp)
+		     unsigned long end, bool write, unsigned long *pfns,
+		     struct hmirror_range **rp, unsigned long *seqp)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
 	struct hmm_range range = {
@@ -214,9 +269,9 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		.default_flags = HMM_PFN_REQ_FAULT |
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = ctx->hdev,
+		.hmm_pfns = pfns,
 	};
 	struct hmirror_range *r;
-	unsigned long *pfns;
 	u64 *ptes;
 	bool huge;
 	int ret;
@@ -227,10 +282,6 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 
-	pfns = kvmalloc_array(npages, sizeof(*pfns), GFP_KERNEL);
-	if (!pfns)
-		return -ENOMEM;
-	range.hmm_pfns = pfns;
 	range.notifier = &r->notifier;
 
 	for (;;) {
@@ -284,7 +335,6 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		*seqp = range.notifier_seq;
 		break;
 	}
-	kvfree(pfns);
 	trace_hmirror_fault(ctx->hdev->index, ctx->id, start, end, write, ret);
 	return ret;
 }

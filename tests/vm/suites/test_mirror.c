@@ -428,6 +428,71 @@ static void test_thp_entries(void **state)
 	munmap(dst, len);
 }
 
+/* Ranges an unmap left empty are freed: the mirror does not grow for ever. */
+static void test_range_reclaim(void **state)
+{
+	size_t len = 8 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd c = { .op = HMIRROR_OP_MIRROR,
+				 .src = (uintptr_t)buf, .len = len };
+	struct hmirror_stats st;
+
+	memset(buf, 1, len);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(hm_run(fd, &c, 1), 0);
+		hm_stats(fd, &st);
+		assert_int_equal(st.ranges, len / (2 * MiB));
+		/* Half of it goes: its ranges go, the rest stays. */
+		assert_int_equal(munmap(buf, len / 2), 0);
+		for (int i = 0; i < 200; i++) {
+			hm_stats(fd, &st);
+			if (st.ranges == len / (4 * MiB))
+				break;
+			usleep(10000);
+		}
+		assert_int_equal(st.ranges, len / (4 * MiB));
+		assert_int_equal(st.ptes, len / 2 / 4096);
+		buf = mmap(buf, len / 2, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		assert_true(buf != MAP_FAILED);
+		assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+		memset(buf, 2, len / 2);
+	}
+	close(fd);
+	munmap(buf, len);
+}
+
+/* A THP collapse under the mirror: the device follows to the huge page. */
+static void test_thp_collapse(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0), *dst = hm_map(len);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd c = hm_copy(dst, buf, len);
+	struct hmirror_stats st;
+
+	fill_pattern(buf, len, 8);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.ptes, 2 * len / 4096);
+	assert_int_equal(madvise(buf, len, MADV_HUGEPAGE), 0);
+	if (madvise(buf, len, 25 /* MADV_COLLAPSE */))
+		guest_skip("MADV_COLLAPSE failed: %s", strerror(errno));
+	/* The pages moved into a huge page: data the same, PTEs renewed. */
+	memset(dst, 0, len);
+	buf[5] = 0x42;
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(dst[5], 0x42);
+	assert_memory_equal(dst + 6, buf + 6, len - 6);
+	hm_stats(fd, &st);
+	/* Every page counted once, whether its entry is huge or not. */
+	assert_int_equal(st.ptes, 2 * len / 4096);
+	close(fd);
+	munmap(buf, len);
+	munmap(dst, len);
+}
+
 /* Page-table cost: at most 8 bytes a mirrored page plus a constant a range. */
 static void test_pt_overhead(void **state)
 {
@@ -1083,6 +1148,10 @@ int main(void)
 		cmocka_unit_test_prestate(test_mprotect_fork, &cls_none),
 		cmocka_unit_test_prestate(test_thp_entries, &cls_page),
 		cmocka_unit_test_prestate(test_pt_overhead, &cls_page),
+		cmocka_unit_test_prestate(test_range_reclaim, &cls_page),
+		cmocka_unit_test_prestate(test_range_reclaim, &cls_none),
+		cmocka_unit_test_prestate(test_thp_collapse, &cls_page),
+		cmocka_unit_test_prestate(test_thp_collapse, &cls_none),
 		cmocka_unit_test_prestate(test_poll_eventfd, &cls_page),
 		cmocka_unit_test_prestate(test_retry_storm, &cls_page),
 		cmocka_unit_test_prestate(test_retry_storm, &cls_none),
