@@ -49,15 +49,18 @@ MAN3_LINKS := \
 
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror
-TOOLS      := $(B)/tools/hmirrorctl
+TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
+# Built with the tools, not installed: it needs test_hmm's uAPI header from
+# the test kernel's source and runs in the test VM (make bench).
+BENCH_TOOL := $(B)/tools/hmirror-bench
 
 .PHONY: all user lib tools kernel module unit-build vm-build check unit deps \
-	checkpatch compat-check vm-test test demo shell peer clean install \
-	dkms-install man-check
+	checkpatch compat-check vm-test test demo shell peer bench clean install \
+	dkms-install man-check bench-build
 
 all: user module
 
-user: lib tools unit-build vm-build
+user: lib tools bench-build unit-build vm-build
 
 # ---- library and tools --------------------------------------------------
 lib: $(B)/lib/libhmirror.a $(B)/lib/libhmirror.so
@@ -77,6 +80,15 @@ tools: $(TOOLS)
 $(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
+
+bench-build: $(BENCH_TOOL)
+
+# test_hmm_uapi.h is included from the test kernel's source tree, never
+# copied; `tests/vm/kernel source` fetches that tree if it is not cached.
+$(BENCH_TOOL): src/user/tools/hmirror-bench.c $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	ksrc=$$(tests/vm/kernel source) && \
+	$(CC) $(CFLAGS) -I"$$ksrc/lib" -o $@ $< $(B)/lib/libhmirror.a -lm
 
 # ---- manual pages -------------------------------------------------------
 # Renders every page with man-db and groff warnings on; any warning fails.
@@ -153,6 +165,11 @@ shell: deps
 
 peer: deps
 	tests/peer/run
+
+# Benchmarks against their anchors, in the VM; no pass/fail.
+bench: deps
+	$(MAKE) user module
+	tests/bench/run
 
 clean:
 	rm -rf $(B)
