@@ -6,16 +6,25 @@
  *   hmirrorctl info [-d N]                 what device N reports (default 0)
  *   hmirrorctl stats [-d N] [--json]       a new context's counters on N
  *   hmirrorctl config [-d N] [--json]      a new context's configuration
+ *   hmirrorctl contexts [-d N]             the contexts open now (debugfs)
+ *   hmirrorctl set deadline MS             default deadline of new contexts
+ *   hmirrorctl set policy kill|revoke      default policy of new contexts
  *
  * Exit status: 0 success, 1 failure, 2 bad usage. hmirrorctl(8) has more.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "hmirror.h"
@@ -29,6 +38,9 @@ static void usage(FILE *f)
 		"       hmirrorctl info [-d N]\n"
 		"       hmirrorctl stats [-d N] [--json]\n"
 		"       hmirrorctl config [-d N] [--json]\n"
+		"       hmirrorctl contexts [-d N]\n"
+		"       hmirrorctl set deadline MS\n"
+		"       hmirrorctl set policy kill|revoke\n"
 		"       hmirrorctl -h | --help\n");
 }
 
@@ -309,9 +321,582 @@ static int cmd_config(unsigned int index, int json)
 	return 0;
 }
 
+/* ---- module files: sysfs and debugfs ------------------------------------ */
+
+#define DEBUGFS_ROOT	"/sys/kernel/debug"
+#define DEBUGFS_DIR	DEBUGFS_ROOT "/" HMIRROR_DEV_PREFIX
+#define MODULE_DIR	"/sys/module/hmirror"
+#define PARAM_DIR	MODULE_DIR "/parameters"
+
+/* Is the module loaded? Says so on standard error if not. */
+static int check_module(void)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(MODULE_DIR, &st) == 0)
+		return 0;
+	ret = -errno;
+	if (ret == -ENOENT)
+		fprintf(stderr, "hmirrorctl: the hmirror module is not loaded (no "
+			MODULE_DIR ")\n");
+	else
+		fprintf(stderr, "hmirrorctl: " MODULE_DIR ": %s\n",
+			hmirror_strerror(ret));
+	return ret;
+}
+
+/* Read a module parameter holding an unsigned number. */
+static int read_param(const char *name, unsigned int *out)
+{
+	char path[128], buf[32], *end;
+	unsigned long v;
+	ssize_t n;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), PARAM_DIR "/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	if (ret)
+		return ret;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoul(buf, &end, 10);
+	if (errno || end == buf || (*end != '\n' && *end != '\0') || v > UINT_MAX)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+/* Write a module parameter; the kernel checks the value (-EINVAL). */
+static int write_param(const char *name, const char *val)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), PARAM_DIR "/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* ---- contexts (debugfs) ----------------------------------------------------- */
+
+/* How a column of the debugfs contexts file is shown. */
+enum cell_fmt {
+	FMT_PLAIN,
+	FMT_MS,		/* milliseconds: "500 ms" */
+	FMT_BYTES,	/* bytes: "512 B", "24 KiB", "1.5 MiB" */
+};
+
+static const struct {
+	const char *name;	/* in the debugfs header line */
+	const char *title;	/* in the table */
+	enum cell_fmt fmt;
+} column_styles[] = {
+	{ "deadline_ms", "DEADLINE", FMT_MS },
+	{ "inflight", "JOBS", FMT_PLAIN },		/* jobs in flight */
+	{ "pt_bytes", "PT_SIZE", FMT_BYTES },
+	{ "escalations", "RESETS", FMT_PLAIN },	/* for missing the deadline */
+};
+
+/*
+ * The contexts of one or more devices, in the columns of the debugfs
+ * file (whatever its header names), with the device in front.
+ */
+struct ctx_table {
+	char *header;		/* the first file's header line, split in place */
+	char **names;		/* its column names */
+	size_t ncols;		/* how many */
+	size_t comm;		/* index of "comm" (may hold spaces); ncols if none */
+	char **cells;		/* nrows rows of 1 + ncols formatted cells */
+	size_t nrows;
+	size_t cap;		/* rows allocated */
+};
+
+static void ctx_table_free(struct ctx_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrows * (1 + t->ncols); i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t->names);
+	free(t->header);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Split @s in place at spaces and newlines into at most @max words. */
+static size_t split_words(char *s, char **words, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL, *w;
+
+	for (w = strtok_r(s, " \t\n", &save); w && n < max;
+	     w = strtok_r(NULL, " \t\n", &save))
+		words[n++] = w;
+	return n;
+}
+
+static const char *column_title(const char *name, enum cell_fmt *fmt)
+{
+	size_t i;
+
+	*fmt = FMT_PLAIN;
+	for (i = 0; i < ARRAY_SIZE(column_styles); i++) {
+		if (!strcmp(name, column_styles[i].name)) {
+			*fmt = column_styles[i].fmt;
+			return column_styles[i].title;
+		}
+	}
+	return NULL;	/* the name itself, in capitals */
+}
+
+/* Take the header line of a contexts file; every file must have the same. */
+static int ctx_table_header(struct ctx_table *t, const char *line)
+{
+	size_t i, max = strlen(line) / 2 + 1;
+	char *copy;
+
+	if (t->header) {
+		/* The first header was split in place: compare word by word. */
+		char **w = calloc(max, sizeof(*w));
+		size_t n = 0;
+		int same;
+
+		copy = strdup(line);
+		if (!copy || !w) {
+			free(copy);
+			free(w);
+			return -ENOMEM;
+		}
+		n = split_words(copy, w, max);
+		same = n == t->ncols;
+		for (i = 0; same && i < n; i++)
+			same = !strcmp(w[i], t->names[i]);
+		free(w);
+		free(copy);
+		return same ? 0 : -EPROTO;
+	}
+	t->header = strdup(line);
+	t->names = calloc(max, sizeof(*t->names));
+	if (!t->header || !t->names)
+		return -ENOMEM;
+	t->ncols = split_words(t->header, t->names, max);
+	if (!t->ncols)
+		return -EPROTO;
+	t->comm = t->ncols;
+	for (i = 0; i < t->ncols; i++)
+		if (!strcmp(t->names[i], "comm"))
+			t->comm = i;
+	return 0;
+}
+
+static int format_cell(char **out, const char *val, enum cell_fmt fmt)
+{
+	unsigned long long v;
+	char *end;
+	int n;
+
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (fmt == FMT_PLAIN || errno || end == val || *end)
+		n = asprintf(out, "%s", val);
+	else if (fmt == FMT_MS)
+		n = asprintf(out, "%llu ms", v);
+	else if (v < 1024)
+		n = asprintf(out, "%llu B", v);
+	else if (v < 1024 * 1024)
+		n = v % 1024 ? asprintf(out, "%.1f KiB", v / 1024.0) :
+			       asprintf(out, "%llu KiB", v / 1024);
+	else
+		n = v % (1024 * 1024) ? asprintf(out, "%.1f MiB", v / 1048576.0) :
+					asprintf(out, "%llu MiB", v >> 20);
+	if (n < 0) {
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Add one context line of device @dev. */
+static int ctx_table_add(struct ctx_table *t, unsigned int dev, char *line)
+{
+	size_t i, n, max = strlen(line) / 2 + 1;
+	long extra;		/* words more than columns: spaces in comm */
+	char **words, **row, *orig, *comm = NULL;
+	enum cell_fmt fmt;
+	int ret = 0;
+
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		char **cells = realloc(t->cells, cap * (1 + t->ncols) * sizeof(*cells));
+
+		if (!cells)
+			return -ENOMEM;
+		t->cells = cells;
+		t->cap = cap;
+	}
+	words = calloc(max, sizeof(*words));
+	if (!words)
+		return -ENOMEM;
+	/* Split in place: a word's offset in @line is its offset in @orig. */
+	orig = strdup(line);
+	if (!orig) {
+		free(words);
+		return -ENOMEM;
+	}
+	n = split_words(line, words, max);
+	/* Only comm may have spaces (more words) or be empty (one fewer). */
+	extra = (long)n - (long)t->ncols;
+	if (extra < -1 || (extra && t->comm == t->ncols)) {
+		free(orig);
+		free(words);
+		return -EPROTO;
+	}
+	if (extra < 0) {
+		comm = strdup("-");
+		if (!comm) {
+			free(orig);
+			free(words);
+			return -ENOMEM;
+		}
+	} else if (t->comm < t->ncols) {
+		/* From the comm's first word to its last, spaces as they were. */
+		const char *last = words[t->comm + extra];
+		size_t from = words[t->comm] - line;
+
+		comm = strndup(orig + from, last + strlen(last) - line - from);
+		if (!comm) {
+			free(orig);
+			free(words);
+			return -ENOMEM;
+		}
+	}
+
+	row = t->cells + t->nrows * (1 + t->ncols);
+	memset(row, 0, (1 + t->ncols) * sizeof(*row));
+	if (asprintf(&row[0], "%u", dev) < 0) {
+		row[0] = NULL;
+		ret = -ENOMEM;
+	}
+	for (i = 0; !ret && i < t->ncols; i++) {
+		const char *val = i < t->comm ? words[i] :
+				  i == t->comm ? comm : words[i + extra];
+
+		column_title(t->names[i], &fmt);
+		ret = format_cell(&row[1 + i], val, fmt);
+	}
+	free(comm);
+	free(orig);
+	free(words);
+	t->nrows++;	/* freed with the table even if incomplete */
+	return ret;
+}
+
+/* Read /sys/kernel/debug/hmirror/hmirror<dev>/contexts into @t. */
+static int read_contexts(struct ctx_table *t, unsigned int dev)
+{
+	char path[128], *line = NULL;
+	size_t cap = 0;
+	int first = 1, ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), DEBUGFS_DIR "/" HMIRROR_DEV_PREFIX "%u/contexts",
+		 dev);
+	f = fopen(path, "re");
+	if (!f) {
+		ret = -errno;
+		if (ret == -EACCES || ret == -EPERM)
+			fprintf(stderr, "hmirrorctl: %s: permission denied: "
+				"debugfs is readable by root only\n", path);
+		else
+			fprintf(stderr, "hmirrorctl: %s: %s\n", path,
+				hmirror_strerror(ret));
+		return ret;
+	}
+	errno = 0;
+	while (!ret && getline(&line, &cap, f) > 0) {
+		if (first) {
+			first = 0;
+			ret = ctx_table_header(t, line);
+		} else if (line[strspn(line, " \t\n")]) {
+			ret = ctx_table_add(t, dev, line);
+		}
+		errno = 0;
+	}
+	if (!ret && ferror(f))
+		ret = errno ? -errno : -EIO;
+	if (!ret && first)
+		ret = -EPROTO;	/* not even a header */
+	free(line);
+	fclose(f);
+	if (ret == -EPROTO)
+		fprintf(stderr, "hmirrorctl: %s: not in the format this hmirrorctl "
+			"knows\n", path);
+	else if (ret)
+		fprintf(stderr, "hmirrorctl: %s: %s\n", path, hmirror_strerror(ret));
+	return ret;
+}
+
+/* The heading of a column: its style's title, or its name in capitals. */
+static void column_heading(const char *name, char *buf, size_t len)
+{
+	enum cell_fmt fmt;
+	const char *title = column_title(name, &fmt);
+	size_t k;
+
+	snprintf(buf, len, "%s", title ? title : name);
+	for (k = 0; buf[k]; k++)
+		if (buf[k] >= 'a' && buf[k] <= 'z')
+			buf[k] -= 'a' - 'A';
+}
+
+static void print_cell(const char *s, size_t width, int right, int last)
+{
+	if (right)
+		printf("%*s", (int)width, s);
+	else if (last)
+		printf("%s", s);
+	else
+		printf("%-*s", (int)width, s);
+	printf("%s", last ? "\n" : "  ");
+}
+
+/* Columns as wide as their widest cell; numbers right, words left. */
+static int ctx_table_print(const struct ctx_table *t)
+{
+	size_t ncells = 1 + t->ncols, i, j;
+	char (*head)[32] = calloc(ncells, sizeof(*head));
+	size_t *width = calloc(ncells, sizeof(*width));
+	int *right = calloc(ncells, sizeof(*right));
+
+	if (!head || !width || !right) {
+		free(head);
+		free(width);
+		free(right);
+		return -ENOMEM;
+	}
+	for (j = 0; j < ncells; j++) {
+		column_heading(j ? t->names[j - 1] : "dev", head[j], sizeof(head[j]));
+		width[j] = strlen(head[j]);
+		right[j] = 1;
+		for (i = 0; i < t->nrows; i++) {
+			const char *c = t->cells[i * ncells + j];
+
+			if (strlen(c) > width[j])
+				width[j] = strlen(c);
+			if (*c < '0' || *c > '9')
+				right[j] = 0;
+		}
+	}
+	for (j = 0; j < ncells; j++)
+		print_cell(head[j], width[j], right[j], j + 1 == ncells);
+	for (i = 0; i < t->nrows; i++)
+		for (j = 0; j < ncells; j++)
+			print_cell(t->cells[i * ncells + j], width[j], right[j],
+				   j + 1 == ncells);
+	free(head);
+	free(width);
+	free(right);
+	return 0;
+}
+
+static int cmd_contexts(unsigned int index, int all)
+{
+	struct ctx_table t = { 0 };
+	unsigned int nr, dev;
+	struct statfs sf;
+	int ret;
+
+	ret = check_module();
+	if (ret)
+		return ret;
+	if (statfs(DEBUGFS_ROOT, &sf) || (unsigned long)sf.f_type != DEBUGFS_MAGIC) {
+		fprintf(stderr, "hmirrorctl: debugfs is not mounted on " DEBUGFS_ROOT
+			"; as root: mount -t debugfs none " DEBUGFS_ROOT "\n");
+		return -ENOENT;
+	}
+	ret = read_param("nr_devices", &nr);
+	if (ret) {
+		fprintf(stderr, "hmirrorctl: " PARAM_DIR "/nr_devices: %s\n",
+			hmirror_strerror(ret));
+		return ret;
+	}
+	if (!all && index >= nr) {
+		fprintf(stderr, "hmirrorctl: no device %u: the module has %u (0 to %u)\n",
+			index, nr, nr - 1);
+		return -ENOENT;
+	}
+	for (dev = all ? 0 : index; !ret && dev < (all ? nr : index + 1); dev++)
+		ret = read_contexts(&t, dev);
+	if (!ret && !t.nrows) {
+		if (all)
+			printf("no contexts open on any device (%u device%s)\n", nr,
+			       nr == 1 ? "" : "s");
+		else
+			printf("no contexts open on device %u\n", index);
+	} else if (!ret) {
+		ret = ctx_table_print(&t);
+		if (ret)
+			fprintf(stderr, "hmirrorctl: %s\n", hmirror_strerror(ret));
+	}
+	ctx_table_free(&t);
+	return ret;
+}
+
+/* ---- set: the module's defaults for new contexts --------------------------- */
+
+enum set_what { SET_DEADLINE, SET_POLICY };
+
+struct set_request {
+	enum set_what what;
+	const char *param;	/* module parameter */
+	char value[32];		/* what to write to it */
+	const char *shown;	/* the value as the user gave it */
+};
+
+/* Parse "deadline MS" or "policy kill|revoke"; -EINVAL on bad usage. */
+static int parse_set(char **args, int nargs, struct set_request *req)
+{
+	const char *v;
+	unsigned long long ms;
+
+	if (nargs != 2) {
+		fprintf(stderr, "hmirrorctl: set takes a name and a value: "
+			"set deadline MS, or set policy kill|revoke\n");
+		return -EINVAL;
+	}
+	v = args[1];
+	req->shown = v;
+	if (!strcmp(args[0], "deadline")) {
+		req->what = SET_DEADLINE;
+		req->param = "inval_deadline_ms";
+		if (!*v || strspn(v, "0123456789") != strlen(v)) {
+			fprintf(stderr, "hmirrorctl: deadline '%s' is not a number of "
+				"milliseconds\n", v);
+			return -EINVAL;
+		}
+		/* Decimal, as typed: the kernel would read "010" as octal. */
+		errno = 0;
+		ms = strtoull(v, NULL, 10);
+		if (errno)
+			ms = ULLONG_MAX;	/* the kernel refuses it */
+		snprintf(req->value, sizeof(req->value), "%llu", ms);
+		return 0;
+	}
+	if (!strcmp(args[0], "policy")) {
+		req->what = SET_POLICY;
+		req->param = "inval_policy";
+		if (!strcmp(v, "kill")) {
+			snprintf(req->value, sizeof(req->value), "%u",
+				 HMIRROR_POLICY_KILL);
+		} else if (!strcmp(v, "revoke")) {
+			snprintf(req->value, sizeof(req->value), "%u",
+				 HMIRROR_POLICY_REVOKE);
+		} else {
+			fprintf(stderr, "hmirrorctl: policy '%s': must be kill or "
+				"revoke\n", v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	fprintf(stderr, "hmirrorctl: cannot set '%s': deadline or policy\n",
+		args[0]);
+	return -EINVAL;
+}
+
+static void print_setting(enum set_what what, unsigned int v)
+{
+	const char *name;
+
+	if (what == SET_DEADLINE) {
+		printf("%u ms", v);
+		return;
+	}
+	name = policy_name(v);
+	if (name)
+		printf("%s", name);
+	else
+		printf("%u", v);
+}
+
+static int cmd_set(const struct set_request *req)
+{
+	const char *what = req->what == SET_DEADLINE ? "deadline" : "policy";
+	unsigned int before, after;
+	int ret;
+
+	ret = check_module();
+	if (ret)
+		return ret;
+	ret = read_param(req->param, &before);
+	if (ret) {
+		fprintf(stderr, "hmirrorctl: " PARAM_DIR "/%s: %s\n", req->param,
+			ret == -ENOENT ? "this hmirror module has no such parameter" :
+			hmirror_strerror(ret));
+		return ret;
+	}
+	ret = write_param(req->param, req->value);
+	if (ret == -EINVAL || ret == -ERANGE) {
+		if (req->what == SET_DEADLINE)
+			fprintf(stderr, "hmirrorctl: the kernel refused a deadline "
+				"of %s ms: it must be %u to %u ms\n", req->shown,
+				HMIRROR_DEADLINE_MIN_MS, HMIRROR_DEADLINE_MAX_MS);
+		else
+			fprintf(stderr, "hmirrorctl: the kernel refused policy %s\n",
+				req->shown);
+		return -EINVAL;
+	}
+	if (ret == -EACCES || ret == -EPERM) {
+		fprintf(stderr, "hmirrorctl: " PARAM_DIR "/%s: permission denied: "
+			"changing the module's defaults needs root\n", req->param);
+		return ret;
+	}
+	if (ret) {
+		fprintf(stderr, "hmirrorctl: " PARAM_DIR "/%s: %s\n", req->param,
+			hmirror_strerror(ret));
+		return ret;
+	}
+	ret = read_param(req->param, &after);
+	if (ret) {
+		fprintf(stderr, "hmirrorctl: " PARAM_DIR "/%s: %s\n", req->param,
+			hmirror_strerror(ret));
+		return ret;
+	}
+	printf("default %s for new contexts: ", what);
+	print_setting(req->what, after);
+	printf(" (was ");
+	print_setting(req->what, before);
+	printf(")\n");
+	return 0;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 enum { OPT_JSON = 256 };
+
+/* What each command accepts. */
+static const struct {
+	const char *name;
+	unsigned int takes_dev:1, takes_json:1, nargs:2;
+} commands[] = {
+	{ "list", 0, 0, 0 },
+	{ "info", 1, 0, 0 },
+	{ "stats", 1, 1, 0 },
+	{ "config", 1, 1, 0 },
+	{ "contexts", 1, 0, 0 },
+	{ "set", 0, 0, 2 },
+};
 
 int main(int argc, char **argv)
 {
@@ -322,7 +907,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned int index = 0;
-	int json = 0, opt, takes_dev, takes_json;
+	int json = 0, dev_given = 0, opt, c;
+	struct set_request req;
 	const char *cmd;
 	int ret;
 
@@ -335,26 +921,22 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "list")) {
-		takes_dev = 0;
-		takes_json = 0;
-	} else if (!strcmp(cmd, "info")) {
-		takes_dev = 1;
-		takes_json = 0;
-	} else if (!strcmp(cmd, "stats") || !strcmp(cmd, "config")) {
-		takes_dev = 1;
-		takes_json = 1;
-	} else {
+	for (c = 0; c < (int)ARRAY_SIZE(commands); c++)
+		if (!strcmp(cmd, commands[c].name))
+			break;
+	if (c == (int)ARRAY_SIZE(commands)) {
 		fprintf(stderr, "hmirrorctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 
+	/* set's values are not options: "set deadline -1" is a bad value. */
 	optind = 2;
-	while ((opt = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, commands[c].nargs ? "+d:h" : "d:h",
+				  longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
-			if (!takes_dev) {
+			if (!commands[c].takes_dev) {
 				fprintf(stderr, "hmirrorctl: %s takes no -d\n", cmd);
 				usage(stderr);
 				return EXIT_USAGE;
@@ -363,9 +945,10 @@ int main(int argc, char **argv)
 				usage(stderr);
 				return EXIT_USAGE;
 			}
+			dev_given = 1;
 			break;
 		case OPT_JSON:
-			if (!takes_json) {
+			if (!commands[c].takes_json) {
 				fprintf(stderr, "hmirrorctl: %s takes no --json\n", cmd);
 				usage(stderr);
 				return EXIT_USAGE;
@@ -380,20 +963,29 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
+	if (!commands[c].nargs && optind < argc) {
 		fprintf(stderr, "hmirrorctl: unexpected argument '%s'\n",
 			argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 
-	if (!strcmp(cmd, "list"))
+	if (!strcmp(cmd, "list")) {
 		ret = cmd_list();
-	else if (!strcmp(cmd, "info"))
+	} else if (!strcmp(cmd, "info")) {
 		ret = print_info(index);
-	else if (!strcmp(cmd, "stats"))
+	} else if (!strcmp(cmd, "stats")) {
 		ret = cmd_stats(index, json);
-	else
+	} else if (!strcmp(cmd, "config")) {
 		ret = cmd_config(index, json);
+	} else if (!strcmp(cmd, "contexts")) {
+		ret = cmd_contexts(index, !dev_given);
+	} else {
+		if (parse_set(argv + optind, argc - optind, &req)) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		ret = cmd_set(&req);
+	}
 	return ret ? 1 : 0;
 }
