@@ -125,6 +125,7 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 
 	if (ctx->eventfd)
 		eventfd_ctx_put(ctx->eventfd);
+	kvfree(ctx->fault_pfns);
 	put_pid(ctx->owner);
 	mmdrop(ctx->mm);
 	mutex_destroy(&ctx->lock);

@@ -161,6 +161,7 @@ enum hmirror_ctx_state {
  * @eventfd: signalled on every job completion, or NULL
  * @eventfd_fd: the descriptor @eventfd was given as, for CONFIG
  * @fault_work: refaults the page a parked PAGE-class job needs
+ * @fault_pfns: fault_work's hmm pfn array, allocated on first use
  * @deadline_timer: armed by a refused non-blockable invalidation
  * @escalate_work: escalation from the deadline timer
  * @reclaim_work: frees ranges an unmap left empty
@@ -196,6 +197,7 @@ struct hmirror_ctx {
 	int eventfd_fd;
 
 	struct work_struct fault_work;
+	unsigned long *fault_pfns;
 	struct hrtimer deadline_timer;
 	struct work_struct escalate_work;
 	struct work_struct reclaim_work;
@@ -228,7 +230,8 @@ struct hmirror_seg {
  * @acc: CRC32C accumulator of @cur
  * @until: DELAY end, or WAIT_VALUE timeout (0: none), in ns
  * @parked: PAGE class: waiting for the page at @fault_addr
- * @fault_addr: the page a parked job needs
+ * @fault_addr: the address a parked job needs
+ * @fault_end: end of the operand @fault_addr is in
  * @fault_write: ...for writing
  * @segs: the footprint, used to find jobs an invalidation overlaps
  * @nr_segs: entries in @segs
@@ -245,6 +248,7 @@ struct hmirror_job {
 	u64 until;
 	bool parked;
 	unsigned long fault_addr;
+	unsigned long fault_end;
 	bool fault_write;
 	struct hmirror_seg *segs;
 	unsigned int nr_segs;

@@ -423,10 +423,9 @@ void hmirror_job_fault_work(struct work_struct *work)
 {
 	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
 					       fault_work);
-	unsigned long addr, seq;
+	unsigned long addr, end, seq;
 	struct hmirror_range *r;
 	struct hmirror_job *job;
-	unsigned long pfn;
 	bool write;
 	u64 fence;
 	int ret;
@@ -438,13 +437,22 @@ void hmirror_job_fault_work(struct work_struct *work)
 		spin_unlock(&ctx->pt_lock);
 		goto out;
 	}
+	/* The rest of the operand in this chunk, in one hmm_range_fault(). */
 	addr = job->fault_addr & PAGE_MASK;
+	end = min(ALIGN(job->fault_end, PAGE_SIZE),
+		  ALIGN(addr + 1, HMIRROR_CHUNK_SIZE));
 	write = job->fault_write;
 	fence = job->fence;
 	spin_unlock(&ctx->pt_lock);
 
-	if (mmget_not_zero(ctx->mm)) {
-		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE, write, &pfn,
+	if (!ctx->fault_pfns)
+		ctx->fault_pfns = kvmalloc_array(HMIRROR_CHUNK_PAGES,
+						 sizeof(unsigned long),
+						 GFP_KERNEL);
+	if (!ctx->fault_pfns) {
+		ret = -ENOMEM;
+	} else if (mmget_not_zero(ctx->mm)) {
+		ret = hmirror_pt_fault(ctx, addr, end, write, ctx->fault_pfns,
 				       &r, &seq);
 		mmput(ctx->mm);
 	} else {

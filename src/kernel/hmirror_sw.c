@@ -49,11 +49,13 @@ enum hmirror_step {
 };
 
 /*
- * Map the page of @addr for the step, or park/fail the job. Returns the
+ * Map the page of @addr for the step, or park/fail the job. @end is the
+ * end of the command's operand that @addr is in: a parked job gets the
+ * rest of it, up to the chunk's end, mirrored in one go. Returns the
  * kernel address of @addr, NULL if the job cannot go on now.
  */
 static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
-			    bool write, int *err)
+			    unsigned long end, bool write, int *err)
 {
 	struct hmirror_ctx *ctx = job->ctx;
 	u64 pte = hmirror_pt_lookup(ctx, addr);
@@ -68,6 +70,7 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 	}
 	job->parked = true;
 	job->fault_addr = addr;
+	job->fault_end = end;
 	job->fault_write = write;
 	ctx->stats.jobs_parked++;
 	queue_work(hmirror_wq, &ctx->fault_work);
@@ -94,21 +97,28 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 	switch (c->op) {
 	case HMIRROR_OP_COPY:
 		n = hmirror_sw_chunk(c, job->done, true);
-		s = hmirror_sw_map(job, c->src + job->done, false, err);
+		s = hmirror_sw_map(job, c->src + job->done, c->src + c->len,
+				   false, err);
 		if (!s)
 			return HMIRROR_STEP_PARKED;
-		d = hmirror_sw_map(job, c->dst + job->done, true, err);
+		d = hmirror_sw_map(job, c->dst + job->done, c->dst + c->len,
+				   true, err);
 		if (!d) {
 			kunmap_local(s);
 			return HMIRROR_STEP_PARKED;
 		}
-		memmove(d, s, n);
+		/* memcpy where it can: memmove is the slow path on x86. */
+		if (d + n <= s || s + n <= d)
+			memcpy(d, s, n);
+		else
+			memmove(d, s, n);
 		kunmap_local(d);
 		kunmap_local(s);
 		break;
 	case HMIRROR_OP_FILL:
 		n = hmirror_sw_chunk(c, job->done, false);
-		d = hmirror_sw_map(job, c->dst + job->done, true, err);
+		d = hmirror_sw_map(job, c->dst + job->done, c->dst + c->len,
+				   true, err);
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		memset(d, (u8)c->value, n);
@@ -118,7 +128,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!job->done)
 			job->acc = c->value;
 		if (job->done == c->len) {
-			d = hmirror_sw_map(job, c->dst, true, err);
+			d = hmirror_sw_map(job, c->dst, c->dst + 4, true, err);
 			if (!d)
 				return HMIRROR_STEP_PARKED;
 			*(u32 *)d = job->acc;
@@ -127,7 +137,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		}
 		n = min_t(u64, c->len - job->done,
 			  PAGE_SIZE - offset_in_page(c->src + job->done));
-		s = hmirror_sw_map(job, c->src + job->done, false, err);
+		s = hmirror_sw_map(job, c->src + job->done, c->src + c->len,
+				   false, err);
 		if (!s)
 			return HMIRROR_STEP_PARKED;
 		job->acc = crc32c(job->acc, s, n);
@@ -135,14 +146,14 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		job->done += n;
 		return HMIRROR_STEP_PROGRESS;
 	case HMIRROR_OP_ATOMIC_ADD:
-		d = hmirror_sw_map(job, c->dst, true, err);
+		d = hmirror_sw_map(job, c->dst, c->dst + 8, true, err);
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		atomic64_add(c->value, (atomic64_t *)d);
 		kunmap_local(d);
 		return HMIRROR_STEP_CMD_DONE;
 	case HMIRROR_OP_WRITE_VALUE:
-		d = hmirror_sw_map(job, c->dst, true, err);
+		d = hmirror_sw_map(job, c->dst, c->dst + 8, true, err);
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		/* Earlier writes of the job are visible before the value. */
@@ -155,7 +166,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			job->until = c->aux ? now + c->aux * NSEC_PER_USEC : 0;
 			job->done = 1;
 		}
-		s = hmirror_sw_map(job, c->src, false, err);
+		s = hmirror_sw_map(job, c->src, c->src + 8, false, err);
 		if (!s)
 			return HMIRROR_STEP_PARKED;
 		/* Later reads of the job see what preceded the value. */
