@@ -116,12 +116,15 @@ enum hmirror_op {
 	HMIRROR_OP_ATOMIC_ADD,		/* *(u64 *)dst += value */
 	HMIRROR_OP_WRITE_VALUE,		/* *(u64 *)dst = value */
 	HMIRROR_OP_WAIT_VALUE,		/* wait until *(u64 *)src == value */
-	HMIRROR_OP_DELAY,		/* keep the engine busy for aux us */
+	HMIRROR_OP_DELAY,		/* the job takes aux us more */
 	HMIRROR_OP_MIRROR,		/* mirror src[0..len): fault only */
 	HMIRROR_OP_MAX,
 };
 
-/* Most microseconds one DELAY command may take. */
+/*
+ * Most microseconds one DELAY command may take. A delayed job keeps its
+ * place (and its pages, for NONE class) but not the engine: other jobs run.
+ */
 #define HMIRROR_DELAY_MAX_US	1000000
 /* Longest WAIT_VALUE timeout, microseconds. */
 #define HMIRROR_WAIT_TIMEOUT_MAX_US	0xffffffffULL
