@@ -104,7 +104,10 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	list_del(&ctx->all_link);
 	spin_unlock(&hmirror_ctx_all_lock);
 
-	hdev->ops->ctx_reset(ctx, 1000);
+	/* The context is freed below: no engine may be left in it. */
+	while (hdev->ops->ctx_reset(ctx, 1000))
+		dev_warn(hdev->dev, "context %u: engine slow to leave it\n",
+			 ctx->id);
 	/* Nothing re-arms it: invalidations arm only live contexts. */
 	hrtimer_cancel(&ctx->deadline_timer);
 	cancel_work_sync(&ctx->escalate_work);

@@ -166,6 +166,8 @@ enum hmirror_ctx_state {
  * @escalate_work: escalation from the deadline timer
  * @reclaim_work: frees ranges an unmap left empty
  * @refused_fence: newest job that made a non-blockable invalidation fail
+ * @inval_seq: the invalidation (core cur_seq) @inval_expires belongs to
+ * @inval_expires: when the deadline of that invalidation passes
  * @stats: counters, as STATS reports them
  * @debugfs: this context's debugfs file
  */
@@ -202,6 +204,8 @@ struct hmirror_ctx {
 	struct work_struct escalate_work;
 	struct work_struct reclaim_work;
 	u64 refused_fence;
+	unsigned long inval_seq;
+	ktime_t inval_expires;
 
 	struct hmirror_stats stats;
 	struct dentry *debugfs;

@@ -173,17 +173,16 @@ static bool hmirror_drained(struct hmirror_ctx *ctx, u64 newest)
 }
 
 /*
- * Sleep until the jobs up to @newest are done, for at most @ms, to the
+ * Sleep until the jobs up to @newest are done, at most until @expires, to the
  * microsecond (jiffies would add up to a tick to every deadline). Only the
  * context's own process may cut the wait short, by dying: a reclaimer of
  * another process with a fatal signal does not get to shorten this
  * context's deadline. Returns > 0 if drained, 0 on timeout, < 0 if killed.
  */
 static long hmirror_wait_drained(struct hmirror_ctx *ctx, u64 newest,
-				 unsigned int ms)
+				 ktime_t expires)
 {
 	bool killable = current->mm == ctx->mm;
-	ktime_t expires = ktime_add_ms(ktime_get(), ms);
 	DEFINE_WAIT(wait);
 	long ret = 1;
 
@@ -210,13 +209,27 @@ static long hmirror_wait_drained(struct hmirror_ctx *ctx, u64 newest,
  * Returns the time waited, in microseconds; *escalated tells how it ended.
  */
 static u64 hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
-			      unsigned long end, u64 newest, bool *escalated)
+			      unsigned long end, u64 newest,
+			      unsigned long cur_seq, bool *escalated)
 {
-	unsigned int deadline_ms = READ_ONCE(ctx->deadline_ms);
 	u64 t0 = ktime_get_ns(), us;
+	ktime_t expires;
 	long left;
 
-	left = hmirror_wait_drained(ctx, newest, deadline_ms);
+	/*
+	 * One invalidation calls each chunk's callback in turn, all with the
+	 * same cur_seq: the context gets one deadline for all of them, not
+	 * one per chunk.
+	 */
+	spin_lock(&ctx->pt_lock);
+	if (ctx->inval_seq != cur_seq || !ctx->inval_expires) {
+		ctx->inval_seq = cur_seq;
+		ctx->inval_expires = ktime_add_ms(ktime_get(), ctx->deadline_ms);
+	}
+	expires = ctx->inval_expires;
+	spin_unlock(&ctx->pt_lock);
+
+	left = hmirror_wait_drained(ctx, newest, expires);
 	us = div_u64(ktime_get_ns() - t0, NSEC_PER_USEC);
 
 	spin_lock(&ctx->pt_lock);
@@ -258,6 +271,11 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	else
 		ctx->stats.inval_nonblock++;
 
+	/* A huge entry goes whole: whoever uses any of it must be waited for. */
+	if (r->huge) {
+		start = r->start;
+		end = r->start + HMIRROR_CHUNK_SIZE;
+	}
 	if (ctx->preempt != HMIRROR_PREEMPT_NONE ||
 	    ctx->state != HMIRROR_CTX_ALIVE ||
 	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
@@ -287,7 +305,8 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		hmirror_ctx_kill_device_state(ctx);
 	} else {
 		hmirror_deadline_arm_peers(ctx, range->start, range->end);
-		us = hmirror_inval_wait(ctx, start, end, newest, &escalated);
+		us = hmirror_inval_wait(ctx, start, end, newest, cur_seq,
+					&escalated);
 	}
 
 	spin_lock(&ctx->pt_lock);

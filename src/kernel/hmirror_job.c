@@ -116,7 +116,7 @@ static int hmirror_cmd_check(struct hmirror_job *job,
 static void hmirror_job_free(struct hmirror_job *job)
 {
 	kfree(job->segs);
-	kvfree(job);
+	kfree(job);
 	hmirror_obj_put();
 }
 
@@ -127,13 +127,17 @@ static struct hmirror_job *hmirror_job_create(const struct hmirror_submit *sub)
 	unsigned int i;
 	int ret;
 
-	job = kvzalloc(struct_size(job, cmds, sub->nr_cmds), GFP_KERNEL);
+	/* kfree()d under pt_lock on completion: must come from kmalloc. */
+	BUILD_BUG_ON(struct_size_t(struct hmirror_job, cmds, HMIRROR_MAX_CMDS) >
+		     PAGE_SIZE);
+	job = kzalloc(struct_size(job, cmds, sub->nr_cmds), GFP_KERNEL_ACCOUNT);
 	if (!job)
 		return ERR_PTR(-ENOMEM);
 	job->nr_cmds = sub->nr_cmds;
 	hmirror_obj_get();
 
-	job->segs = kcalloc(2 * sub->nr_cmds, sizeof(*job->segs), GFP_KERNEL);
+	job->segs = kcalloc(2 * sub->nr_cmds, sizeof(*job->segs),
+			    GFP_KERNEL_ACCOUNT);
 	if (!job->segs) {
 		ret = -ENOMEM;
 		goto err;

@@ -76,7 +76,7 @@ struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
 	if (r)
 		return r;
 
-	r = kzalloc_obj(*r, GFP_KERNEL);
+	r = kzalloc_obj(*r, GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
 	r->ctx = ctx;
@@ -272,8 +272,8 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		.hmm_pfns = pfns,
 	};
 	struct hmirror_range *r;
+	bool huge, idle;
 	u64 *ptes;
-	bool huge;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
@@ -310,7 +310,7 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		if (!huge && !r->ptes) {
 			/* Sleeping allocation: before pt_lock, never under it. */
 			ptes = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(u64),
-					GFP_KERNEL);
+					GFP_KERNEL_ACCOUNT);
 			if (!ptes) {
 				ret = -ENOMEM;
 				break;
@@ -322,6 +322,12 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		}
 
 		spin_lock(&ctx->pt_lock);
+		if (ctx->state != HMIRROR_CTX_ALIVE) {
+			/* Reset or closing: its PTEs are gone, keep it so. */
+			spin_unlock(&ctx->pt_lock);
+			ret = -EIO;
+			break;
+		}
 		if (mmu_interval_read_retry(&r->notifier, range.notifier_seq)) {
 			ctx->stats.fault_retries++;
 			spin_unlock(&ctx->pt_lock);
@@ -334,6 +340,14 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		*rp = r;
 		*seqp = range.notifier_seq;
 		break;
+	}
+	if (ret) {
+		/* A failed fault must not leave an empty range behind. */
+		spin_lock(&ctx->pt_lock);
+		idle = __hmirror_range_unlink_idle(ctx, r);
+		spin_unlock(&ctx->pt_lock);
+		if (idle)
+			hmirror_range_free(ctx, r);
 	}
 	trace_hmirror_fault(ctx->hdev->index, ctx->id, start, end, write, ret);
 	return ret;

@@ -64,7 +64,11 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 		return kmap_local_page(pfn_to_page(pte >> PAGE_SHIFT)) +
 		       offset_in_page(addr);
 
-	if (WARN_ON_ONCE(ctx->preempt == HMIRROR_PREEMPT_NONE)) {
+	if (ctx->preempt == HMIRROR_PREEMPT_NONE) {
+		/* Invariant broken: tests look for this line (BUG:). */
+		dev_err_ratelimited(ctx->hdev->dev,
+				    "BUG: NONE-class job of context %u lost its PTE at %#lx\n",
+				    ctx->id, addr);
 		*err = -EFAULT;
 		return NULL;
 	}
@@ -339,6 +343,18 @@ static void hmirror_sw_kick(struct hmirror_device *hdev,
 	wake_up(&hdev->engine_wq);
 }
 
+/* The engine is out of @ctx, read under the lock its put() holds. */
+static bool hmirror_sw_left(struct hmirror_device *hdev,
+			    struct hmirror_ctx *ctx)
+{
+	bool left;
+
+	spin_lock(&hdev->lock);
+	left = hdev->running != ctx;
+	spin_unlock(&hdev->lock);
+	return left;
+}
+
 static int hmirror_sw_ctx_reset(struct hmirror_ctx *ctx,
 				unsigned int timeout_ms)
 {
@@ -349,8 +365,7 @@ static int hmirror_sw_ctx_reset(struct hmirror_ctx *ctx,
 	list_del_init(&ctx->run_link);
 	spin_unlock(&hdev->lock);
 
-	left = wait_event_timeout(hdev->reset_wq,
-				  READ_ONCE(hdev->running) != ctx,
+	left = wait_event_timeout(hdev->reset_wq, hmirror_sw_left(hdev, ctx),
 				  msecs_to_jiffies(timeout_ms));
 	return left ? 0 : -ETIMEDOUT;
 }

@@ -817,6 +817,47 @@ static void test_escalation_many(void **state)
 	assert_int_equal(esc, K);
 }
 
+/*
+ * One invalidation over many chunks gets one deadline per context, not one
+ * per chunk: jobs that each finish just inside a fresh deadline must not
+ * stretch a munmap to the sum of them.
+ */
+static void test_one_deadline_per_invalidation(void **state)
+{
+	enum { K = 4 };
+	size_t len = K * 2 * MiB;
+	uint8_t *r = hm_map_aligned(len, 0);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	struct hmirror_ctx_config c = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 300, .policy = HMIRROR_POLICY_REVOKE,
+	};
+	struct hmirror_stats st;
+	uint64_t t0, dt;
+
+	(void)state;
+	memset(r, 1, len);
+	assert_int_equal(hm_config(fd, &c), 0);
+	for (int k = 0; k < K; k++) {
+		/* Job k: 250 ms, then a write into chunk k only. */
+		struct hmirror_cmd cmd[2] = {
+			{ .op = HMIRROR_OP_DELAY, .aux = 250000 },
+			hm_fill(r + k * 2 * MiB, 7, 8),
+		};
+
+		assert_int_equal(hm_submit(fd, cmd, 2, NULL), 0);
+	}
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(r, len), 0);
+	dt = hm_now_ns() - t0;
+	print_message("# munmap over %d chunks, jobs of 250 ms each, deadline 300 ms: %llu ms\n",
+		      K, (unsigned long long)dt / 1000000);
+	assert_true(dt < 450000000ull);
+	hm_stats(fd, &st);
+	assert_int_equal(st.escalations, 1);
+	close(fd);
+}
+
 /* The owner dies with a stuck NONE job: exit does not wait the deadline. */
 static void test_exit_with_stuck_job(void **state)
 {
@@ -1160,6 +1201,7 @@ int main(void)
 		cmocka_unit_test(test_escalation_kill),
 		cmocka_unit_test(test_escalation_revoke),
 		cmocka_unit_test(test_escalation_many),
+		cmocka_unit_test(test_one_deadline_per_invalidation),
 		cmocka_unit_test(test_exit_with_stuck_job),
 		cmocka_unit_test(test_fd_passing),
 		cmocka_unit_test_prestate(test_mremap, &cls_page),
