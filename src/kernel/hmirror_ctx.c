@@ -190,7 +190,7 @@ static int hmirror_config_check(struct hmirror_ctx *ctx,
 static int hmirror_ioc_config(struct hmirror_ctx *ctx, void __user *uarg)
 {
 	struct eventfd_ctx *efd = NULL, *old = NULL;
-	struct hmirror_ctx_config cfg;
+	struct hmirror_ctx_config cfg, out;
 	int ret;
 
 	if (copy_from_user(&cfg, uarg, sizeof(cfg)))
@@ -199,13 +199,36 @@ static int hmirror_ioc_config(struct hmirror_ctx *ctx, void __user *uarg)
 	mutex_lock(&ctx->lock);
 	ret = hmirror_config_check(ctx, &cfg);
 	if (ret)
-		goto out;
+		goto unlock;
 	if (cfg.set & HMIRROR_CFG_EVENTFD && cfg.eventfd >= 0) {
 		efd = eventfd_ctx_fdget(cfg.eventfd);
 		if (IS_ERR(efd)) {
 			ret = PTR_ERR(efd);
-			goto out;
+			goto unlock;
 		}
+	}
+
+	/*
+	 * Report the values the call leads to before making them so: a
+	 * failed copy-out then changes nothing. ctx->lock keeps them stable.
+	 */
+	out = cfg;
+	out.set = 0;
+	if (!(cfg.set & HMIRROR_CFG_PREEMPT))
+		out.preempt = ctx->preempt;
+	if (!(cfg.set & HMIRROR_CFG_DEADLINE))
+		out.deadline_ms = ctx->deadline_ms;
+	if (!(cfg.set & HMIRROR_CFG_POLICY))
+		out.policy = ctx->policy;
+	if (!(cfg.set & HMIRROR_CFG_EVENTFD))
+		out.eventfd = ctx->eventfd_fd;
+	else if (!efd)
+		out.eventfd = -1;
+	if (copy_to_user(uarg, &out, sizeof(out))) {
+		if (efd)
+			eventfd_ctx_put(efd);
+		ret = -EFAULT;
+		goto unlock;
 	}
 
 	spin_lock(&ctx->pt_lock);
@@ -218,20 +241,13 @@ static int hmirror_ioc_config(struct hmirror_ctx *ctx, void __user *uarg)
 	if (cfg.set & HMIRROR_CFG_EVENTFD) {
 		old = ctx->eventfd;
 		ctx->eventfd = efd;
-		ctx->eventfd_fd = efd ? cfg.eventfd : -1;
+		ctx->eventfd_fd = out.eventfd;
 	}
-	cfg.set = 0;
-	cfg.preempt = ctx->preempt;
-	cfg.deadline_ms = ctx->deadline_ms;
-	cfg.policy = ctx->policy;
-	cfg.eventfd = ctx->eventfd_fd;
 	spin_unlock(&ctx->pt_lock);
 
 	if (old)
 		eventfd_ctx_put(old);
-	if (copy_to_user(uarg, &cfg, sizeof(cfg)))
-		ret = -EFAULT;
-out:
+unlock:
 	mutex_unlock(&ctx->lock);
 	return ret;
 }
@@ -268,9 +284,10 @@ static int hmirror_ioc_stats(struct hmirror_ctx *ctx, void __user *uarg)
 	struct hmirror_stats st;
 	u32 size;
 
-	if (get_user(size, (u32 __user *)uarg))
+	if (copy_from_user(&st, uarg, offsetofend(struct hmirror_stats, pad)))
 		return -EFAULT;
-	if (size < offsetofend(struct hmirror_stats, pad))
+	size = st.size;
+	if (size < offsetofend(struct hmirror_stats, pad) || st.pad)
 		return -EINVAL;
 	size = min_t(u32, size, sizeof(st));
 

@@ -38,6 +38,7 @@ struct hmirror_job;
 #define HMIRROR_CHUNK_PAGES	(HMIRROR_CHUNK_SIZE >> PAGE_SHIFT)
 
 #define HMIRROR_MAX_CMDS	64
+#define HMIRROR_MAX_RANGES	BIT(18)	/* per context: 512 GiB */
 #define HMIRROR_MAX_JOB_BYTES	(4ULL << 30)
 /* Completed jobs whose status HMIRROR_IOC_WAIT can still report. */
 #define HMIRROR_STATUS_RING	1024
@@ -166,6 +167,7 @@ enum hmirror_ctx_state {
  * @escalate_work: escalation from the deadline timer
  * @reclaim_work: frees ranges an unmap left empty
  * @refused_fence: newest job that made a non-blockable invalidation fail
+ * @refused_at: when the oldest refusal still pending began
  * @inval_seq: the invalidation (core cur_seq) @inval_expires belongs to
  * @inval_expires: when the deadline of that invalidation passes
  * @stats: counters, as STATS reports them
@@ -204,6 +206,7 @@ struct hmirror_ctx {
 	struct work_struct escalate_work;
 	struct work_struct reclaim_work;
 	u64 refused_fence;
+	ktime_t refused_at;
 	unsigned long inval_seq;
 	ktime_t inval_expires;
 

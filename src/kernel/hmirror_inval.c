@@ -134,14 +134,21 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			     end, waited_us, kill ? ", owner killed" : "");
 }
 
-/* Start the deadline clock of a context whose job overlaps [start, end). */
+/*
+ * Start the deadline clock of a context whose job @newest holds an
+ * invalidation up. The clock runs from the oldest refusal whose job is
+ * still pending: a refusal that comes after the previous one drained
+ * starts a fresh deadline instead of inheriting the old timer's.
+ */
 static void __hmirror_deadline_arm(struct hmirror_ctx *ctx, u64 newest)
 {
 	lockdep_assert_held(&ctx->pt_lock);
-	ctx->refused_fence = max(ctx->refused_fence, newest);
-	if (!hrtimer_is_queued(&ctx->deadline_timer))
+	if (ctx->completed >= ctx->refused_fence) {
+		ctx->refused_at = ktime_get();
 		hrtimer_start(&ctx->deadline_timer,
 			      ms_to_ktime(ctx->deadline_ms), HRTIMER_MODE_REL);
+	}
+	ctx->refused_fence = max(ctx->refused_fence, newest);
 }
 
 /* Start the clocks of the mm's other contexts this invalidation will hit. */
@@ -345,11 +352,18 @@ void hmirror_escalate_work_fn(struct work_struct *work)
 {
 	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
 					       escalate_work);
+	ktime_t due;
 	bool late;
 
 	spin_lock(&ctx->pt_lock);
 	late = ctx->state == HMIRROR_CTX_ALIVE &&
 	       ctx->completed < ctx->refused_fence;
+	due = ktime_add_ms(ctx->refused_at, ctx->deadline_ms);
+	if (late && ktime_before(ktime_get(), due)) {
+		/* A refusal newer than the timer's: its deadline is later. */
+		hrtimer_start(&ctx->deadline_timer, due, HRTIMER_MODE_ABS);
+		late = false;
+	}
 	spin_unlock(&ctx->pt_lock);
 	if (late)
 		hmirror_ctx_escalate(ctx, 0, 0,

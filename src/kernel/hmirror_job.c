@@ -148,6 +148,9 @@ static struct hmirror_job *hmirror_job_create(const struct hmirror_submit *sub)
 		goto err;
 	}
 	for (i = 0; i < job->nr_cmds; i++) {
+		/* Tagged pointers (LAM, TBI) name the same memory. */
+		job->cmds[i].src = untagged_addr(job->cmds[i].src);
+		job->cmds[i].dst = untagged_addr(job->cmds[i].dst);
 		ret = hmirror_cmd_check(job, &job->cmds[i], &total);
 		if (ret)
 			goto err;
@@ -365,21 +368,20 @@ bool hmirror_jobs_overlap(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 *newest)
 {
 	struct hmirror_job *job;
-	bool found = false;
 	unsigned int i;
 
 	lockdep_assert_held(&ctx->pt_lock);
-	list_for_each_entry(job, &ctx->jobs, link) {
+	/* Newest first: the first hit is the answer. */
+	list_for_each_entry_reverse(job, &ctx->jobs, link) {
 		for (i = 0; i < job->nr_segs; i++) {
 			if (job->segs[i].start < end &&
 			    job->segs[i].end > start) {
 				*newest = job->fence;
-				found = true;
-				break;
+				return true;
 			}
 		}
 	}
-	return found;
+	return false;
 }
 
 /**

@@ -75,6 +75,9 @@ struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
 	r = xa_load(&ctx->ranges, idx);
 	if (r)
 		return r;
+	/* Bounded whatever user space asks: 512 GiB of mirror per context. */
+	if (READ_ONCE(ctx->stats.ranges) >= HMIRROR_MAX_RANGES)
+		return ERR_PTR(-ENOSPC);
 
 	r = kzalloc_obj(*r, GFP_KERNEL_ACCOUNT);
 	if (!r)

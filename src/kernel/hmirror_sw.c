@@ -31,15 +31,17 @@
  * fails the job with -EFAULT after a WARN.
  *
  * WAIT_VALUE and DELAY do not busy the engine: a job blocked on either is
- * polled again on the next pass, and the thread sleeps briefly when
- * nothing else can run. A context reset marks the context dead under
- * pt_lock (the engine checks before every step), takes it off the run
+ * polled again on the next pass, and the thread sleeps when nothing else
+ * can run, 50 us at first, doubling up to 1 ms while nothing progresses.
+ * A context reset marks the context dead under pt_lock (the engine checks
+ * before every step), takes it off the run
  * queue and waits until the engine is not inside it, which takes at most
  * one step.
  */
 
 #define HMIRROR_SW_BUDGET	64	/* steps per context per turn */
-#define HMIRROR_SW_POLL_US	50	/* poll period of blocked jobs */
+#define HMIRROR_SW_POLL_US	50	/* first poll period of blocked jobs */
+#define HMIRROR_SW_POLL_MAX_US	1000	/* ...doubling up to this */
 
 enum hmirror_step {
 	HMIRROR_STEP_PROGRESS,	/* did some work, the command goes on */
@@ -287,6 +289,7 @@ static unsigned int hmirror_sw_queued(struct hmirror_device *hdev)
 static int hmirror_sw_thread(void *data)
 {
 	struct hmirror_device *hdev = data;
+	unsigned int poll_us = HMIRROR_SW_POLL_US;
 	struct hmirror_ctx *ctx;
 	bool progress, blocked;
 	unsigned int n;
@@ -304,9 +307,12 @@ static int hmirror_sw_thread(void *data)
 			hmirror_sw_put(hdev, ctx);
 		}
 		if (progress) {
+			poll_us = HMIRROR_SW_POLL_US;
 			cond_resched();
 		} else if (blocked) {
-			usleep_range(HMIRROR_SW_POLL_US, 2 * HMIRROR_SW_POLL_US);
+			/* A job waiting long for a value costs ever less. */
+			usleep_range(poll_us, 2 * poll_us);
+			poll_us = min(2 * poll_us, HMIRROR_SW_POLL_MAX_US);
 		} else {
 			wait_event_interruptible(hdev->engine_wq,
 						 kthread_should_stop() ||

@@ -171,7 +171,8 @@ struct hmirror_cmd {
  *
  * Errors: -EINVAL (a bad command or field), -EFAULT, -E2BIG (footprint
  * over hmirror_info.max_job_bytes), -EAGAIN (1024 jobs already in flight),
- * -EIO (the context is dead), -EINTR (fatal signal while faulting).
+ * -EIO (the context is dead), -EINTR (fatal signal while faulting),
+ * -ENOSPC (the context already mirrors 512 GiB worth of 2 MiB chunks).
  */
 struct hmirror_submit {
 	__u64 cmds;
