@@ -27,6 +27,10 @@
  * for, and nothing here sleeps, which is what a non-blockable
  * invalidation (the OOM reaper) needs.
  *
+ * One invalidation calls the callback of every chunk it covers in turn;
+ * a context gets one deadline for all of them (keyed by the core's
+ * cur_seq), not one per chunk, or K chunks could stall the CPU K times.
+ *
  * If a NONE-class job overlaps, a non-blockable invalidation arms the
  * context's deadline timer and returns false; the core retries, and the
  * timer escalates if the job is still running at the deadline, so the
