@@ -424,7 +424,22 @@ static void thp_note(struct rec *r, double share_min)
 	}
 }
 
-static void bench_fault(void)
+/*
+ * A figure measured on hmirror and on its anchor, each kind of memory and
+ * size, median of the repetitions: (1a) and (1b) are both this shape.
+ */
+struct pair {
+	double (*hmirror)(size_t len, enum kind kind, bool verify, double *thp);
+	double (*anchor)(size_t len, enum kind kind, bool verify, double *thp);
+	const char *what;	/* progress label */
+	const char *anchor_short;	/* progress label of the anchor */
+	const char *unit;
+	const char *anchor_name;
+	bool higher;
+	const char *name;	/* records: <name>_<kind>_<size>MiB */
+};
+
+static void bench_pair(const struct pair *p)
 {
 	double h[64], a[64], th, ta, thp_min;
 	unsigned int s, k, i;
@@ -437,32 +452,46 @@ static void bench_fault(void)
 			thp_min = 1;
 			for (i = 0; i < opt.reps; i++) {
 				th = ta = 1;
-				h[i] = fault_hmirror(len, k, opt.verify && !i, &th);
-				a[i] = fault_test_hmm(len, k, opt.verify && !i, &ta);
+				h[i] = p->hmirror(len, k, opt.verify && !i, &th);
+				a[i] = p->anchor(len, k, opt.verify && !i, &ta);
 				thp_min = fmin(thp_min, fmin(th, ta));
-				progress("fault-in %s %u MiB rep %u: hmirror %.1f MB/s, test_hmm %.1f MB/s",
-					 kind_name[k], opt.sizes[s], i + 1,
-					 h[i], a[i]);
+				progress("%s %s %u MiB rep %u: hmirror %.2f %s, %s %.2f %s",
+					 p->what, kind_name[k], opt.sizes[s],
+					 i + 1, h[i], p->unit, p->anchor_short,
+					 a[i], p->unit);
 			}
-			r = rec_add("MB/s", median(h, opt.reps),
-				    median(a, opt.reps),
-				    "test_hmm HMM_DMIRROR_READ", true,
-				    "fault_in_copy_%s_%uMiB", kind_name[k],
-				    opt.sizes[s]);
+			r = rec_add(p->unit, median(h, opt.reps),
+				    median(a, opt.reps), p->anchor_name,
+				    p->higher, "%s_%s_%uMiB", p->name,
+				    kind_name[k], opt.sizes[s]);
 			if (k == KIND_THP)
 				thp_note(r, thp_min);
 		}
 	}
 }
 
+static void bench_fault(void)
+{
+	static const struct pair fault = {
+		.hmirror = fault_hmirror, .anchor = fault_test_hmm,
+		.what = "fault-in", .anchor_short = "test_hmm",
+		.unit = "MB/s", .anchor_name = "test_hmm HMM_DMIRROR_READ",
+		.higher = true, .name = "fault_in_copy",
+	};
+
+	bench_pair(&fault);
+}
+
 /* ---- (1b) fault-in alone ------------------------------------------------ */
 
-static double mirror_hmirror(size_t len, enum kind kind, double *thp)
+static double mirror_hmirror(size_t len, enum kind kind, bool verify,
+			     double *thp)
 {
 	struct hmirror *h;
 	double ms;
 	char *p;
 
+	(void)verify;	/* nothing to verify: no data moves */
 	p = buf_fresh(len, kind);
 	if (kind == KIND_THP)
 		*thp = thp_share(len);
@@ -473,7 +502,8 @@ static double mirror_hmirror(size_t len, enum kind kind, double *thp)
 	return ms;
 }
 
-static double mirror_floor(size_t len, enum kind kind, double *thp)
+static double mirror_floor(size_t len, enum kind kind, bool verify,
+			   double *thp)
 {
 	uint64_t t0, t1;
 	char cmd[64];
@@ -481,6 +511,7 @@ static double mirror_floor(size_t len, enum kind kind, double *thp)
 	char *p;
 	int fd, l;
 
+	(void)verify;	/* nothing to verify: no data moves */
 	p = buf_fresh(len, kind);
 	if (kind == KIND_THP)
 		*thp = thp_share(len);
@@ -521,35 +552,15 @@ static void job_rtt(void)
 
 static void bench_mirror(void)
 {
-	double h[64], a[64], th, ta, thp_min;
-	unsigned int s, k, i;
+	static const struct pair mirror = {
+		.hmirror = mirror_hmirror, .anchor = mirror_floor,
+		.what = "mirror", .anchor_short = "floor",
+		.unit = "ms", .anchor_name = "hmm_range_fault floor",
+		.higher = false, .name = "mirror_fault",
+	};
 
 	job_rtt();
-
-	for (k = KIND_4K; k <= KIND_THP; k++) {
-		for (s = 0; s < opt.nr_sizes; s++) {
-			size_t len = (size_t)opt.sizes[s] * MIB;
-			struct rec *r;
-
-			thp_min = 1;
-			for (i = 0; i < opt.reps; i++) {
-				th = ta = 1;
-				h[i] = mirror_hmirror(len, k, &th);
-				a[i] = mirror_floor(len, k, &ta);
-				thp_min = fmin(thp_min, fmin(th, ta));
-				progress("mirror %s %u MiB rep %u: hmirror %.2f ms, floor %.2f ms",
-					 kind_name[k], opt.sizes[s], i + 1,
-					 h[i], a[i]);
-			}
-			r = rec_add("ms", median(h, opt.reps),
-				    median(a, opt.reps),
-				    "hmm_range_fault floor", false,
-				    "mirror_fault_%s_%uMiB", kind_name[k],
-				    opt.sizes[s]);
-			if (k == KIND_THP)
-				thp_note(r, thp_min);
-		}
-	}
+	bench_pair(&mirror);
 }
 
 /* ---- (2) invalidation overhead ------------------------------------------ */
