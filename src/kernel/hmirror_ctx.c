@@ -75,7 +75,6 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	ctx->policy = READ_ONCE(hmirror_inval_policy);
 	ctx->deadline_ms = READ_ONCE(hmirror_inval_deadline_ms);
 	ctx->eventfd_fd = -1;
-	ctx->stats.size = sizeof(ctx->stats);
 
 	mutex_lock(&hdev->ctxs_lock);
 	ctx->id = hdev->next_ctx_id++;

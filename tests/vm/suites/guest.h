@@ -53,6 +53,19 @@ static inline long long guest_read_ll(const char *path)
 	return v;
 }
 
+/* Write a string to a (sysfs, debugfs, tracefs) file; 0 or -errno. */
+static inline int guest_write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* Load a module from a path, like insmod; returns 0 or -errno. */
 static inline int guest_module_load(const char *path, const char *params)
 {

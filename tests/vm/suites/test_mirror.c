@@ -888,18 +888,6 @@ static void test_exit_with_stuck_job(void **state)
 	assert_true(hm_now_ns() - t0 < 2000000000ull);
 }
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 /* Module defaults: checked on every write, taken by new contexts. */
 static void test_module_params(void **state)
 {
@@ -909,20 +897,20 @@ static void test_module_params(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(write_file(dl, "0"), -EINVAL);
-	assert_int_equal(write_file(dl, "60001"), -EINVAL);
-	assert_int_equal(write_file(po, "2"), -EINVAL);
+	assert_int_equal(guest_write_file(dl, "0"), -EINVAL);
+	assert_int_equal(guest_write_file(dl, "60001"), -EINVAL);
+	assert_int_equal(guest_write_file(po, "2"), -EINVAL);
 	assert_int_equal(guest_read_ll(dl), 1000);
-	assert_int_equal(write_file(dl, "321"), 0);
-	assert_int_equal(write_file(po, "1"), 0);
+	assert_int_equal(guest_write_file(dl, "321"), 0);
+	assert_int_equal(guest_write_file(po, "1"), 0);
 	fd = open("/dev/hmirror0", O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(hm_config(fd, &c), 0);
 	assert_int_equal(c.deadline_ms, 321);
 	assert_int_equal(c.policy, HMIRROR_POLICY_REVOKE);
 	close(fd);
-	assert_int_equal(write_file(dl, "1000"), 0);
-	assert_int_equal(write_file(po, "0"), 0);
+	assert_int_equal(guest_write_file(dl, "1000"), 0);
+	assert_int_equal(guest_write_file(po, "0"), 0);
 }
 
 static int file_has(const char *path, const char *needle)
@@ -955,9 +943,9 @@ static void test_trace_debugfs(void **state)
 	if (!guest_path_exists("/sys/kernel/tracing/events/hmirror"))
 		guest_skip("no tracefs events/hmirror (tracefs not mounted?)");
 	snprintf(path, sizeof(path), "%s/events/hmirror/enable", tr);
-	assert_int_equal(write_file(path, "1"), 0);
+	assert_int_equal(guest_write_file(path, "1"), 0);
 	snprintf(path, sizeof(path), "%s/trace", tr);
-	assert_int_equal(write_file(path, ""), 0);
+	assert_int_equal(guest_write_file(path, ""), 0);
 
 	fd = hm_open(1, HMIRROR_PREEMPT_PAGE);
 	assert_int_equal(hm_run(fd, &cmd, 1), 0);
@@ -967,7 +955,7 @@ static void test_trace_debugfs(void **state)
 	assert_int_equal(file_has(path, "hmirror_fault: dev=1"), 1);
 	assert_int_equal(file_has(path, "hmirror_job_done: dev=1"), 1);
 	snprintf(path, sizeof(path), "%s/events/hmirror/enable", tr);
-	assert_int_equal(write_file(path, "0"), 0);
+	assert_int_equal(guest_write_file(path, "0"), 0);
 
 	snprintf(want, sizeof(want), " %d test_mirror page kill 1000 alive 0 ",
 		 getpid());
@@ -1101,12 +1089,12 @@ static void test_oom_victim(void **state)
 	(void)state;
 	if (!guest_path_exists("/sys/fs/cgroup/cgroup.controllers"))
 		guest_skip("no cgroup2 at /sys/fs/cgroup");
-	if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+	if (guest_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
 		guest_skip("cannot enable the memory controller");
 	rmdir(cg);
 	assert_int_equal(mkdir(cg, 0755), 0);
 	snprintf(path, sizeof(path), "%s/memory.max", cg);
-	assert_int_equal(write_file(path, "48M"), 0);
+	assert_int_equal(guest_write_file(path, "48M"), 0);
 
 	t0 = hm_now_ns();
 	pid = fork();
@@ -1124,7 +1112,7 @@ static void test_oom_victim(void **state)
 
 		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
 		snprintf(me, sizeof(me), "%d", getpid());
-		if (write_file(path, me))
+		if (guest_write_file(path, me))
 			_exit(1);
 		m = hm_map(16 * MiB);
 		fd = hm_open(0, HMIRROR_PREEMPT_NONE);
