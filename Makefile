@@ -48,7 +48,8 @@ MAN3_LINKS := \
 	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3
 
 UNIT_TESTS := $(B)/tests/unit/test_lib
-VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror
+VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
+	      $(B)/tests/vm/test_devmem
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).

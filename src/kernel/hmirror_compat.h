@@ -65,4 +65,24 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #include <linux/crc32c.h>
 #endif
 
+/*
+ * Device-private pages: 7.x frees them by folio (dev_pagemap_ops.folio_free)
+ * and initialises them with their pgmap and order; 6.12 frees by page and
+ * knows only order-0 device pages. Kbuild defines HMIRROR_HAVE_FOLIO_FREE
+ * for the former.
+ */
+#ifdef HMIRROR_HAVE_FOLIO_FREE
+#define HMIRROR_PGMAP_FREE_OP(fn)	.folio_free = (fn)
+#define hmirror_zone_device_folio_init(folio, pgmap, order) \
+	zone_device_folio_init(folio, pgmap, order)
+#else
+#define HMIRROR_PGMAP_FREE_OP(fn)	.page_free = fn##_page
+#define hmirror_zone_device_folio_init(folio, pgmap, order) \
+	zone_device_page_init(&(folio)->page)
+static inline struct dev_pagemap *page_pgmap(const struct page *page)
+{
+	return page->pgmap;
+}
+#endif
+
 #endif /* _HMIRROR_COMPAT_H */

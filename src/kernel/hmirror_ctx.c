@@ -153,6 +153,9 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 	strscpy(info.backend, ctx->hdev->ops->name, sizeof(info.backend));
 	info.max_cmds = HMIRROR_MAX_CMDS;
 	info.max_job_bytes = HMIRROR_MAX_JOB_BYTES;
+	if (ctx->hdev->devmem)
+		info.vram_bytes = (u64)ctx->hdev->devmem->nr_blocks *
+				  HMIRROR_CHUNK_SIZE;
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }
@@ -293,8 +296,22 @@ static int hmirror_ioc_stats(struct hmirror_ctx *ctx, void __user *uarg)
 	spin_lock(&ctx->pt_lock);
 	st = ctx->stats;
 	spin_unlock(&ctx->pt_lock);
+	hmirror_devmem_stats(ctx->hdev, &st);
 	st.size = size;
 	return copy_to_user(uarg, &st, size) ? -EFAULT : 0;
+}
+
+static int hmirror_ioc_migrate(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_migrate req;
+	int ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	ret = hmirror_migrate(ctx, &req);
+	if (ret)
+		return ret;
+	return copy_to_user(uarg, &req, sizeof(req)) ? -EFAULT : 0;
 }
 
 static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
@@ -305,7 +322,10 @@ static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 
 	if (current->mm != ctx->mm)
 		return -EACCES;
-	if (cmd == HMIRROR_IOC_STATS)
+	/* STATS grows at the end: its number's size bits are not checked. */
+	if (_IOC_TYPE(cmd) == HMIRROR_IOC_MAGIC &&
+	    _IOC_NR(cmd) == _IOC_NR(HMIRROR_IOC_STATS) &&
+	    _IOC_DIR(cmd) == (_IOC_READ | _IOC_WRITE))
 		return hmirror_ioc_stats(ctx, uarg);
 	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
 		return -EIO;
@@ -319,6 +339,8 @@ static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 		return hmirror_ioc_submit(ctx, uarg);
 	case HMIRROR_IOC_WAIT:
 		return hmirror_ioc_wait(ctx, uarg);
+	case HMIRROR_IOC_MIGRATE:
+		return hmirror_ioc_migrate(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -53,12 +53,15 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	ret = hdev->ops->init(hdev);
 	if (ret)
 		return ret;
+	ret = hmirror_devmem_init(hdev, hmirror_vram_mb);
+	if (ret)
+		goto err_fini;
 
 	cdev_init(&hdev->cdev, &hmirror_ctx_fops);
 	hdev->cdev.owner = THIS_MODULE;
 	ret = cdev_add(&hdev->cdev, devt, 1);
 	if (ret)
-		goto err_fini;
+		goto err_devmem;
 
 	dev = device_create(class, NULL, devt, hdev, HMIRROR_DEV_PREFIX "%u",
 			    index);
@@ -73,6 +76,8 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 
 err_cdev:
 	cdev_del(&hdev->cdev);
+err_devmem:
+	hmirror_devmem_fini(hdev);
 err_fini:
 	hdev->ops->fini(hdev);
 	return ret;
@@ -87,5 +92,7 @@ void hmirror_device_destroy(struct hmirror_device *hdev)
 	debugfs_remove_recursive(hdev->debugfs);
 	device_destroy(hdev->dev->class, hdev->dev->devt);
 	cdev_del(&hdev->cdev);
+	/* Pages still in processes' memory go home before the memory does. */
+	hmirror_devmem_fini(hdev);
 	hdev->ops->fini(hdev);
 }

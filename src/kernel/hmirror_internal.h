@@ -11,6 +11,7 @@
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
+#include <linux/memremap.h>
 #include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
@@ -28,6 +29,7 @@
 
 struct dentry;
 struct eventfd_ctx;
+struct vm_fault;
 struct hmirror_ctx;
 struct hmirror_device;
 struct hmirror_job;
@@ -76,6 +78,72 @@ struct hmirror_backend_ops {
 };
 
 /**
+ * struct hmirror_block - 2 MiB of device memory: allocation and eviction unit
+ * @link: in the device memory's free or partial list, or none when full
+ * @lru: in the device memory's LRU list while it holds pages
+ * @pfn: its first device pfn
+ * @backing: the sw backend's store for its contents, or NULL until used
+ * @used: pages allocated
+ * @huge: allocated whole, as one device folio
+ * @map: allocated pages
+ */
+struct hmirror_block {
+	struct list_head link;
+	struct list_head lru;
+	unsigned long pfn;
+	void *backing;
+	unsigned int used;
+	bool huge;
+	DECLARE_BITMAP(map, HMIRROR_CHUNK_PAGES);
+};
+
+/**
+ * struct hmirror_devmem - the device memory of a device instance
+ * @hdev: its instance
+ * @pgmap: the ZONE_DEVICE private mapping; owner @hdev
+ * @res: the physical address range it occupies
+ * @pfn_first: first pfn of @res
+ * @nr_blocks: size in 2 MiB blocks
+ * @blocks: the blocks, by (pfn - @pfn_first) / 512
+ * @lock: protects the lists, @free_pages and the blocks' fields
+ * @free: blocks with nothing allocated
+ * @partial: blocks with some 4 KiB pages allocated and some free
+ * @lru: blocks holding pages, least recently filled first
+ * @free_pages: pages free
+ * @freed_wq: woken when pages are freed
+ * @resident: pages allocated (the device's resident set)
+ * @migrated_in: pages moved in
+ * @migrated_out: pages moved out, by any path
+ * @cpu_faults: CPU faults on this memory
+ * @evicted: pages evicted
+ */
+struct hmirror_devmem {
+	struct hmirror_device *hdev;
+	struct dev_pagemap pgmap;
+	struct resource *res;
+	unsigned long pfn_first;
+	unsigned int nr_blocks;
+	struct hmirror_block *blocks;
+	spinlock_t lock;	/* lists, free_pages, blocks */
+	struct list_head free;
+	struct list_head partial;
+	struct list_head lru;
+	unsigned long free_pages;
+	wait_queue_head_t freed_wq;
+	atomic64_t resident;
+	atomic64_t migrated_in;
+	atomic64_t migrated_out;
+	atomic64_t cpu_faults;
+	atomic64_t evicted;
+};
+
+/* Named fault injection sites (hmirror_fault.c). */
+enum hmirror_fault_site {
+	HMIRROR_FAULT_DEVMEM_ALLOC,
+	HMIRROR_FAULT_NR,
+};
+
+/**
  * struct hmirror_device - one device instance (/dev/hmirror<N>)
  * @index: N
  * @cdev: character device
@@ -92,6 +160,7 @@ struct hmirror_backend_ops {
  * @reset_wq: woken when the engine leaves a context
  * @work_seq: bumped on every kick, so the engine cannot miss one
  * @next_ctx_id: id of the next context opened
+ * @devmem: its device memory, or NULL
  */
 struct hmirror_device {
 	unsigned int index;
@@ -109,6 +178,7 @@ struct hmirror_device {
 	wait_queue_head_t reset_wq;
 	atomic_t work_seq;
 	u32 next_ctx_id;
+	struct hmirror_devmem *devmem;
 };
 
 /**
@@ -266,6 +336,9 @@ struct hmirror_job {
 extern unsigned int hmirror_nr_devices;
 extern unsigned int hmirror_inval_deadline_ms;
 extern unsigned int hmirror_inval_policy;
+extern unsigned int hmirror_vram_mb;
+
+struct hmirror_device *hmirror_device_get(unsigned int index);
 
 void hmirror_obj_get(void);
 void hmirror_obj_put(void);
@@ -317,6 +390,24 @@ void hmirror_debugfs_ctx_fini(struct hmirror_ctx *ctx);
 
 /* hmirror_floor.c */
 void hmirror_floor_debugfs_init(struct dentry *root);
+
+/* hmirror_devmem.c */
+int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb);
+void hmirror_devmem_fini(struct hmirror_device *hdev);
+struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
+				  unsigned int order, bool evict);
+void *hmirror_devmem_kaddr(const struct page *page);
+bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page);
+void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);
+
+/* hmirror_migrate.c */
+int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req);
+vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf);
+long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks);
+
+/* hmirror_fault.c */
+bool hmirror_fault_should_fail(enum hmirror_fault_site site);
+void hmirror_fault_debugfs_init(struct dentry *root);
 
 /* hmirror_sw.c */
 extern const struct hmirror_backend_ops hmirror_sw_ops;

@@ -56,9 +56,11 @@
  * reset, and the whole invalidation is bounded by one deadline plus the
  * resets.
  *
- * Invalidations hmirror causes itself while migrating pages to its own
- * device memory (owner cookie: the device) only update the sequence: the
- * migration code updates the PTEs.
+ * Invalidations hmirror causes itself while migrating pages (to or from
+ * device memory) are handled like any other: the pages move, so every
+ * context's PTEs of them go, and the next job faults the new location in.
+ * Skipping them for the migrating device, as test_hmm does, would leave
+ * the device's other contexts pointing at freed pages.
  */
 
 static const unsigned int hmirror_wait_bucket_us[HMIRROR_WAIT_BUCKETS] =
@@ -132,10 +134,16 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			       waited_us, kill);
 	if (kill)
 		kill_pid(ctx->owner, SIGKILL, 1);
-	dev_warn_ratelimited(ctx->hdev->dev,
-			     "context %u of pid %d (%s) held an invalidation of [%#lx, %#lx) for %llu us: reset%s\n",
-			     ctx->id, pid_nr(ctx->owner), ctx->comm, start,
-			     end, waited_us, kill ? ", owner killed" : "");
+	if (start == end)	/* from the timer of a refused invalidation */
+		dev_warn_ratelimited(ctx->hdev->dev,
+				     "context %u of pid %d (%s) held up a non-blockable invalidation for %llu us: reset%s\n",
+				     ctx->id, pid_nr(ctx->owner), ctx->comm,
+				     waited_us, kill ? ", owner killed" : "");
+	else
+		dev_warn_ratelimited(ctx->hdev->dev,
+				     "context %u of pid %d (%s) held an invalidation of [%#lx, %#lx) for %llu us: reset%s\n",
+				     ctx->id, pid_nr(ctx->owner), ctx->comm, start,
+				     end, waited_us, kill ? ", owner killed" : "");
 }
 
 /*
@@ -272,11 +280,6 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 				       range->event, blockable);
 	spin_lock(&ctx->pt_lock);
 	mmu_interval_set_seq(mni, cur_seq);
-	if (range->event == MMU_NOTIFY_MIGRATE &&
-	    range->owner == ctx->hdev) {
-		spin_unlock(&ctx->pt_lock);
-		return true;
-	}
 	if (blockable)
 		ctx->stats.inval_blockable++;
 	else

@@ -32,6 +32,12 @@
  *
  * Jobs of a context complete in fence order. The status of the last
  * HMIRROR_STATUS_RING completed jobs is kept for HMIRROR_IOC_WAIT.
+ *
+ * A job made only of MIRROR commands has nothing left for the device once
+ * it is published: if no older job of the context is pending, its fence
+ * signals at submit, as a prefetch ioctl returns when the pages are
+ * mapped, and costs no round trip through the engine. Behind an older job
+ * it is queued like any other, so fences still signal in order.
  */
 
 #define HMIRROR_MAX_JOBS_INFLIGHT	1024
@@ -200,6 +206,17 @@ static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
 				&m->range, &m->seq);
 }
 
+/* Does the job have work for the device, or only a footprint to mirror? */
+static bool hmirror_job_mirror_only(const struct hmirror_job *job)
+{
+	unsigned int i;
+
+	for (i = 0; i < job->nr_cmds; i++)
+		if (job->cmds[i].op != HMIRROR_OP_MIRROR)
+			return false;
+	return true;
+}
+
 /* The first mark whose chunk was invalidated since it was faulted. */
 static struct hmirror_mark *__hmirror_marks_stale(struct hmirror_ctx *ctx,
 						  struct hmirror_mark *marks,
@@ -226,6 +243,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 	struct hmirror_mark *marks, *stale;
 	unsigned long *pfns;
 	unsigned int i, n;
+	bool idle;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
@@ -252,12 +270,21 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 				job->ctx = ctx;
 				job->fence = ++ctx->submitted;
 				*fence = job->fence;
+				idle = list_empty(&ctx->jobs);
 				list_add_tail(&job->link, &ctx->jobs);
 				ctx->stats.jobs_submitted++;
 				trace_hmirror_submit(ctx->hdev->index, ctx->id,
 						     job->fence, job->nr_cmds,
 						     job->nr_segs);
-				ctx->hdev->ops->kick(ctx->hdev, ctx);
+				/*
+				 * Mirroring is all there was to do: with no
+				 * older job to finish first, the fence
+				 * signals now, without a trip to the device.
+				 */
+				if (idle && hmirror_job_mirror_only(job))
+					hmirror_job_complete(job, 0);
+				else
+					ctx->hdev->ops->kick(ctx->hdev, ctx);
 			}
 			spin_unlock(&ctx->pt_lock);
 			break;

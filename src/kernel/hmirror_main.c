@@ -49,6 +49,11 @@ unsigned int hmirror_nr_devices = 2;
 module_param_named(nr_devices, hmirror_nr_devices, uint, 0444);
 MODULE_PARM_DESC(nr_devices, "number of device instances (1-16, default 2)");
 
+unsigned int hmirror_vram_mb = 256;
+module_param_named(vram_mb, hmirror_vram_mb, uint, 0444);
+MODULE_PARM_DESC(vram_mb,
+		 "device memory per instance in MiB, a multiple of 2 (0: none; default 256)");
+
 /*
  * Writable at run time (new contexts take the value when opened), so the
  * range is checked on every write, not only at load.
@@ -112,6 +117,17 @@ static dev_t hmirror_devt;
 static struct hmirror_device *hmirror_devices;
 static struct dentry *hmirror_debugfs;
 
+/**
+ * hmirror_device_get() - a device instance by number
+ * @index: N of /dev/hmirror<N>, below hmirror_nr_devices
+ *
+ * Return: the instance; valid while the module is loaded.
+ */
+struct hmirror_device *hmirror_device_get(unsigned int index)
+{
+	return &hmirror_devices[index];
+}
+
 static int hmirror_objects_get(void *data, u64 *val)
 {
 	*val = atomic_long_read(&hmirror_objects);
@@ -136,6 +152,11 @@ static int __init hmirror_init(void)
 		       hmirror_nr_devices, HMIRROR_MAX_DEVICES);
 		return -EINVAL;
 	}
+	if (hmirror_vram_mb % 2 || hmirror_vram_mb > 65536) {
+		pr_err("vram_mb=%u: not a multiple of 2 up to 65536\n",
+		       hmirror_vram_mb);
+		return -EINVAL;
+	}
 
 	hmirror_devices = kzalloc_objs(*hmirror_devices, hmirror_nr_devices,
 				       GFP_KERNEL);
@@ -155,6 +176,7 @@ static int __init hmirror_init(void)
 	debugfs_create_file_unsafe("objects", 0444, hmirror_debugfs, NULL,
 				   &hmirror_objects_fops);
 	hmirror_floor_debugfs_init(hmirror_debugfs);
+	hmirror_fault_debugfs_init(hmirror_debugfs);
 
 	for (i = 0; i < hmirror_nr_devices; i++) {
 		ret = hmirror_device_create(&hmirror_devices[i], i,
@@ -164,8 +186,8 @@ static int __init hmirror_init(void)
 			goto err_devices;
 	}
 
-	pr_info("%u device instance(s), ABI %u\n", hmirror_nr_devices,
-		HMIRROR_ABI_VERSION);
+	pr_info("%u device instance(s), %u MiB of device memory each, ABI %u\n",
+		hmirror_nr_devices, hmirror_vram_mb, HMIRROR_ABI_VERSION);
 	return 0;
 
 err_devices:

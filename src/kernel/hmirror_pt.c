@@ -222,7 +222,7 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 				 bool huge)
 {
 	unsigned long first = (start - r->start) >> PAGE_SHIFT;
-	unsigned long i;
+	unsigned long i, added = 0;
 
 	lockdep_assert_held(&r->ctx->pt_lock);
 
@@ -238,8 +238,24 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 
 	/* A small mapping after a huge one: the CPU split the THP. */
 	__hmirror_pt_clear_huge(r);
+	/* hmm_range_fault() succeeded: every pfn it gave is valid. */
+	for (i = 0; i < npages; i++) {
+		added += !(r->ptes[first + i] & HMIRROR_PTE_VALID);
+		r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
+	}
+	r->nr_valid += added;
+	r->ctx->stats.ptes += added;
+}
+
+static bool hmirror_pfns_writable(const unsigned long *pfns,
+				  unsigned long npages)
+{
+	unsigned long i;
+
 	for (i = 0; i < npages; i++)
-		__hmirror_pt_set(r, first + i, hmirror_pte_from_hmm(pfns[i]));
+		if (!(pfns[i] & HMM_PFN_WRITE))
+			return false;
+	return true;
 }
 
 /**
@@ -307,6 +323,18 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			if (ret == -EPERM)
 				ret = -EFAULT;
 			break;
+		}
+
+		/*
+		 * hmm_range_fault() reports this device's own pages as they
+		 * are, read-only ones too (after a fork, say), whatever
+		 * HMM_PFN_REQ_WRITE asked: to write, fault them back to
+		 * system memory like anybody else's.
+		 */
+		if (write && range.dev_private_owner &&
+		    !hmirror_pfns_writable(pfns, npages)) {
+			range.dev_private_owner = NULL;
+			continue;
 		}
 
 		huge = hmm_pfn_to_map_order(pfns[0]) >= PMD_ORDER;

@@ -40,6 +40,7 @@
  * @max_cmds: most commands one job may carry
  * @pad2: must be zero
  * @max_job_bytes: largest footprint (sum of command lengths) of one job
+ * @vram_bytes: device memory of this instance (0: none on this kernel)
  * @reserved: must be zero on input; zero on output
  */
 struct hmirror_info {
@@ -51,7 +52,8 @@ struct hmirror_info {
 	__u32 max_cmds;
 	__u32 pad2;
 	__u64 max_job_bytes;
-	__u64 reserved[2];
+	__u64 vram_bytes;
+	__u64 reserved[1];
 };
 
 /*
@@ -233,6 +235,20 @@ struct hmirror_wait {
  * @ptes: device PTEs valid now (huge entries count as 512)
  * @ranges: mirror ranges (notifiers) now
  * @pt_bytes: memory used by the device page table now
+ * @migrated_to_dev: pages this context's MIGRATE calls moved to the device
+ * @migrated_to_sys: pages this context's MIGRATE calls moved to system memory
+ * @migrate_failed: pages this context's MIGRATE calls left where they were
+ * @dev_vram_pages: device memory of the instance, in pages
+ * @dev_resident: pages resident in the instance's device memory now
+ * @dev_migrated_in: pages the instance took in, whoever asked
+ * @dev_migrated_out: pages the instance gave back (CPU faults, MIGRATE to
+ *	system, eviction, other devices)
+ * @dev_cpu_faults: CPU faults on the instance's pages
+ * @dev_evicted: pages evicted to make room or at module unload
+ *
+ * The structure grows at the end: user space sets @size to the size it
+ * knows and gets that much back, and the ioctl number's size bits are not
+ * checked, so old binaries keep working.
  */
 struct hmirror_stats {
 	__u32 size;
@@ -254,6 +270,55 @@ struct hmirror_stats {
 	__u64 ptes;
 	__u64 ranges;
 	__u64 pt_bytes;
+	__u64 migrated_to_dev;
+	__u64 migrated_to_sys;
+	__u64 migrate_failed;
+	__u64 dev_vram_pages;
+	__u64 dev_resident;
+	__u64 dev_migrated_in;
+	__u64 dev_migrated_out;
+	__u64 dev_cpu_faults;
+	__u64 dev_evicted;
+};
+
+/* HMIRROR_IOC_MIGRATE targets. */
+#define HMIRROR_MIGRATE_TO_SYSTEM	0
+#define HMIRROR_MIGRATE_TO_DEVICE	1	/* this context's device */
+
+/**
+ * struct hmirror_migrate - HMIRROR_IOC_MIGRATE: move pages of a range
+ * @addr: page-aligned start of the range, in the caller's address space
+ * @len: page-aligned length, at most hmirror_info.max_job_bytes
+ * @target: HMIRROR_MIGRATE_TO_*
+ * @flags: must be zero
+ * @status: 0, or a user pointer to one __s32 per page of the range, set
+ *	    to 0 for a page now at the target (moved, or already there) or
+ *	    to the negative errno saying why it stayed: -EBUSY (pinned,
+ *	    shared or locked elsewhere), -ENOMEM (no memory at the target),
+ *	    -EFAULT (not anonymous memory), -ENOENT (not present: nothing to
+ *	    move back to system memory)
+ * @moved: out: pages moved by this call
+ * @failed: out: pages that stayed where they were
+ * @reserved: must be zero
+ *
+ * Partial success is success: the call returns 0 and says page by page
+ * what happened. Moving to the device of the context takes pages from
+ * system memory and from the other device instances; moving to system
+ * memory takes this device's pages.
+ *
+ * Errors: -EINVAL (a bad field), -EFAULT (some of the range is not mapped
+ * at all, or @status is not writable), -EOPNOTSUPP (no device memory),
+ * -EIO (the context is dead), -EINTR (fatal signal).
+ */
+struct hmirror_migrate {
+	__u64 addr;
+	__u64 len;
+	__u32 target;
+	__u32 flags;
+	__u64 status;
+	__u64 moved;
+	__u64 failed;
+	__u64 reserved[2];
 };
 
 #define HMIRROR_IOC_MAGIC	0xb9
@@ -263,5 +328,6 @@ struct hmirror_stats {
 #define HMIRROR_IOC_SUBMIT	_IOWR(HMIRROR_IOC_MAGIC, 0x02, struct hmirror_submit)
 #define HMIRROR_IOC_WAIT	_IOWR(HMIRROR_IOC_MAGIC, 0x03, struct hmirror_wait)
 #define HMIRROR_IOC_STATS	_IOWR(HMIRROR_IOC_MAGIC, 0x04, struct hmirror_stats)
+#define HMIRROR_IOC_MIGRATE	_IOWR(HMIRROR_IOC_MAGIC, 0x05, struct hmirror_migrate)
 
 #endif /* _UAPI_LINUX_HMIRROR_H */

@@ -455,6 +455,30 @@ int hmirror_stats(struct hmirror *h, struct hmirror_stats *out)
 	return 0;
 }
 
+int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
+		    unsigned int target, int32_t *status, uint64_t *moved,
+		    uint64_t *failed)
+{
+	struct hmirror_migrate m = {
+		.addr = (uintptr_t)addr,
+		.len = len,
+		.target = target,
+		.status = (uintptr_t)status,
+	};
+	int ret;
+
+	if (!h)
+		return -EINVAL;
+	ret = hm_ioctl(h->fd, HMIRROR_IOC_MIGRATE, &m);
+	if (ret)
+		return ret;
+	if (moved)
+		*moved = m.moved;
+	if (failed)
+		*failed = m.failed;
+	return 0;
+}
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static const struct {

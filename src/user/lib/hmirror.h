@@ -359,6 +359,23 @@ int hmirror_wait(struct hmirror *h, uint64_t fence, uint64_t timeout_ns,
  */
 int hmirror_stats(struct hmirror *h, struct hmirror_stats *out);
 
+/**
+ * hmirror_migrate() - move memory to the device or back
+ * @h: handle
+ * @addr: page-aligned start, in the calling process
+ * @len: page-aligned length
+ * @target: HMIRROR_MIGRATE_TO_DEVICE or HMIRROR_MIGRATE_TO_SYSTEM
+ * @status: NULL, or len / page size entries: 0 for a page now at the
+ *	    target, else the negative errno saying why it stayed
+ * @moved: NULL, or receives the number of pages moved
+ * @failed: NULL, or receives the number of pages left in place
+ *
+ * Return: 0 however many pages moved, or a negative errno.
+ */
+int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
+		    unsigned int target, int32_t *status, uint64_t *moved,
+		    uint64_t *failed);
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /**

@@ -32,6 +32,20 @@
 		skip();							\
 	} while (0)
 
+/*
+ * TAP output, and only the tests matching HMIRROR_TEST_FILTER (a cmocka
+ * pattern, '*' and '?') when it is set: `HMIRROR_TEST_FILTER='*oom*'
+ * make vm-test` reruns one test without the rest of the suites.
+ */
+static inline void guest_suite_setup(void)
+{
+	const char *filter = getenv("HMIRROR_TEST_FILTER");
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
+}
+
 static inline int guest_path_exists(const char *path)
 {
 	struct stat st;

@@ -12,8 +12,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <linux/userfaultfd.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "guest.h"
@@ -178,6 +183,42 @@ static void test_wait_value_and_timeout(void **state)
 	assert_int_equal(hm_wait(fd, 0, 0, &status), -EINVAL);
 	assert_int_equal(hm_wait(fd, fence + 100, 0, &status), -EINVAL);
 	close(fd);
+	munmap(v, 4096);
+}
+
+/*
+ * A MIRROR-only job signals its fence at submit when nothing is queued
+ * ahead of it, and never before an older job of its context.
+ */
+static void test_mirror_job_order(void **state)
+{
+	uint64_t *v = hm_map(4096);
+	uint8_t *buf = hm_map(4 * 4096);
+	int fd = hm_open(0, CLS(state));
+	struct hmirror_cmd m = { .op = HMIRROR_OP_MIRROR,
+				 .src = (uintptr_t)buf, .len = 4 * 4096 };
+	struct hmirror_cmd w = hm_wait_value(&v[0], 1, 0);
+	uint64_t f1 = 0, f2 = 0;
+	struct hmirror_stats st;
+	int status;
+
+	assert_int_equal(hm_submit(fd, &m, 1, &f1), 0);
+	assert_int_equal(hm_wait(fd, f1, 0, &status), 0);
+	assert_int_equal(status, 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.ptes, 4);
+
+	assert_int_equal(hm_submit(fd, &w, 1, &f1), 0);
+	assert_int_equal(hm_submit(fd, &m, 1, &f2), 0);
+	assert_true(f2 == f1 + 1);
+	assert_int_equal(hm_wait(fd, f2, 20000000, &status), -ETIME);
+	__atomic_store_n(&v[0], 1, __ATOMIC_RELEASE);
+	assert_int_equal(hm_wait(fd, f2, 5000000000ull, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(hm_wait(fd, f1, 0, &status), 0);
+	assert_int_equal(status, 0);
+	close(fd);
+	munmap(buf, 4 * 4096);
 	munmap(v, 4096);
 }
 
@@ -1063,6 +1104,68 @@ static void test_mremap(void **state)
  * ends the wait and the context is reset at once; the rest of the memory
  * is reaped and the victim is gone in a few seconds.
  */
+/* A memory cgroup limited to @max, made afresh; skips the test without one. */
+static void oom_cgroup_make(const char *cg, const char *max)
+{
+	char path[256];
+
+	if (!guest_path_exists("/sys/fs/cgroup/cgroup.controllers"))
+		guest_skip("no cgroup2 at /sys/fs/cgroup");
+	if (guest_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
+		guest_skip("cannot enable the memory controller");
+	rmdir(cg);
+	assert_int_equal(mkdir(cg, 0755), 0);
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	assert_int_equal(guest_write_file(path, max), 0);
+}
+
+/* The cgroup's OOM kill count; then the cgroup goes. */
+static long oom_cgroup_done(const char *cg)
+{
+	char path[256], line[256];
+	long kills = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "oom_kill %ld", &kills);
+	fclose(f);
+	assert_int_equal(rmdir(cg), 0);
+	return kills;
+}
+
+/*
+ * In a child: join @cg and open a NONE-class context whose job waits for
+ * ever over @len bytes of mirrored memory, at *@mp. Returns the context's
+ * fd; exits the child on failure.
+ */
+static int oom_child_stuck(const char *cg, struct hmirror_ctx_config *c,
+			   size_t len, uint8_t **mp)
+{
+	struct hmirror_cmd cmd[2];
+	char path[256], me[16];
+	uint8_t *m;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(me, sizeof(me), "%d", getpid());
+	if (guest_write_file(path, me))
+		_exit(1);
+	m = hm_map(len);
+	fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	if (hm_config(fd, c))
+		_exit(2);
+	cmd[0] = hm_wait_value((uint64_t *)m, 1, 0);
+	cmd[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_MIRROR,
+		.src = (uintptr_t)m, .len = len };
+	if (hm_submit(fd, cmd, 2, NULL))
+		_exit(3);
+	*mp = m;
+	return fd;
+}
+
 struct munmapper {
 	void *p;
 	size_t len;
@@ -1079,22 +1182,12 @@ static void *do_munmap(void *arg)
 static void test_oom_victim(void **state)
 {
 	const char *cg = "/sys/fs/cgroup/hmirror-oom";
-	char path[256], line[256];
 	uint64_t t0, dt;
 	int status;
-	long kills = -1;
 	pid_t pid;
-	FILE *f;
 
 	(void)state;
-	if (!guest_path_exists("/sys/fs/cgroup/cgroup.controllers"))
-		guest_skip("no cgroup2 at /sys/fs/cgroup");
-	if (guest_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory"))
-		guest_skip("cannot enable the memory controller");
-	rmdir(cg);
-	assert_int_equal(mkdir(cg, 0755), 0);
-	snprintf(path, sizeof(path), "%s/memory.max", cg);
-	assert_int_equal(guest_write_file(path, "48M"), 0);
+	oom_cgroup_make(cg, "48M");
 
 	t0 = hm_now_ns();
 	pid = fork();
@@ -1104,25 +1197,10 @@ static void test_oom_victim(void **state)
 			.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 30000,
 		};
 		struct munmapper mu;
-		struct hmirror_cmd cmd[2];
 		pthread_t t;
 		uint8_t *m, *x;
-		char me[16];
-		int fd;
 
-		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-		snprintf(me, sizeof(me), "%d", getpid());
-		if (guest_write_file(path, me))
-			_exit(1);
-		m = hm_map(16 * MiB);
-		fd = hm_open(0, HMIRROR_PREEMPT_NONE);
-		if (hm_config(fd, &c))
-			_exit(2);
-		cmd[0] = hm_wait_value((uint64_t *)m, 1, 0);
-		cmd[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_MIRROR,
-			.src = (uintptr_t)m, .len = 16 * MiB };
-		if (hm_submit(fd, cmd, 2, NULL))
-			_exit(3);
+		oom_child_stuck(cg, &c, 16 * MiB, &m);
 		/*
 		 * Mapped now: the held munmap keeps mmap_lock for writing, so
 		 * no mmap() could run later; page faults on this VMA still
@@ -1147,14 +1225,206 @@ static void test_oom_victim(void **state)
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	assert_true(dt < 5000000000ull);
-	snprintf(path, sizeof(path), "%s/memory.events", cg);
+	assert_int_equal(oom_cgroup_done(cg), 1);
+}
+
+/* A counter of a context's debugfs file, found by its owner's pid. */
+static long long ctx_counter(unsigned int dev, pid_t owner, const char *name)
+{
+	char path[128], line[256], key[64];
+	unsigned int id;
+	long long v = -1, val;
+	int pid, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/contexts",
+		 dev);
 	f = fopen(path, "r");
-	assert_non_null(f);
+	if (!f)
+		return -1;
 	while (fgets(line, sizeof(line), f))
-		sscanf(line, "oom_kill %ld", &kills);
+		if (sscanf(line, "%u %d", &id, &pid) == 2 && pid == owner) {
+			found = 1;
+			break;
+		}
 	fclose(f);
-	assert_int_equal(kills, 1);
-	assert_int_equal(rmdir(cg), 0);
+	if (!found)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/ctx%u",
+		 dev, id);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", key, &val) == 2 && !strcmp(key, name))
+			v = val;
+	fclose(f);
+	return v;
+}
+
+/* Does a kernel message written after offset @kmsg contain @what? */
+static int kmsg_has(int kmsg, const char *what)
+{
+	char rec[1024];
+	ssize_t n;
+
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EPIPE)	/* overwritten records: go on */
+				continue;
+			return 0;		/* EAGAIN: nothing more yet */
+		}
+		rec[n] = '\0';
+		if (strstr(rec, what))
+			return 1;
+	}
+	return 0;
+}
+
+struct mm_holder {
+	pid_t pid;
+	void *addr;
+	ssize_t ret;
+	int err;
+};
+
+/* Read the victim's never-served userfaultfd page: holds its mm_users. */
+static void *hold_mm(void *arg)
+{
+	struct mm_holder *h = arg;
+	char b;
+	struct iovec local = { &b, 1 }, remote = { h->addr, 1 };
+
+	h->ret = process_vm_readv(h->pid, &local, 1, &remote, 1, 0);
+	h->err = errno;
+	return NULL;
+}
+
+/*
+ * The OOM reaper against a NONE-class job, deterministically. The victim's
+ * exit would otherwise tear the mirror down (blockably) before the reaper
+ * runs, 2 s after the kill. Here another process keeps the victim's mm
+ * alive (it is blocked reading a userfaultfd page of it), so the reaper
+ * really meets the stuck job: its non-blockable invalidation must be
+ * refused, the refusal must start the context's deadline, the context
+ * must be reset at that deadline, and the reaper must then succeed.
+ */
+static void test_oom_reaper_refusal(void **state)
+{
+	const char *cg = "/sys/fs/cgroup/hmirror-reap";
+	int sync[2], victim_fds[2], kmsg, pidfd, fd, ufd, other, status;
+	char want[64];
+	struct mm_holder h;
+	uint64_t msg[3], t0;
+	pthread_t t;
+	pid_t pid;
+	int reaped = 0;
+
+	(void)state;
+	oom_cgroup_make(cg, "48M");
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(kmsg >= 0);
+	assert_true(lseek(kmsg, 0, SEEK_END) >= 0);
+	assert_int_equal(pipe(sync), 0);
+	assert_int_equal(pipe(victim_fds), 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct hmirror_ctx_config c = {
+			.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+			.deadline_ms = 300, .policy = HMIRROR_POLICY_REVOKE,
+		};
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+		uint8_t *m, *u, *x;
+		char go;
+
+		/* Never outlive a failed test. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = oom_child_stuck(cg, &c, 4 * MiB, &m);
+		u = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ufd = syscall(SYS_userfaultfd, O_CLOEXEC);
+		reg.range.start = (uintptr_t)u;
+		reg.range.len = 4096;
+		if (u == MAP_FAILED || ufd < 0 || ioctl(ufd, UFFDIO_API, &api) ||
+		    ioctl(ufd, UFFDIO_REGISTER, &reg))
+			_exit(4);
+		x = mmap(NULL, 256 * MiB, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (x == MAP_FAILED)
+			_exit(5);
+		msg[0] = (uint64_t)fd;
+		msg[1] = (uint64_t)ufd;
+		msg[2] = (uintptr_t)u;
+		if (write(victim_fds[1], msg, sizeof(msg)) != sizeof(msg) ||
+		    read(sync[0], &go, 1) != 1)
+			_exit(6);
+		for (size_t i = 0; ; i = (i + 4096) % (256 * MiB))
+			x[i] = 1;	/* until the OOM killer comes */
+	}
+
+	assert_int_equal(read(victim_fds[0], msg, sizeof(msg)), sizeof(msg));
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	assert_true(pidfd >= 0);
+	/* Keep the victim's context and userfaultfd beyond its exit. */
+	fd = syscall(SYS_pidfd_getfd, pidfd, (int)msg[0], 0);
+	ufd = syscall(SYS_pidfd_getfd, pidfd, (int)msg[1], 0);
+	assert_true(fd >= 0 && ufd >= 0);
+	h.pid = pid;
+	h.addr = (void *)(uintptr_t)msg[2];
+	assert_int_equal(pthread_create(&t, NULL, hold_mm, &h), 0);
+	usleep(200000);
+	/* The reader is blocked in the fault, holding the victim's mm. */
+	if (pthread_tryjoin_np(t, NULL) != EBUSY) {
+		kill(pid, SIGKILL);
+		fail_msg("process_vm_readv of the userfaultfd page did not block: %zd (%s)",
+			 h.ret, strerror(h.err));
+	}
+	other = hm_open(0, HMIRROR_PREEMPT_NONE);
+
+	t0 = hm_now_ns();
+	assert_int_equal(write(sync[1], "g", 1), 1);
+	snprintf(want, sizeof(want), "reaped process %d ", pid);
+	while (!reaped && hm_now_ns() - t0 < 15000000000ull) {
+		usleep(50000);
+		reaped = kmsg_has(kmsg, want);
+	}
+	print_message("# OOM reaper done with the victim %llu ms after it was let loose\n",
+		      (unsigned long long)(hm_now_ns() - t0) / 1000000);
+	assert_true(reaped);
+	assert_true(ctx_counter(0, pid, "inval_refused") >= 1);
+	assert_int_equal(ctx_counter(0, pid, "escalations"), 1);
+	assert_int_equal(ctx_counter(0, pid, "jobs_cancelled"), 1);
+	assert_false(kmsg_has(kmsg, "unable to reap"));
+
+	/* Another context of the same device goes on. */
+	{
+		uint64_t *v = hm_map(4096);
+		struct hmirror_cmd w = hm_write_value(v, 9);
+
+		assert_int_equal(hm_run(other, &w, 1), 0);
+		assert_int_equal(*v, 9);
+		munmap(v, 4096);
+	}
+
+	/* Let the holder go: its read fails, the victim's mm is torn down. */
+	close(ufd);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(h.ret, -1);
+	close(fd);
+	close(other);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	close(pidfd);
+	close(kmsg);
+	close(sync[0]);
+	close(sync[1]);
+	close(victim_fds[0]);
+	close(victim_fds[1]);
+	assert_int_equal(oom_cgroup_done(cg), 1);
 }
 
 int main(void)
@@ -1169,6 +1439,8 @@ int main(void)
 		cmocka_unit_test_prestate(test_values, &cls_none),
 		cmocka_unit_test_prestate(test_wait_value_and_timeout, &cls_page),
 		cmocka_unit_test_prestate(test_wait_value_and_timeout, &cls_none),
+		cmocka_unit_test_prestate(test_mirror_job_order, &cls_page),
+		cmocka_unit_test_prestate(test_mirror_job_order, &cls_none),
 		cmocka_unit_test_prestate(test_bad_commands, &cls_page),
 		cmocka_unit_test_prestate(test_submit_efault, &cls_page),
 		cmocka_unit_test_prestate(test_submit_efault, &cls_none),
@@ -1195,8 +1467,9 @@ int main(void)
 		cmocka_unit_test_prestate(test_mremap, &cls_page),
 		cmocka_unit_test_prestate(test_mremap, &cls_none),
 		cmocka_unit_test(test_oom_victim),
+		cmocka_unit_test(test_oom_reaper_refusal),
 	};
 
-	cmocka_set_message_output(CM_OUTPUT_TAP);
+	guest_suite_setup();
 	return cmocka_run_group_tests_name("mirror", tests, suite_up, suite_down);
 }

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror device memory: ZONE_DEVICE device-private pages of a device
+ * instance, their allocator and their backing store.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ioport.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: device memory
+ *
+ * Each device instance owns vram_mb of device memory: a free physical
+ * address range (request_free_mem_region()) turned into ZONE_DEVICE
+ * MEMORY_DEVICE_PRIVATE pages by memremap_pages(), with the instance as
+ * the pgmap owner. The CPU cannot map these pages; the core mm puts a
+ * device-private swap entry in the CPU page table instead, and a CPU
+ * access calls back into hmirror (migrate_to_ram) to bring the data home.
+ *
+ * The allocator works in blocks of one PMD (2 MiB, 512 pages). A block is
+ * free, allocated whole as one THP-sized device folio, or split into 4 KiB
+ * pages tracked by a bitmap. Its metadata is struct hmirror_block: 64
+ * bytes of bitmap, two list heads, the backing pointer and counters,
+ * about 120 bytes per 2 MiB, 0.23 bytes per 4 KiB page; the kernel's own
+ * struct page array for the ZONE_DEVICE range (64 bytes per page) comes
+ * on top, as for any ZONE_DEVICE memory. Small allocations fill partly
+ * used blocks first, so 4 KiB pages do not fragment every block.
+ *
+ * Blocks holding pages sit on an LRU list, moved to its tail whenever
+ * pages are allocated in them; when the memory is full, an allocation
+ * evicts the block at the head (the least recently filled) back to system
+ * memory with migrate_device_range(), as a GPU driver evicts VRAM. Module
+ * unload evicts everything the same way before memunmap_pages().
+ *
+ * Backing store: the sw backend has no VRAM, so each block is backed by
+ * 2 MiB of vmalloc memory, allocated the first time the block is used and
+ * kept until unload. Only the engine and the migration copies touch it,
+ * through hmirror_devmem_kaddr(); the CPU never maps a device page.
+ */
+
+static inline struct hmirror_devmem *
+hmirror_page_devmem(const struct page *page)
+{
+	return container_of(page_pgmap(page), struct hmirror_devmem, pgmap);
+}
+
+static inline struct hmirror_block *
+hmirror_page_block(struct hmirror_devmem *dm, const struct page *page)
+{
+	return &dm->blocks[(page_to_pfn(page) - dm->pfn_first) >>
+			   (HMIRROR_CHUNK_SHIFT - PAGE_SHIFT)];
+}
+
+/**
+ * hmirror_page_is_mine() - is @page a device page of @hdev?
+ * @hdev: device instance
+ * @page: any page
+ */
+bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page)
+{
+	return is_device_private_page(page) &&
+	       page_pgmap(page)->owner == hdev;
+}
+
+/**
+ * hmirror_devmem_kaddr() - kernel address of a device page's backing store
+ * @page: a device-private page of hmirror
+ *
+ * Return: the address of the page's contents, valid while the page is
+ * allocated.
+ */
+void *hmirror_devmem_kaddr(const struct page *page)
+{
+	struct hmirror_devmem *dm = hmirror_page_devmem(page);
+	struct hmirror_block *b = hmirror_page_block(dm, page);
+
+	return b->backing + ((page_to_pfn(page) - b->pfn) << PAGE_SHIFT);
+}
+
+static void __hmirror_block_lru_touch(struct hmirror_devmem *dm,
+				      struct hmirror_block *b)
+{
+	lockdep_assert_held(&dm->lock);
+	list_move_tail(&b->lru, &dm->lru);
+}
+
+/* Take pages from @b: a whole block (@order > 0) or one page. */
+static unsigned long __hmirror_block_take(struct hmirror_devmem *dm,
+					  struct hmirror_block *b,
+					  unsigned int order)
+{
+	unsigned long bit;
+
+	lockdep_assert_held(&dm->lock);
+	if (order) {
+		bitmap_fill(b->map, HMIRROR_CHUNK_PAGES);
+		b->used = HMIRROR_CHUNK_PAGES;
+		b->huge = true;
+		list_del_init(&b->link);
+	} else {
+		bit = find_first_zero_bit(b->map, HMIRROR_CHUNK_PAGES);
+		__set_bit(bit, b->map);
+		if (!b->used++)		/* from the free list */
+			list_move(&b->link, &dm->partial);
+		if (b->used == HMIRROR_CHUNK_PAGES)
+			list_del_init(&b->link);
+		b->huge = false;
+	}
+	dm->free_pages -= 1UL << order;
+	__hmirror_block_lru_touch(dm, b);
+	return b->pfn + (order ? 0 : bit);
+}
+
+/* A free block, or one with a free page, in the order they are preferred. */
+static struct hmirror_block *__hmirror_block_find(struct hmirror_devmem *dm,
+						  unsigned int order)
+{
+	lockdep_assert_held(&dm->lock);
+	if (!order && !list_empty(&dm->partial))
+		return list_first_entry(&dm->partial, struct hmirror_block,
+					link);
+	return list_first_entry_or_null(&dm->free, struct hmirror_block, link);
+}
+
+/* Give the backing store to a block about to be used for the first time. */
+static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
+{
+	struct hmirror_block *b;
+	void *mem;
+
+	spin_lock(&dm->lock);
+	b = __hmirror_block_find(dm, order);
+	mem = b ? b->backing : NULL;
+	spin_unlock(&dm->lock);
+	if (!b || mem)
+		return 0;
+
+	mem = vmalloc(HMIRROR_CHUNK_SIZE);
+	if (!mem)
+		return -ENOMEM;
+	spin_lock(&dm->lock);
+	if (!b->backing) {
+		b->backing = mem;
+		mem = NULL;
+	}
+	spin_unlock(&dm->lock);
+	vfree(mem);
+	return 0;
+}
+
+/**
+ * hmirror_devmem_alloc() - allocate device memory for a migration
+ * @hdev: device instance
+ * @order: 0 for a page, HMIRROR_CHUNK_SHIFT - PAGE_SHIFT for a device THP
+ * @evict: evict least recently used memory if the device is full
+ *
+ * Return: the head page, locked, with one reference (the state
+ * migrate_vma_pages() wants of a destination), or NULL.
+ */
+struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
+				  unsigned int order, bool evict)
+{
+	struct hmirror_devmem *dm = hdev->devmem;
+	struct hmirror_block *b;
+	struct page *page;
+	unsigned long pfn;
+	int tries = 2;
+
+	if (!dm || (order && !HMIRROR_HAVE_DEVICE_THP))
+		return NULL;
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_DEVMEM_ALLOC))
+		return NULL;
+	for (;;) {
+		if (hmirror_devmem_back(dm, order))
+			return NULL;
+		spin_lock(&dm->lock);
+		b = __hmirror_block_find(dm, order);
+		if (b && b->backing) {
+			pfn = __hmirror_block_take(dm, b, order);
+			spin_unlock(&dm->lock);
+			break;
+		}
+		spin_unlock(&dm->lock);
+		if (b)
+			continue;	/* raced with another allocation */
+		if (!evict || !tries-- || hmirror_devmem_evict(hdev, 1) <= 0)
+			return NULL;
+	}
+
+	page = pfn_to_page(pfn);
+	hmirror_zone_device_folio_init(page_folio(page), &dm->pgmap, order);
+	atomic64_add(1UL << order, &dm->resident);
+	return page;
+}
+
+static void hmirror_devmem_folio_free(struct folio *folio)
+{
+	struct hmirror_devmem *dm = hmirror_page_devmem(&folio->page);
+	struct hmirror_block *b = hmirror_page_block(dm, &folio->page);
+	unsigned long nr = folio_nr_pages(folio);
+	bool was_full;
+
+	spin_lock(&dm->lock);
+	was_full = b->used == HMIRROR_CHUNK_PAGES;
+	if (nr == HMIRROR_CHUNK_PAGES) {
+		bitmap_zero(b->map, HMIRROR_CHUNK_PAGES);
+		b->used = 0;
+	} else {
+		__clear_bit(folio_pfn(folio) - b->pfn, b->map);
+		b->used -= nr;
+	}
+	b->huge = false;
+	if (!b->used) {
+		list_move(&b->link, &dm->free);
+		list_del_init(&b->lru);
+	} else if (was_full) {
+		list_add(&b->link, &dm->partial);
+	}
+	dm->free_pages += nr;
+	spin_unlock(&dm->lock);
+	atomic64_sub(nr, &dm->resident);
+	wake_up_all(&dm->freed_wq);
+}
+
+#ifndef HMIRROR_HAVE_FOLIO_FREE
+static void hmirror_devmem_folio_free_page(struct page *page)
+{
+	hmirror_devmem_folio_free(page_folio(page));
+}
+#endif
+
+static const struct dev_pagemap_ops hmirror_devmem_ops = {
+	HMIRROR_PGMAP_FREE_OP(hmirror_devmem_folio_free),
+	.migrate_to_ram = hmirror_migrate_to_ram,
+};
+
+/**
+ * hmirror_devmem_init() - give a device instance its device memory
+ * @hdev: device instance
+ * @mb: size in MiB, a multiple of 2; 0 for none
+ *
+ * Return: 0 or a negative errno.
+ */
+int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb)
+{
+	unsigned long size = (unsigned long)mb << 20, i;
+	struct hmirror_devmem *dm;
+	struct resource *res;
+	void *ptr;
+	int ret;
+
+	if (!mb)
+		return 0;
+	dm = kzalloc_obj(*dm, GFP_KERNEL);
+	if (!dm)
+		return -ENOMEM;
+	dm->hdev = hdev;
+	spin_lock_init(&dm->lock);
+	INIT_LIST_HEAD(&dm->free);
+	INIT_LIST_HEAD(&dm->partial);
+	INIT_LIST_HEAD(&dm->lru);
+	init_waitqueue_head(&dm->freed_wq);
+	dm->nr_blocks = size >> HMIRROR_CHUNK_SHIFT;
+	dm->blocks = kvcalloc(dm->nr_blocks, sizeof(*dm->blocks), GFP_KERNEL);
+	if (!dm->blocks) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+
+	res = request_free_mem_region(&iomem_resource, size, "hmirror");
+	if (IS_ERR_OR_NULL(res)) {
+		ret = res ? PTR_ERR(res) : -ENOMEM;
+		goto err_blocks;
+	}
+	dm->res = res;
+	dm->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dm->pgmap.range.start = res->start;
+	dm->pgmap.range.end = res->end;
+	dm->pgmap.nr_range = 1;
+	dm->pgmap.ops = &hmirror_devmem_ops;
+	dm->pgmap.owner = hdev;
+	ptr = memremap_pages(&dm->pgmap, numa_node_id());
+	if (IS_ERR_OR_NULL(ptr)) {
+		ret = ptr ? PTR_ERR(ptr) : -EFAULT;
+		goto err_region;
+	}
+
+	dm->pfn_first = PHYS_PFN(res->start);
+	for (i = 0; i < dm->nr_blocks; i++) {
+		struct hmirror_block *b = &dm->blocks[i];
+
+		b->pfn = dm->pfn_first + i * HMIRROR_CHUNK_PAGES;
+		INIT_LIST_HEAD(&b->lru);
+		list_add_tail(&b->link, &dm->free);
+	}
+	dm->free_pages = size >> PAGE_SHIFT;
+	hdev->devmem = dm;
+	return 0;
+
+err_region:
+	release_mem_region(res->start, resource_size(res));
+err_blocks:
+	kvfree(dm->blocks);
+err_free:
+	kfree(dm);
+	return ret;
+}
+
+/**
+ * hmirror_devmem_fini() - take a device instance's memory away
+ * @hdev: device instance, with no context left
+ *
+ * Every page still in use (anonymous memory of running processes) is
+ * evicted to system memory first: their data survives the unload.
+ */
+void hmirror_devmem_fini(struct hmirror_device *hdev)
+{
+	struct hmirror_devmem *dm = hdev->devmem;
+	unsigned int i;
+
+	if (!dm)
+		return;
+	/* Eviction can fail for a while (a THP-sized allocation): retry. */
+	while (atomic64_read(&dm->resident)) {
+		if (hmirror_devmem_evict(hdev, dm->nr_blocks) <= 0 &&
+		    atomic64_read(&dm->resident))
+			wait_event_timeout(dm->freed_wq,
+					   !atomic64_read(&dm->resident),
+					   HZ / 10);
+	}
+	memunmap_pages(&dm->pgmap);
+	release_mem_region(dm->res->start, resource_size(dm->res));
+	for (i = 0; i < dm->nr_blocks; i++)
+		vfree(dm->blocks[i].backing);
+	kvfree(dm->blocks);
+	kfree(dm);
+	hdev->devmem = NULL;
+}
+
+/**
+ * hmirror_devmem_stats() - the device memory counters of STATS
+ * @hdev: device instance
+ * @st: where to put them
+ */
+void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st)
+{
+	struct hmirror_devmem *dm = hdev->devmem;
+
+	if (!dm)
+		return;
+	st->dev_vram_pages = (u64)dm->nr_blocks * HMIRROR_CHUNK_PAGES;
+	st->dev_resident = atomic64_read(&dm->resident);
+	st->dev_migrated_in = atomic64_read(&dm->migrated_in);
+	st->dev_migrated_out = atomic64_read(&dm->migrated_out);
+	st->dev_cpu_faults = atomic64_read(&dm->cpu_faults);
+	st->dev_evicted = atomic64_read(&dm->evicted);
+}

@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror migration: moving anonymous memory between system memory and
+ * the device memory of hmirror's device instances.
+ */
+
+#include <linux/highmem.h>
+#include <linux/hmm.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: migration
+ *
+ * Migration works in windows of at most one naturally aligned 2 MiB
+ * chunk, each a migrate_vma_setup() / copy / migrate_vma_pages() /
+ * migrate_vma_finalize() round, so that a THP is collected whole
+ * (MIGRATE_VMA_SELECT_COMPOUND, where the kernel has it) and moves to one
+ * device folio, or to 512 device pages if no whole block is free, in
+ * which case the core splits the THP.
+ *
+ * To the device: system pages first (SELECT_SYSTEM), then, in a second
+ * pass, pages in the device memory of the other hmirror instances
+ * (SELECT_DEVICE_PRIVATE with that instance as owner), copied directly
+ * from one device's memory to the other's: the GPU-to-GPU path. Back to
+ * system memory: explicitly (MIGRATE to system), on a CPU fault
+ * (migrate_to_ram), and by eviction (migrate_device_range(), no mm
+ * needed). The copies are the backend's: in the sw backend a memcpy
+ * between system pages and the device memory's backing store.
+ *
+ * The mirror's PTEs are not updated here: the core sends MMU_NOTIFY_MIGRATE
+ * invalidations for every page that moves, they zap the PTEs of every
+ * context like any other invalidation, and the next job faults the new
+ * location in (hmm_range_fault() reports this device's own pages as they
+ * are, with dev_private_owner set, and migrates other devices' pages
+ * back).
+ *
+ * What moved is read back afterwards from the CPU page table itself
+ * (an hmm_range_fault() snapshot of the window), so the status a caller
+ * gets for each page is the truth, not the migration code's belief:
+ * 0 if the page is now at the target, else why it stayed.
+ */
+
+#define HMIRROR_PMD_ORDER	(HMIRROR_CHUNK_SHIFT - PAGE_SHIFT)
+
+#if HMIRROR_HAVE_DEVICE_THP
+#define HMIRROR_SELECT_COMPOUND	MIGRATE_VMA_SELECT_COMPOUND
+#define HMIRROR_MPFN_COMPOUND	MIGRATE_PFN_COMPOUND
+#else
+#define HMIRROR_SELECT_COMPOUND	0
+#define HMIRROR_MPFN_COMPOUND	0
+#endif
+
+/* Scratch space of one window. */
+struct hmirror_mig {
+	unsigned long src[HMIRROR_CHUNK_PAGES];
+	unsigned long dst[HMIRROR_CHUNK_PAGES];
+	unsigned long hpfns[HMIRROR_CHUNK_PAGES];
+	s32 why[HMIRROR_CHUNK_PAGES];	/* a reason a page did not move */
+};
+
+static void *hmirror_page_map(struct page *page)
+{
+	if (is_device_private_page(page))
+		return hmirror_devmem_kaddr(page);
+	return kmap_local_page(page);
+}
+
+static void hmirror_page_unmap(struct page *page, void *addr)
+{
+	if (!is_device_private_page(page))
+		kunmap_local(addr);
+}
+
+/* Copy @nr pages from @spage (NULL: a hole, zeroes) to @dpage. */
+static void hmirror_copy_pages(struct page *dpage, struct page *spage,
+			       unsigned long nr)
+{
+	unsigned long i;
+	void *d, *s;
+
+	for (i = 0; i < nr; i++) {
+		d = hmirror_page_map(dpage + i);
+		if (spage) {
+			s = hmirror_page_map(spage + i);
+			memcpy(d, s, PAGE_SIZE);
+			hmirror_page_unmap(spage + i, s);
+		} else {
+			memset(d, 0, PAGE_SIZE);
+		}
+		hmirror_page_unmap(dpage + i, d);
+	}
+}
+
+static unsigned long hmirror_mpfn_write(unsigned long src,
+					struct vm_area_struct *vma,
+					bool hole)
+{
+	if ((src & MIGRATE_PFN_WRITE) || (hole && (vma->vm_flags & VM_WRITE)))
+		return MIGRATE_PFN_WRITE;
+	return 0;
+}
+
+/* Destinations in @hdev's memory for everything collected in @args. */
+static void hmirror_alloc_copy_to_dev(struct hmirror_device *hdev,
+				      struct migrate_vma *args, s32 *why)
+{
+	unsigned long i, j, n = args->npages, s;
+	struct page *spage, *dpage;
+
+	for (i = 0; i < n; i++) {
+		s = args->src[i];
+		if (!(s & MIGRATE_PFN_MIGRATE))
+			continue;
+		spage = migrate_pfn_to_page(s);
+		if (s & HMIRROR_MPFN_COMPOUND) {
+			dpage = hmirror_devmem_alloc(hdev, HMIRROR_PMD_ORDER,
+						     true);
+			if (dpage) {
+				hmirror_copy_pages(dpage, spage,
+						   HMIRROR_CHUNK_PAGES);
+				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+					HMIRROR_MPFN_COMPOUND |
+					hmirror_mpfn_write(s, args->vma, !spage);
+				i += HMIRROR_CHUNK_PAGES - 1;
+				continue;
+			}
+			/* No whole block: 4 KiB pages, the core splits. */
+			for (j = 0; j < HMIRROR_CHUNK_PAGES && i + j < n; j++) {
+				dpage = hmirror_devmem_alloc(hdev, 0, true);
+				if (!dpage) {
+					why[i + j] = -ENOMEM;
+					continue;
+				}
+				hmirror_copy_pages(dpage, spage ? spage + j :
+							      NULL, 1);
+				args->dst[i + j] =
+					migrate_pfn(page_to_pfn(dpage)) |
+					hmirror_mpfn_write(s, args->vma, !spage);
+			}
+			i += HMIRROR_CHUNK_PAGES - 1;
+			continue;
+		}
+		dpage = hmirror_devmem_alloc(hdev, 0, true);
+		if (!dpage) {
+			why[i] = -ENOMEM;	/* stays in system memory */
+			continue;
+		}
+		hmirror_copy_pages(dpage, spage, 1);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       hmirror_mpfn_write(s, args->vma, !spage);
+	}
+}
+
+/* A THP-sized system folio for a device folio coming home, if any. */
+static struct folio *hmirror_alloc_pmd_folio(struct vm_area_struct *vma,
+					     unsigned long addr)
+{
+#if HMIRROR_HAVE_DEVICE_THP
+	return vma_alloc_folio(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN,
+			       HMIRROR_PMD_ORDER, vma, addr);
+#else
+	return NULL;	/* no device folios on this kernel */
+#endif
+}
+
+/* System memory destinations for device pages collected in @args. */
+static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
+					    struct page *fault_page)
+{
+	unsigned long i, j, n = args->npages, s, addr;
+	struct page *spage, *dpage;
+	struct folio *folio;
+	vm_fault_t ret = 0;
+
+	for (i = 0; i < n; i++) {
+		s = args->src[i];
+		spage = migrate_pfn_to_page(s);
+		if (!spage || !(s & MIGRATE_PFN_MIGRATE))
+			continue;
+		addr = args->start + (i << PAGE_SHIFT);
+		if (s & HMIRROR_MPFN_COMPOUND) {
+			folio = hmirror_alloc_pmd_folio(args->vma, addr);
+			if (folio) {
+				folio_lock(folio);
+				hmirror_copy_pages(&folio->page, spage,
+						   HMIRROR_CHUNK_PAGES);
+				args->dst[i] = migrate_pfn(folio_pfn(folio)) |
+					       HMIRROR_MPFN_COMPOUND |
+					       (s & MIGRATE_PFN_WRITE);
+				i += HMIRROR_CHUNK_PAGES - 1;
+				continue;
+			}
+			/* 4 KiB pages: the core splits the device folio. */
+			for (j = 0; j < HMIRROR_CHUNK_PAGES && i + j < n; j++) {
+				dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE,
+						       args->vma,
+						       addr + (j << PAGE_SHIFT));
+				if (!dpage) {
+					ret = VM_FAULT_OOM;
+					break;
+				}
+				lock_page(dpage);
+				hmirror_copy_pages(dpage, spage + j, 1);
+				args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) |
+						   (s & MIGRATE_PFN_WRITE);
+			}
+			i += HMIRROR_CHUNK_PAGES - 1;
+			continue;
+		}
+		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
+		if (!dpage) {
+			if (spage == fault_page)
+				ret = VM_FAULT_OOM;
+			continue;
+		}
+		lock_page(dpage);
+		hmirror_copy_pages(dpage, spage, 1);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+			       (s & MIGRATE_PFN_WRITE);
+	}
+	return ret;
+}
+
+/* Pages that moved in @args, counted from the head entries. */
+static unsigned long hmirror_mig_moved(const struct migrate_vma *args)
+{
+	unsigned long i, moved = 0;
+	struct page *page;
+
+	for (i = 0; i < args->npages; i++) {
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) ||
+		    !(args->dst[i] & MIGRATE_PFN_VALID))
+			continue;
+		page = migrate_pfn_to_page(args->dst[i]);
+		moved += (args->dst[i] & HMIRROR_MPFN_COMPOUND) ?
+			 folio_nr_pages(page_folio(page)) : 1;
+	}
+	return moved;
+}
+
+/* One migrate_vma round over [start, end) of @vma; returns pages moved. */
+static long hmirror_mig_round(struct hmirror_device *hdev,
+			      struct vm_area_struct *vma, unsigned long start,
+			      unsigned long end, struct hmirror_mig *m,
+			      bool to_dev, void *owner, unsigned long select)
+{
+	struct migrate_vma args = {
+		.vma = vma,
+		.src = m->src,
+		.dst = m->dst,
+		.start = start,
+		.end = end,
+		.pgmap_owner = owner,
+		.flags = select | HMIRROR_SELECT_COMPOUND,
+	};
+	unsigned long moved;
+	int ret;
+
+	memset(m->src, 0, sizeof(m->src));
+	memset(m->dst, 0, sizeof(m->dst));
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		return ret;
+	if (args.cpages) {
+		if (to_dev)
+			hmirror_alloc_copy_to_dev(hdev, &args, m->why);
+		else
+			hmirror_alloc_copy_to_sys(&args, NULL);
+		migrate_vma_pages(&args);
+	}
+	moved = hmirror_mig_moved(&args);
+	migrate_vma_finalize(&args);
+	return moved;
+}
+
+static bool hmirror_snapshot_invalidate(struct mmu_interval_notifier *mni,
+					const struct mmu_notifier_range *range,
+					unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+/* Only for hmm_range_fault()'s own retry check: no lock to pair with. */
+static const struct mmu_interval_notifier_ops hmirror_snapshot_ops = {
+	.invalidate = hmirror_snapshot_invalidate,
+};
+
+/* Why the page at @hpfn (an hmm snapshot entry) is or is not at the target. */
+static s32 hmirror_mig_where(struct hmirror_device *hdev, unsigned long hpfn,
+			     bool to_dev)
+{
+	struct page *page;
+
+	if (!(hpfn & HMM_PFN_VALID))
+		return to_dev ? -EBUSY : -ENOENT;
+	page = hmm_pfn_to_page(hpfn);
+	if (to_dev)
+		return hmirror_page_is_mine(hdev, page) ? 0 : -EBUSY;
+	return is_device_private_page(page) ? -EBUSY : 0;
+}
+
+/* Snapshot [start, end) after migrating it, for the per-page status. */
+static int hmirror_mig_status(struct hmirror_device *hdev,
+			      struct mmu_interval_notifier *notifier,
+			      unsigned long start, unsigned long end,
+			      struct hmirror_mig *m, bool to_dev, s32 *status,
+			      u64 *failed)
+{
+	struct hmm_range range = {
+		.notifier = notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = m->hpfns,
+		.dev_private_owner = hdev,
+	};
+	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	int ret;
+
+	/* No fault requested: a snapshot, under the caller's mmap_lock. */
+	do {
+		range.notifier_seq = mmu_interval_read_begin(notifier);
+		ret = hmm_range_fault(&range);
+	} while (ret == -EBUSY);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < n; i++) {
+		status[i] = hmirror_mig_where(hdev, m->hpfns[i], to_dev);
+		if (status[i]) {
+			if (m->why[i])
+				status[i] = m->why[i];
+			(*failed)++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Entries the last round did not collect: pages in another device's
+ * memory, or pages the core would not move. Tails of a collected THP are
+ * not counted.
+ */
+static unsigned long hmirror_mig_uncollected(const struct hmirror_mig *m,
+					     unsigned long n)
+{
+	unsigned long i, left = 0;
+
+	for (i = 0; i < n; i++) {
+		if (m->src[i] & HMIRROR_MPFN_COMPOUND)
+			i += HMIRROR_CHUNK_PAGES - 1;
+		else if (!(m->src[i] & MIGRATE_PFN_MIGRATE))
+			left++;
+	}
+	return left;
+}
+
+/* Is any page of the window not anonymous private memory? */
+static bool hmirror_mig_vma_ok(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) && !(vma->vm_flags & VM_SHARED);
+}
+
+static int hmirror_mig_window(struct hmirror_ctx *ctx,
+			      struct mmu_interval_notifier *notifier,
+			      unsigned long start, unsigned long end,
+			      bool to_dev, struct hmirror_mig *m, s32 *status,
+			      struct hmirror_migrate *req)
+{
+	struct hmirror_device *hdev = ctx->hdev, *other;
+	unsigned long n = (end - start) >> PAGE_SHIFT, i, left;
+	struct vm_area_struct *vma;
+	long moved = 0, r;
+
+	memset(m->why, 0, sizeof(m->why));
+	vma = vma_lookup(ctx->mm, start);
+	if (!vma || vma->vm_end < end)
+		return -EFAULT;
+	if (!hmirror_mig_vma_ok(vma)) {
+		for (i = 0; i < n; i++)
+			status[i] = -EFAULT;
+		req->failed += n;
+		return 0;
+	}
+
+	if (to_dev) {
+		r = hmirror_mig_round(hdev, vma, start, end, m, true, hdev,
+				      MIGRATE_VMA_SELECT_SYSTEM);
+		if (r < 0)
+			return r;
+		moved += r;
+		left = hmirror_mig_uncollected(m, n);
+		/* Pages in the other instances' memory, device to device. */
+		for (i = 0; left && i < hmirror_nr_devices; i++) {
+			other = hmirror_device_get(i);
+			if (other == hdev || !other->devmem)
+				continue;
+			r = hmirror_mig_round(hdev, vma, start, end, m, true,
+					      other,
+					      MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
+			if (r < 0)
+				return r;
+			if (r)
+				atomic64_add(r, &other->devmem->migrated_out);
+			moved += r;
+		}
+		atomic64_add(moved, &hdev->devmem->migrated_in);
+	} else {
+		r = hmirror_mig_round(hdev, vma, start, end, m, false, hdev,
+				      MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
+		if (r < 0)
+			return r;
+		moved = r;
+		atomic64_add(moved, &hdev->devmem->migrated_out);
+	}
+	req->moved += moved;
+
+	return hmirror_mig_status(hdev, notifier, start, end, m, to_dev,
+				  status, &req->failed);
+}
+
+/**
+ * hmirror_migrate() - HMIRROR_IOC_MIGRATE
+ * @ctx: context, used from its own mm
+ * @req: the request, copied from user space; @req->moved and
+ *	 @req->failed are set on success
+ *
+ * Return: 0 (even if some pages stayed: see @req) or a negative errno.
+ */
+int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
+{
+	s32 __user *ustatus = u64_to_user_ptr(req->status);
+	struct mmu_interval_notifier notifier = {};
+	unsigned long start = req->addr, end = req->addr + req->len, s, e;
+	bool to_dev = req->target == HMIRROR_MIGRATE_TO_DEVICE;
+	struct hmirror_mig *m;
+	s32 *status;
+	u64 newest;
+	bool busy;
+	int ret = 0;
+
+	if (req->flags || memchr_inv(req->reserved, 0, sizeof(req->reserved)) ||
+	    req->target > HMIRROR_MIGRATE_TO_DEVICE || !req->len ||
+	    req->len > HMIRROR_MAX_JOB_BYTES || end < start ||
+	    !PAGE_ALIGNED(start) || !PAGE_ALIGNED(req->len))
+		return -EINVAL;
+	start = untagged_addr(start);
+	end = start + req->len;
+	if (!access_ok((void __user *)start, req->len))
+		return -EINVAL;
+	if (!ctx->hdev->devmem)
+		return -EOPNOTSUPP;
+	if (ustatus && !access_ok(ustatus, (req->len >> PAGE_SHIFT) *
+					   sizeof(*ustatus)))
+		return -EFAULT;
+
+	/* A NONE-class job holds its pages: moving them would wait on it. */
+	spin_lock(&ctx->pt_lock);
+	busy = ctx->preempt == HMIRROR_PREEMPT_NONE &&
+	       hmirror_jobs_overlap(ctx, start, end, &newest);
+	spin_unlock(&ctx->pt_lock);
+	if (busy)
+		return -EBUSY;
+
+	m = kvmalloc(sizeof(*m), GFP_KERNEL);
+	status = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*status),
+				GFP_KERNEL);
+	if (!m || !status) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	req->moved = 0;
+	req->failed = 0;
+	ret = mmu_interval_notifier_insert(&notifier, ctx->mm, start, end - start,
+					   &hmirror_snapshot_ops);
+	if (ret)
+		goto out;
+
+	for (s = start; s < end && !ret; s = e) {
+		e = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), end);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		mmap_read_lock(ctx->mm);
+		ret = hmirror_mig_window(ctx, &notifier, s, e, to_dev, m,
+					 status, req);
+		mmap_read_unlock(ctx->mm);
+		if (!ret && ustatus &&
+		    copy_to_user(ustatus + ((s - start) >> PAGE_SHIFT), status,
+				 ((e - s) >> PAGE_SHIFT) * sizeof(*status)))
+			ret = -EFAULT;
+		cond_resched();
+	}
+	mmu_interval_notifier_remove(&notifier);
+
+	spin_lock(&ctx->pt_lock);
+	if (to_dev)
+		ctx->stats.migrated_to_dev += req->moved;
+	else
+		ctx->stats.migrated_to_sys += req->moved;
+	ctx->stats.migrate_failed += req->failed;
+	spin_unlock(&ctx->pt_lock);
+out:
+	kvfree(status);
+	kvfree(m);
+	return ret;
+}
+
+/**
+ * hmirror_migrate_to_ram() - dev_pagemap_ops.migrate_to_ram: a CPU fault
+ * @vmf: the fault, on one of hmirror's device pages (locked by the core)
+ *
+ * Brings the page back, or the whole device folio when it is mapped by a
+ * PMD.
+ *
+ * Return: 0 (the fault is retried and finds the page, or a racing
+ * migration moved it) or VM_FAULT_OOM / VM_FAULT_SIGBUS.
+ */
+vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct page *page = vmf->page;
+	struct hmirror_device *hdev = page_pgmap(page)->owner;
+	struct hmirror_devmem *dm = hdev->devmem;
+	unsigned long start = vmf->address & PAGE_MASK, end;
+	struct hmirror_mig *m;
+	struct migrate_vma args = {};
+	vm_fault_t ret;
+
+	/* A PMD-mapped device folio comes back whole. */
+	if (!vmf->pte && folio_nr_pages(page_folio(page)) > 1)
+		start = ALIGN_DOWN(vmf->address, HMIRROR_CHUNK_SIZE);
+	end = start + folio_nr_pages(page_folio(page)) * PAGE_SIZE;
+	if (vmf->pte)
+		end = start + PAGE_SIZE;
+
+	m = kvmalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return VM_FAULT_OOM;
+	args.vma = vmf->vma;
+	args.src = m->src;
+	args.dst = m->dst;
+	args.start = start;
+	args.end = end;
+	args.pgmap_owner = hdev;
+	args.fault_page = page;
+	args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | HMIRROR_SELECT_COMPOUND;
+	memset(m->src, 0, sizeof(m->src));
+	memset(m->dst, 0, sizeof(m->dst));
+
+	if (migrate_vma_setup(&args)) {
+		kvfree(m);
+		return VM_FAULT_SIGBUS;
+	}
+	ret = 0;
+	if (args.cpages) {
+		ret = hmirror_alloc_copy_to_sys(&args, page);
+		migrate_vma_pages(&args);
+		atomic64_add(hmirror_mig_moved(&args), &dm->migrated_out);
+	}
+	migrate_vma_finalize(&args);
+	atomic64_inc(&dm->cpu_faults);
+	kvfree(m);
+	return ret;
+}
+
+/**
+ * hmirror_devmem_evict() - move device pages back to system memory
+ * @hdev: device instance
+ * @nr_blocks: how many 2 MiB blocks to empty, least recently filled first
+ *
+ * Return: pages evicted, or a negative errno.
+ */
+long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
+{
+	struct hmirror_devmem *dm = hdev->devmem;
+	unsigned long i, pfn, s, evicted = 0;
+	struct hmirror_block *b;
+	struct page *spage, *dpage;
+	struct folio *folio;
+	struct hmirror_mig *m;
+
+	if (!dm)
+		return 0;
+	m = kvmalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	while (nr_blocks--) {
+		spin_lock(&dm->lock);
+		b = list_first_entry_or_null(&dm->lru, struct hmirror_block,
+					     lru);
+		if (b)	/* to the tail: concurrent evictors take others */
+			list_move_tail(&b->lru, &dm->lru);
+		pfn = b ? b->pfn : 0;
+		spin_unlock(&dm->lock);
+		if (!b)
+			break;
+
+		memset(m->dst, 0, sizeof(m->dst));
+		migrate_device_range(m->src, pfn, HMIRROR_CHUNK_PAGES);
+		for (i = 0; i < HMIRROR_CHUNK_PAGES; i++) {
+			s = m->src[i];
+			spage = migrate_pfn_to_page(s);
+			if (!spage || !(s & MIGRATE_PFN_MIGRATE))
+				continue;
+			if (s & HMIRROR_MPFN_COMPOUND) {
+				/* Without a vma the core does not split. */
+				folio = folio_alloc(GFP_HIGHUSER_MOVABLE |
+						    __GFP_RETRY_MAYFAIL |
+						    __GFP_NOWARN,
+						    HMIRROR_PMD_ORDER);
+				if (folio) {
+					folio_lock(folio);
+					hmirror_copy_pages(&folio->page, spage,
+							   HMIRROR_CHUNK_PAGES);
+					m->dst[i] = migrate_pfn(folio_pfn(folio)) |
+						    HMIRROR_MPFN_COMPOUND;
+				}
+				i += HMIRROR_CHUNK_PAGES - 1;
+				continue;
+			}
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
+			lock_page(dpage);
+			hmirror_copy_pages(dpage, spage, 1);
+			m->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		}
+		migrate_device_pages(m->src, m->dst, HMIRROR_CHUNK_PAGES);
+		s = 0;
+		for (i = 0; i < HMIRROR_CHUNK_PAGES; i++)
+			if ((m->src[i] & MIGRATE_PFN_MIGRATE) &&
+			    (m->dst[i] & MIGRATE_PFN_VALID))
+				s += (m->dst[i] & HMIRROR_MPFN_COMPOUND) ?
+				     HMIRROR_CHUNK_PAGES : 1;
+		migrate_device_finalize(m->src, m->dst, HMIRROR_CHUNK_PAGES);
+		evicted += s;
+	}
+	kvfree(m);
+	atomic64_add(evicted, &dm->evicted);
+	atomic64_add(evicted, &dm->migrated_out);
+	return evicted;
+}

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Guest suite: device memory. Pages move to a device instance's
+ * device-private memory and back, with their data, through MIGRATE, CPU
+ * faults, eviction and module unload; jobs use them in place; fork, munmap
+ * and THP splits keep everybody's view right.
+ *
+ * The module is loaded with 16 MiB of device memory per instance, so that
+ * memory pressure is cheap to create.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "guest.h"
+
+#define MiB (1UL << 20)
+#define VRAM_MB 16
+#define PG 4096UL
+
+static int suite_up(void **state)
+{
+	(void)state;
+	hm_module_up("vram_mb=16 inval_deadline_ms=1000");
+	return 0;
+}
+
+static int suite_down(void **state)
+{
+	(void)state;
+	hm_module_down();
+	return 0;
+}
+
+static void pattern(uint8_t *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i += 8)
+		*(uint64_t *)(p + i) = (i / 8) * 0x9e3779b97f4a7c15ull + seed;
+}
+
+static int pattern_ok(const uint8_t *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i += 8)
+		if (*(const uint64_t *)(p + i) !=
+		    (i / 8) * 0x9e3779b97f4a7c15ull + seed)
+			return 0;
+	return 1;
+}
+
+/* MIGRATE; returns the ioctl's result, pages moved and failed. */
+static int migrate(int fd, void *p, size_t len, unsigned int target,
+		   int32_t *status, uint64_t *moved, uint64_t *failed)
+{
+	struct hmirror_migrate m = {
+		.addr = (uintptr_t)p, .len = len, .target = target,
+		.status = (uintptr_t)status,
+	};
+
+	if (ioctl(fd, HMIRROR_IOC_MIGRATE, &m))
+		return -errno;
+	if (moved)
+		*moved = m.moved;
+	if (failed)
+		*failed = m.failed;
+	return 0;
+}
+
+static uint64_t resident(int fd)
+{
+	struct hmirror_stats st;
+
+	hm_stats(fd, &st);
+	return st.dev_resident;
+}
+
+/* The device's CRC32C of [p, p + len), computed by a job. */
+static uint32_t dev_crc(int fd, const void *p, size_t len)
+{
+	uint32_t *out = hm_map(PG);
+	struct hmirror_cmd c = { .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)out, .src = (uintptr_t)p, .len = len,
+		.value = ~0U };
+	uint32_t v;
+
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	v = *out;
+	munmap(out, PG);
+	return v;
+}
+
+static void test_info(void **state)
+{
+	struct hmirror_info info = { 0 };
+	struct hmirror_stats st;
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+
+	(void)state;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
+	assert_int_equal(info.vram_bytes, VRAM_MB * MiB);
+	hm_stats(fd, &st);
+	assert_int_equal(st.dev_vram_pages, VRAM_MB * MiB / PG);
+	assert_int_equal(st.dev_resident, 0);
+	close(fd);
+}
+
+/* sys -> dev -> sys, data checked at every step, the device's included. */
+static void test_round_trip(void **state)
+{
+	size_t len = 4 * MiB, n = len / PG;
+	uint8_t *buf = hm_map(len);
+	int32_t *status = calloc(n, sizeof(*status));
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+	struct hmirror_stats st;
+	uint32_t crc;
+
+	(void)state;
+	pattern(buf, len, 1);
+	crc = hm_crc32c(~0U, buf, len);
+	memset(status, 0x55, n * sizeof(*status));
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(status[i], 0);
+	assert_int_equal(resident(fd), n);
+
+	/* The device reads its own memory: no page comes back for it. */
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	hm_stats(fd, &st);
+	assert_int_equal(st.dev_resident, n);
+	assert_int_equal(st.dev_cpu_faults, 0);
+	assert_int_equal(st.migrated_to_dev, n);
+
+	/* Already there: nothing moves, every page says 0. */
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(moved, 0);
+	assert_int_equal(failed, 0);
+
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+				 status, &moved, &failed), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	assert_int_equal(resident(fd), 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.dev_cpu_faults, 0);
+	assert_true(pattern_ok(buf, len, 1));
+	close(fd);
+	free(status);
+	munmap(buf, len);
+}
+
+/* A CPU read and a CPU write of a device page each bring it back. */
+static void test_cpu_fault(void **state)
+{
+	size_t len = 64 * PG;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st, st0;
+	uint32_t crc;
+
+	(void)state;
+	pattern(buf, len, 2);
+	crc = hm_crc32c(~0U, buf, len);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(resident(fd), 64);
+	hm_stats(fd, &st0);
+	/* Read page 3, write page 7. */
+	assert_int_equal(*(volatile uint64_t *)(buf + 3 * PG),
+			 (3 * PG / 8) * 0x9e3779b97f4a7c15ull + 2);
+	buf[7 * PG + 1] = 0xee;
+	hm_stats(fd, &st);
+	assert_int_equal(st.dev_cpu_faults - st0.dev_cpu_faults, 2);
+	assert_int_equal(st.dev_resident, 62);
+	/* The device sees the CPU's writes; the rest is still its own. */
+	assert_int_equal(dev_crc(fd, buf, len) == crc, 0);
+	/* Undo, through the CPU: byte 1 of the page's first word. */
+	buf[7 * PG + 1] = (uint8_t)(((7 * PG / 8) * 0x9e3779b97f4a7c15ull + 2) >> 8);
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	assert_int_equal(resident(fd), 62);
+	assert_true(pattern_ok(buf, len, 2));
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(buf, len);
+}
+
+/* A job writes device memory; the CPU then reads what it wrote. */
+static void test_job_writes_device_memory(void **state)
+{
+	size_t len = 32 * PG;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	struct hmirror_cmd c = hm_fill(buf + 100, 0x5a, len - 200);
+
+	(void)state;
+	memset(buf, 1, len);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(resident(fd), 32);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], i < 100 || i >= len - 100 ? 1 : 0x5a);
+	close(fd);
+	munmap(buf, len);
+}
+
+/* fork: device pages are shared copy-on-write like any anonymous page. */
+static void test_fork_cow(void **state)
+{
+	size_t len = 16 * PG;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE), status;
+	uint32_t crc;
+	pid_t pid;
+
+	(void)state;
+	pattern(buf, len, 3);
+	crc = hm_crc32c(~0U, buf, len);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The child sees the data, and its writes stay its own. */
+		if (!pattern_ok(buf, len, 3))
+			_exit(1);
+		memset(buf, 0x77, len);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent's device view and CPU view are both untouched. */
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	assert_true(pattern_ok(buf, len, 3));
+	/* A write by the parent after the child is gone. */
+	buf[0] = 9;
+	assert_int_equal(buf[0], 9);
+	close(fd);
+	munmap(buf, len);
+}
+
+/* munmap of device-resident memory frees the device pages. */
+static void test_munmap(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+
+	(void)state;
+	memset(buf, 3, len);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(resident(fd), len / PG);
+	assert_int_equal(munmap(buf + len / 2, len / 2), 0);
+	assert_int_equal(resident(fd), len / PG / 2);
+	assert_int_equal(munmap(buf, len / 2), 0);
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+}
+
+/* Twice the device memory: the oldest data is evicted, none is lost. */
+static void test_eviction(void **state)
+{
+	size_t len = VRAM_MB * MiB;
+	uint8_t *a = hm_map(len), *b = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+	struct hmirror_stats st, st0;
+	uint32_t crc;
+
+	(void)state;
+	assert_int_equal(madvise(a, len, MADV_NOHUGEPAGE), 0);
+	assert_int_equal(madvise(b, len, MADV_NOHUGEPAGE), 0);
+	pattern(a, len, 4);
+	pattern(b, len, 5);
+	crc = hm_crc32c(~0U, b, len);
+	hm_stats(fd, &st0);
+	assert_int_equal(migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, len / PG);
+	assert_int_equal(migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, len / PG);
+	assert_int_equal(failed, 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.dev_evicted - st0.dev_evicted, len / PG);
+	assert_int_equal(st.dev_resident, len / PG);
+	assert_int_equal(dev_crc(fd, b, len), crc);
+	assert_true(pattern_ok(a, len, 4));
+	assert_true(pattern_ok(b, len, 5));
+	close(fd);
+	munmap(a, len);
+	munmap(b, len);
+}
+
+/* Device 0 to device 1, directly; both mirrors stay coherent. */
+static void test_dev_to_dev(void **state)
+{
+	size_t len = 1 * MiB, n = len / PG;
+	uint8_t *buf = hm_map(len);
+	int fd0 = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	int fd1 = hm_open(1, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+	struct hmirror_stats st0, st1, z0;
+	uint32_t crc;
+
+	(void)state;
+	pattern(buf, len, 6);
+	crc = hm_crc32c(~0U, buf, len);
+	hm_stats(fd0, &z0);
+	assert_int_equal(migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, NULL), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(dev_crc(fd0, buf, len), crc);
+	assert_int_equal(migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	hm_stats(fd0, &st0);
+	hm_stats(fd1, &st1);
+	assert_int_equal(st0.dev_resident, 0);
+	assert_int_equal(st1.dev_resident, n);
+	assert_int_equal(st0.dev_cpu_faults, z0.dev_cpu_faults);
+	assert_int_equal(st0.dev_migrated_out - z0.dev_migrated_out, n);
+	/* Device 1 reads in place; device 0 pulls the pages home to read. */
+	assert_int_equal(dev_crc(fd1, buf, len), crc);
+	hm_stats(fd1, &st1);
+	assert_int_equal(st1.dev_resident, n);
+	assert_int_equal(dev_crc(fd0, buf, len), crc);
+	assert_true(pattern_ok(buf, len, 6));
+	close(fd0);
+	close(fd1);
+	munmap(buf, len);
+}
+
+/* A THP moves as one device folio; a partial munmap splits it. */
+static void test_thp_split(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 1);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_cmd c = { .op = HMIRROR_OP_MIRROR,
+				 .src = (uintptr_t)buf, .len = len };
+	struct hmirror_stats st;
+
+	(void)state;
+	pattern(buf, len, 7);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(resident(fd), 512);
+	/* Mirrored by one huge entry: no 4 KiB PTE array. */
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.ptes, 512);
+	if (st.pt_bytes > 1024)
+		guest_skip("device THP not mapped huge (kernel without device THP?)");
+	/*
+	 * The PMD is split; the folio's unmapped half is freed once the
+	 * folio itself is split, at the latest when the CPU takes the rest
+	 * back page by page.
+	 */
+	assert_int_equal(munmap(buf + len / 2, len / 2), 0);
+	assert_true(resident(fd) <= 512);
+	assert_true(pattern_ok(buf, len / 2, 7));
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(buf, len / 2);
+}
+
+/* Allocation failure mid-migration: the rest stays in system memory. */
+static void test_alloc_failure(void **state)
+{
+	const char *site = "/sys/kernel/debug/hmirror/fault/devmem_alloc";
+	size_t len = 64 * PG, n = len / PG;
+	uint8_t *buf = hm_map(len);
+	int32_t status[64];
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+	uint32_t crc;
+
+	(void)state;
+	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+	pattern(buf, len, 8);
+	crc = hm_crc32c(~0U, buf, len);
+	assert_int_equal(guest_write_file(site, "10 -1"), 0);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(guest_write_file(site, "0 0"), 0);
+	assert_int_equal(moved, 10);
+	assert_int_equal(failed, n - 10);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(status[i], i < 10 ? 0 : -ENOMEM);
+	assert_int_equal(resident(fd), 10);
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	assert_true(pattern_ok(buf, len, 8));
+	/* Disarmed, it all moves. */
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	close(fd);
+	munmap(buf, len);
+}
+
+/* Bad requests change nothing. */
+static void test_bad_migrate(void **state)
+{
+	uint8_t *buf = hm_map(4 * PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_migrate m;
+	uint8_t *hole;
+
+	(void)state;
+	hole = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_int_equal(munmap(hole, PG), 0);
+	memset(buf, 1, 4 * PG);
+	assert_int_equal(migrate(fd, buf + 1, PG, 1, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(migrate(fd, buf, PG + 1, 1, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(migrate(fd, buf, 0, 1, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(migrate(fd, buf, PG, 2, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(migrate(fd, hole, PG, 1, NULL, NULL, NULL), -EFAULT);
+	assert_int_equal(migrate(fd, (void *)0xffff888000000000ull, PG, 1,
+				 NULL, NULL, NULL), -EINVAL);
+	m = (struct hmirror_migrate){ .addr = (uintptr_t)buf, .len = PG,
+				      .target = 1, .flags = 1 };
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_MIGRATE, &m), -1);
+	assert_int_equal(errno, EINVAL);
+	m = (struct hmirror_migrate){ .addr = (uintptr_t)buf, .len = PG,
+				      .target = 1, .reserved = { 1 } };
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_MIGRATE, &m), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(buf, 4 * PG);
+}
+
+/* Module unload with pages on the device: they come home first. */
+static void test_unload_evicts(void **state)
+{
+	size_t len = 3 * MiB;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(1, HMIRROR_PREEMPT_PAGE);
+
+	(void)state;
+	pattern(buf, len, 9);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(resident(fd), len / PG);
+	close(fd);
+	hm_module_down();
+	assert_true(pattern_ok(buf, len, 9));
+	hm_module_up("vram_mb=16 inval_deadline_ms=1000");
+	munmap(buf, len);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_info),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_cpu_fault),
+		cmocka_unit_test(test_job_writes_device_memory),
+		cmocka_unit_test(test_fork_cow),
+		cmocka_unit_test(test_munmap),
+		cmocka_unit_test(test_eviction),
+		cmocka_unit_test(test_dev_to_dev),
+		cmocka_unit_test(test_thp_split),
+		cmocka_unit_test(test_alloc_failure),
+		cmocka_unit_test(test_bad_migrate),
+		cmocka_unit_test(test_unload_evicts),
+	};
+
+	guest_suite_setup();
+	return cmocka_run_group_tests_name("devmem", tests, suite_up,
+					   suite_down);
+}
