@@ -30,6 +30,9 @@
 #ifndef kzalloc_obj
 #define kzalloc_obj(P, GFP) kzalloc(sizeof(P), GFP)
 #endif
+#ifndef kvmalloc_obj
+#define kvmalloc_obj(P, GFP) kvmalloc(sizeof(P), GFP)
+#endif
 #ifndef kzalloc_objs
 #define kzalloc_objs(P, COUNT, GFP) kcalloc(COUNT, sizeof(P), GFP)
 #endif
@@ -77,8 +80,14 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 	zone_device_folio_init(folio, pgmap, order)
 #else
 #define HMIRROR_PGMAP_FREE_OP(fn)	.page_free = fn##_page
-#define hmirror_zone_device_folio_init(folio, pgmap, order) \
-	zone_device_page_init(&(folio)->page)
+static inline void hmirror_zone_device_folio_init(struct folio *folio,
+						  struct dev_pagemap *pgmap,
+						  unsigned int order)
+{
+	WARN_ON_ONCE(order || folio->page.pgmap != pgmap);
+	zone_device_page_init(&folio->page);
+}
+
 static inline struct dev_pagemap *page_pgmap(const struct page *page)
 {
 	return page->pgmap;

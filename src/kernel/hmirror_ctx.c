@@ -143,7 +143,7 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 	if (copy_from_user(&info, uarg, sizeof(info)))
 		return -EFAULT;
 	if (info.pad || info.pad2 ||
-	    memchr_inv(info.reserved, 0, sizeof(info.reserved)))
+	    info.reserved)
 		return -EINVAL;
 
 	memset(&info, 0, sizeof(info));

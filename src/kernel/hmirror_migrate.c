@@ -470,7 +470,7 @@ int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 	if (busy)
 		return -EBUSY;
 
-	m = kvmalloc(sizeof(*m), GFP_KERNEL);
+	m = kvmalloc_obj(*m, GFP_KERNEL);
 	status = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*status),
 				GFP_KERNEL);
 	if (!m || !status) {
@@ -542,7 +542,7 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	if (vmf->pte)
 		end = start + PAGE_SIZE;
 
-	m = kvmalloc(sizeof(*m), GFP_KERNEL);
+	m = kvmalloc_obj(*m, GFP_KERNEL);
 	if (!m)
 		return VM_FAULT_OOM;
 	args.vma = vmf->vma;
@@ -590,7 +590,7 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 
 	if (!dm)
 		return 0;
-	m = kvmalloc(sizeof(*m), GFP_KERNEL);
+	m = kvmalloc_obj(*m, GFP_KERNEL);
 	if (!m)
 		return -ENOMEM;
 	while (nr_blocks--) {

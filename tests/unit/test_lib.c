@@ -34,7 +34,7 @@ static const struct hmirror_info *mock_info;
 static struct {
 	int calls;
 	unsigned long req;
-	unsigned char arg_in[256];
+	unsigned char arg_in[512];
 	int fail_errno;
 	void (*reply)(void *arg);
 } mock;

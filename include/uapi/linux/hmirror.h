@@ -53,7 +53,7 @@ struct hmirror_info {
 	__u32 pad2;
 	__u64 max_job_bytes;
 	__u64 vram_bytes;
-	__u64 reserved[1];
+	__u64 reserved;
 };
 
 /*
