@@ -67,7 +67,7 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&ctx->wq);
 	INIT_WORK(&ctx->fault_work, hmirror_job_fault_work);
 	INIT_WORK(&ctx->escalate_work, hmirror_escalate_work_fn);
-	INIT_WORK(&ctx->reclaim_work, hmirror_ranges_reclaim_work);
+	INIT_DELAYED_WORK(&ctx->reclaim_work, hmirror_ranges_reclaim_work);
 	hrtimer_setup(&ctx->deadline_timer, hmirror_deadline_timer_fn,
 		      CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	ctx->state = HMIRROR_CTX_ALIVE;
@@ -111,7 +111,7 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	hrtimer_cancel(&ctx->deadline_timer);
 	cancel_work_sync(&ctx->escalate_work);
 	cancel_work_sync(&ctx->fault_work);
-	cancel_work_sync(&ctx->reclaim_work);
+	cancel_delayed_work_sync(&ctx->reclaim_work);
 
 	spin_lock(&ctx->pt_lock);
 	hmirror_jobs_cancel(ctx);

@@ -85,6 +85,42 @@ static int hmirror_ctx_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hmirror_ctx_stats);
 
+static int hmirror_devmem_show(struct seq_file *m, void *unused)
+{
+	struct hmirror_device *hdev = m->private;
+	struct hmirror_devmem *dm = hdev->devmem;
+	unsigned int i, full = 0, huge = 0, partial = 0, backed = 0;
+	struct hmirror_stats st = {};
+	unsigned long free_pages;
+
+	if (!dm) {
+		seq_puts(m, "vram_pages 0\n");
+		return 0;
+	}
+	spin_lock(&dm->lock);
+	for (i = 0; i < dm->nr_blocks; i++) {
+		struct hmirror_block *b = &dm->blocks[i];
+
+		huge += b->huge;
+		full += b->used == HMIRROR_CHUNK_PAGES;
+		partial += b->used && b->used < HMIRROR_CHUNK_PAGES;
+		backed += !!b->backing;
+	}
+	free_pages = dm->free_pages;
+	spin_unlock(&dm->lock);
+	hmirror_devmem_stats(hdev, &st);
+
+	seq_printf(m, "vram_pages %llu\nfree_pages %lu\nresident %llu\n",
+		   st.dev_vram_pages, free_pages, st.dev_resident);
+	seq_printf(m, "blocks %u\nblocks_full %u\nblocks_huge %u\nblocks_partial %u\nblocks_backed %u\n",
+		   dm->nr_blocks, full, huge, partial, backed);
+	seq_printf(m, "migrated_in %llu\nmigrated_out %llu\ncpu_faults %llu\nevicted %llu\n",
+		   st.dev_migrated_in, st.dev_migrated_out, st.dev_cpu_faults,
+		   st.dev_evicted);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmirror_devmem);
+
 /**
  * hmirror_debugfs_device_init() - debugfs files of a device instance
  * @hdev: the instance, its debugfs directory created
@@ -93,6 +129,8 @@ void hmirror_debugfs_device_init(struct hmirror_device *hdev)
 {
 	debugfs_create_file("contexts", 0444, hdev->debugfs, hdev,
 			    &hmirror_contexts_fops);
+	debugfs_create_file("devmem", 0444, hdev->debugfs, hdev,
+			    &hmirror_devmem_fops);
 }
 
 /**

@@ -195,7 +195,11 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 	}
 
 	page = pfn_to_page(pfn);
-	hmirror_zone_device_folio_init(page_folio(page), &dm->pgmap, order);
+	/*
+	 * Not page_folio(): a page that was the tail of a device THP still
+	 * points at its old head until it is initialised.
+	 */
+	hmirror_zone_device_folio_init((struct folio *)page, &dm->pgmap, order);
 	atomic64_add(1UL << order, &dm->resident);
 	return page;
 }

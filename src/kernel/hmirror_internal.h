@@ -42,6 +42,11 @@ struct hmirror_job;
 #define HMIRROR_MAX_CMDS	64
 #define HMIRROR_MAX_RANGES	BIT(18)	/* per context: 512 GiB */
 #define HMIRROR_MAX_JOB_BYTES	(4ULL << 30)
+/*
+ * Idle ranges are freed this long after the unmap that emptied them: one
+ * pass after the whole munmap, not a worker racing its callbacks.
+ */
+#define HMIRROR_RECLAIM_DELAY	msecs_to_jiffies(20)
 /* Completed jobs whose status HMIRROR_IOC_WAIT can still report. */
 #define HMIRROR_STATUS_RING	1024
 
@@ -235,7 +240,7 @@ enum hmirror_ctx_state {
  * @fault_pfns: fault_work's hmm pfn array, allocated on first use
  * @deadline_timer: armed by a refused non-blockable invalidation
  * @escalate_work: escalation from the deadline timer
- * @reclaim_work: frees ranges an unmap left empty
+ * @reclaim_work: frees ranges an unmap left empty, a little later
  * @refused_fence: newest job that made a non-blockable invalidation fail
  * @refused_at: when the oldest refusal still pending began
  * @inval_seq: the invalidation (core cur_seq) @inval_expires belongs to
@@ -274,7 +279,7 @@ struct hmirror_ctx {
 	unsigned long *fault_pfns;
 	struct hrtimer deadline_timer;
 	struct work_struct escalate_work;
-	struct work_struct reclaim_work;
+	struct delayed_work reclaim_work;
 	u64 refused_fence;
 	ktime_t refused_at;
 	unsigned long inval_seq;

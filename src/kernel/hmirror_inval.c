@@ -297,7 +297,8 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		/* The memory is gone: let the range go too, if idle. */
 		if (range->event == MMU_NOTIFY_UNMAP && !r->nr_valid &&
 		    ctx->state == HMIRROR_CTX_ALIVE)
-			queue_work(hmirror_wq, &ctx->reclaim_work);
+			queue_delayed_work(hmirror_wq, &ctx->reclaim_work,
+					   HMIRROR_RECLAIM_DELAY);
 		spin_unlock(&ctx->pt_lock);
 		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0, true,
 					     false);

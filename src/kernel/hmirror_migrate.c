@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 
 #include "hmirror_internal.h"
+#include "hmirror_trace.h"
 
 /**
  * DOC: migration
@@ -422,6 +423,8 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 		atomic64_add(moved, &hdev->devmem->migrated_out);
 	}
 	req->moved += moved;
+	trace_hmirror_devmem_move(hdev->index, "migrate", to_dev, start, end,
+				  moved);
 
 	return hmirror_mig_status(hdev, notifier, start, end, m, to_dev,
 				  status, &req->failed);
@@ -568,6 +571,8 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	}
 	migrate_vma_finalize(&args);
 	atomic64_inc(&dm->cpu_faults);
+	trace_hmirror_devmem_move(hdev->index, "fault", false, start, end,
+				  args.cpages);
 	kvfree(m);
 	return ret;
 }
@@ -640,6 +645,9 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 				s += (m->dst[i] & HMIRROR_MPFN_COMPOUND) ?
 				     HMIRROR_CHUNK_PAGES : 1;
 		migrate_device_finalize(m->src, m->dst, HMIRROR_CHUNK_PAGES);
+		trace_hmirror_devmem_move(hdev->index, "evict", false,
+					  PFN_PHYS(pfn),
+					  PFN_PHYS(pfn + HMIRROR_CHUNK_PAGES), s);
 		evicted += s;
 	}
 	kvfree(m);

@@ -137,15 +137,15 @@ static bool __hmirror_range_unlink_idle(struct hmirror_ctx *ctx,
 
 /**
  * hmirror_ranges_reclaim_work() - free the idle ranges of a context
- * @work: ctx->reclaim_work, queued when an unmap empties a range
+ * @work: ctx->reclaim_work, queued (delayed) when an unmap empties a range
  *
  * Runs under ctx->lock, so no submit holds a range it is about to free;
  * an engine lookup that races finds no range, as it would find no PTE.
  */
 void hmirror_ranges_reclaim_work(struct work_struct *work)
 {
-	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
-					       reclaim_work);
+	struct hmirror_ctx *ctx = container_of(to_delayed_work(work),
+					       struct hmirror_ctx, reclaim_work);
 	struct hmirror_range *r;
 	unsigned long idx;
 	bool idle;

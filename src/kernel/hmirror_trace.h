@@ -128,6 +128,32 @@ TRACE_EVENT(hmirror_escalate,
 		  __entry->killed ? " killed" : "")
 );
 
+/* Pages of a device's memory moving: why is "migrate", "fault" or "evict". */
+TRACE_EVENT(hmirror_devmem_move,
+	TP_PROTO(u32 dev, const char *why, bool to_dev, unsigned long start,
+		 unsigned long end, unsigned long moved),
+	TP_ARGS(dev, why, to_dev, start, end, moved),
+	TP_STRUCT__entry(
+		__field(u32, dev)
+		__string(why, why)
+		__field(bool, to_dev)
+		__field(unsigned long, start)
+		__field(unsigned long, end)
+		__field(unsigned long, moved)
+	),
+	TP_fast_assign(
+		__entry->dev = dev;
+		__assign_str(why);
+		__entry->to_dev = to_dev;
+		__entry->start = start;
+		__entry->end = end;
+		__entry->moved = moved;
+	),
+	TP_printk("dev=%u %s %s [%#lx, %#lx) moved=%lu", __entry->dev,
+		  __get_str(why), __entry->to_dev ? "to device" : "to system",
+		  __entry->start, __entry->end, __entry->moved)
+);
+
 TRACE_EVENT(hmirror_job_done,
 	TP_PROTO(u32 dev, u32 ctx, u64 fence, int status),
 	TP_ARGS(dev, ctx, fence, status),

@@ -21,6 +21,15 @@
  *                       contexts' deadline
  *   pt_bytes_per_page_* device page-table bytes per mirrored page after a
  *                       MIRROR job (STATS pt_bytes / ptes); anchor: 8 B
+ *   migrate_to_dev_*,   MIGRATE of a written buffer to device memory and
+ *   migrate_to_sys_*    back, MB/s; anchor: test_hmm's
+ *                       HMM_DMIRROR_MIGRATE_TO_DEV / _TO_SYS, the method
+ *                       of hmm-tests' benchmark_thp_migration; to device
+ *                       includes reading the data back through the device
+ *                       into a user buffer, as test_hmm's ioctl does
+ *   fault_back_*        CPU reads of one byte per page of a buffer in
+ *                       device memory (migrate_to_ram), us per page;
+ *                       anchor: the same on test_hmm's device memory
  *
  * Output: a table on stdout, progress on stderr, and with --json FILE a
  * JSON list of {"name", "unit", "hmirror", "anchor", "anchor_name",
@@ -67,7 +76,8 @@ enum {
 	B_INVAL = 1 << 2,	/* (2) */
 	B_ESC = 1 << 3,		/* (3) */
 	B_PT = 1 << 4,		/* (4) */
-	B_ALL = (1 << 5) - 1,
+	B_MIGRATE = 1 << 5,	/* device memory: migration, fault-back */
+	B_ALL = (1 << 6) - 1,
 };
 
 static const struct {
@@ -75,7 +85,7 @@ static const struct {
 	unsigned int bit;
 } bench_names[] = {
 	{ "fault", B_FAULT }, { "mirror", B_MIRROR }, { "inval", B_INVAL },
-	{ "escalation", B_ESC }, { "pt", B_PT },
+	{ "escalation", B_ESC }, { "pt", B_PT }, { "migrate", B_MIGRATE },
 };
 
 static struct {
@@ -481,6 +491,198 @@ static void bench_fault(void)
 	};
 
 	bench_pair(&fault);
+}
+
+/* ---- device memory: migration bandwidth and CPU fault-back ------------- */
+
+/* Which way a migration figure goes, and whether it times the fault-back. */
+enum mig_what { MIG_TO_DEV, MIG_TO_SYS, MIG_FAULT_BACK };
+static enum mig_what mig_what;
+
+/* One byte read per page by the CPU: every device page comes home. */
+static double touch_pages(const char *p, size_t len)
+{
+	volatile const char *v = p;
+	uint64_t t0 = now_ns();
+	size_t off;
+
+	for (off = 0; off < len; off += page_size)
+		(void)v[off];
+	return ms_since(t0, now_ns());
+}
+
+static void buf_check(const char *p, size_t len, const char *who)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += page_size)
+		if (*(const uint64_t *)(p + off) !=
+		    (off / page_size) * 0x9e3779b97f4a7c15ULL ||
+		    p[off + 8] != 0x5a)
+			die("%s: data differs at offset %zu", who, off);
+}
+
+/* MB/s of a migration, or us per page of the CPU fault-back. */
+static double mig_figure(size_t len, double ms)
+{
+	if (mig_what == MIG_FAULT_BACK)
+		return ms * 1e3 / (double)(len / page_size);
+	return (double)len / 1e6 / (ms / 1e3);
+}
+
+static double hmirror_mig(struct hmirror *h, char *p, size_t len,
+			  unsigned int target)
+{
+	uint64_t moved = 0, failed = 0, t0, t1;
+	size_t i, n = len / page_size, nomem = 0, busy = 0;
+	struct hmirror_stats st;
+	int32_t *status;
+	int ret;
+
+	status = calloc(n, sizeof(*status));
+	if (!status)
+		die("out of memory");
+	t0 = now_ns();
+	ret = hmirror_migrate(h, p, len, target, status, &moved, &failed);
+	t1 = now_ns();
+	if (ret)
+		die("hmirror_migrate: %s", hmirror_strerror(ret));
+	if (moved != n) {
+		for (i = 0; i < n; i++) {
+			nomem += status[i] == -ENOMEM;
+			busy += status[i] == -EBUSY;
+		}
+		if (hmirror_stats(h, &st))
+			memset(&st, 0, sizeof(st));
+		die("hmirror_migrate moved %" PRIu64 " of %zu pages (%zu -ENOMEM, %zu -EBUSY; device: %llu of %llu pages resident, %llu evicted)",
+		    moved, n, nomem, busy,
+		    (unsigned long long)st.dev_resident,
+		    (unsigned long long)st.dev_vram_pages,
+		    (unsigned long long)st.dev_evicted);
+	}
+	free(status);
+	return ms_since(t0, t1);
+}
+
+/*
+ * test_hmm's MIGRATE_TO_DEV also reads the migrated data back through its
+ * device page table into a user buffer; to time the same work, the
+ * hmirror side follows its migration with a COPY job from the migrated
+ * buffer (now device memory) into a user buffer.
+ */
+static double mig_hmirror(size_t len, enum kind kind, bool verify,
+			  double *thp)
+{
+	struct hmirror *h = ctx_open(HMIRROR_PREEMPT_PAGE);
+	char *p = buf_fresh(len, kind), *out = buf_map(len, KIND_4K);
+	struct hmirror_cmd cmds[1];
+	struct hmirror_job job;
+	double ms;
+
+	memset(out, 0, len);
+	if (kind == KIND_THP)
+		*thp = thp_share(len);
+	ms = hmirror_mig(h, p, len, HMIRROR_MIGRATE_TO_DEVICE);
+	if (mig_what == MIG_TO_DEV) {
+		hmirror_job_init(&job, cmds, 1);
+		if (hmirror_job_copy(&job, out, p, len))
+			die("COPY command");
+		ms += job_run(h, &job);
+		if (verify)
+			buf_check(out, len, "hmirror read-back");
+	} else if (mig_what == MIG_TO_SYS)
+		ms = hmirror_mig(h, p, len, HMIRROR_MIGRATE_TO_SYSTEM);
+	else if (mig_what == MIG_FAULT_BACK)
+		ms = touch_pages(p, len);
+	if (verify)
+		buf_check(p, len, "hmirror migration");
+	hmirror_close(h);
+	munmap(out, len);
+	munmap(p, len);
+	return mig_figure(len, ms);
+}
+
+static double dmirror_mig(int fd, char *p, char *out, size_t len,
+			  unsigned long req, const char *name)
+{
+	struct hmm_dmirror_cmd cmd;
+	uint64_t t0, t1;
+	int ret;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.addr = (uintptr_t)p;
+	cmd.ptr = (uintptr_t)out;
+	cmd.npages = len / page_size;
+	t0 = now_ns();
+	ret = ioctl(fd, req, &cmd);
+	t1 = now_ns();
+	if (ret)
+		die("%s: %s", name, strerror(errno));
+	/* MIGRATE_TO_SYS counts a THP once: the data check is the proof. */
+	if (!cmd.cpages || (req == HMM_DMIRROR_MIGRATE_TO_DEV &&
+			    cmd.cpages != cmd.npages))
+		die("%s moved %llu of %llu pages", name,
+		    (unsigned long long)cmd.cpages,
+		    (unsigned long long)cmd.npages);
+	return ms_since(t0, t1);
+}
+
+static double mig_test_hmm(size_t len, enum kind kind, bool verify,
+			   double *thp)
+{
+	int fd = open(opt.dmirror, O_RDWR | O_CLOEXEC);
+	char *p = buf_fresh(len, kind), *out = buf_map(len, KIND_4K);
+	double ms;
+
+	if (fd < 0)
+		die("%s: %s", opt.dmirror, strerror(errno));
+	memset(out, 0, len);
+	if (kind == KIND_THP)
+		*thp = thp_share(len);
+	ms = dmirror_mig(fd, p, out, len, HMM_DMIRROR_MIGRATE_TO_DEV,
+			 "HMM_DMIRROR_MIGRATE_TO_DEV");
+	if (mig_what == MIG_TO_DEV && verify)
+		buf_check(out, len, "test_hmm read-back");
+	if (mig_what == MIG_TO_SYS)
+		ms = dmirror_mig(fd, p, out, len, HMM_DMIRROR_MIGRATE_TO_SYS,
+				 "HMM_DMIRROR_MIGRATE_TO_SYS");
+	else if (mig_what == MIG_FAULT_BACK)
+		ms = touch_pages(p, len);
+	if (verify)
+		buf_check(p, len, "test_hmm migration");
+	close(fd);
+	munmap(out, len);
+	munmap(p, len);
+	return mig_figure(len, ms);
+}
+
+static void bench_migrate(void)
+{
+	static const struct pair to_dev = {
+		.hmirror = mig_hmirror, .anchor = mig_test_hmm,
+		.what = "migrate to device", .anchor_short = "test_hmm",
+		.unit = "MB/s", .anchor_name = "test_hmm MIGRATE_TO_DEV",
+		.higher = true, .name = "migrate_to_dev",
+	};
+	static const struct pair to_sys = {
+		.hmirror = mig_hmirror, .anchor = mig_test_hmm,
+		.what = "migrate to system", .anchor_short = "test_hmm",
+		.unit = "MB/s", .anchor_name = "test_hmm MIGRATE_TO_SYS",
+		.higher = true, .name = "migrate_to_sys",
+	};
+	static const struct pair back = {
+		.hmirror = mig_hmirror, .anchor = mig_test_hmm,
+		.what = "CPU fault-back", .anchor_short = "test_hmm",
+		.unit = "us/page", .anchor_name = "test_hmm migrate_to_ram",
+		.higher = false, .name = "fault_back",
+	};
+
+	mig_what = MIG_TO_DEV;
+	bench_pair(&to_dev);
+	mig_what = MIG_TO_SYS;
+	bench_pair(&to_sys);
+	mig_what = MIG_FAULT_BACK;
+	bench_pair(&back);
 }
 
 /* ---- (1b) fault-in alone ------------------------------------------------ */
@@ -890,7 +1092,7 @@ static void usage(FILE *f)
 		"  --esc-reps N         escalation: repetitions, worst kept (3)\n"
 		"  --deadline MS        escalation: the contexts' deadline (100)\n"
 		"  --pt-size MIB        page-table memory: buffer size (64)\n"
-		"  --only LIST          fault,mirror,inval,escalation,pt (all)\n"
+		"  --only LIST          fault,mirror,inval,escalation,pt,migrate (all)\n"
 		"  --no-thp-inval       invalidation: 4 KiB pages only\n"
 		"  --no-verify          skip checking the data the jobs read\n"
 		"  -d, --device N       /dev/hmirrorN (0)\n"
@@ -1089,6 +1291,8 @@ int main(int argc, char **argv)
 		bench_esc();
 	if (opt.only & B_PT)
 		bench_pt();
+	if (opt.only & B_MIGRATE)
+		bench_migrate();
 
 	print_table();
 	printf("\nhmirror-bench: %u figures in %.0f s\n", nr_recs,

@@ -85,9 +85,10 @@ static int print_info(unsigned int index)
 		fprintf(stderr, "hmirrorctl: GET_INFO: %s\n", hmirror_strerror(ret));
 		return ret;
 	}
-	printf("device %u of %u: backend %.*s, ABI %u\n", info.device_index,
-	       info.nr_devices, (int)sizeof(info.backend), info.backend,
-	       info.abi_version);
+	printf("device %u of %u: backend %.*s, ABI %u, device memory %llu MiB\n",
+	       info.device_index, info.nr_devices, (int)sizeof(info.backend),
+	       info.backend, info.abi_version,
+	       (unsigned long long)(info.vram_bytes >> 20));
 	return 0;
 }
 
@@ -138,6 +139,10 @@ static const struct counter counters_after[] = {
 	COUNTER(escalations), COUNTER(jobs_submitted), COUNTER(jobs_completed),
 	COUNTER(jobs_failed), COUNTER(jobs_cancelled), COUNTER(jobs_parked),
 	COUNTER(ptes), COUNTER(ranges), COUNTER(pt_bytes),
+	COUNTER(migrated_to_dev), COUNTER(migrated_to_sys),
+	COUNTER(migrate_failed), COUNTER(dev_vram_pages), COUNTER(dev_resident),
+	COUNTER(dev_migrated_in), COUNTER(dev_migrated_out),
+	COUNTER(dev_cpu_faults), COUNTER(dev_evicted),
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

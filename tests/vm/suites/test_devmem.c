@@ -87,6 +87,25 @@ static uint32_t dev_crc(int fd, const void *p, size_t len)
 	return v;
 }
 
+/* A line of debugfs hmirror/hmirror<dev>/devmem. */
+static long long devmem_field(unsigned int dev, const char *name)
+{
+	char path[96], key[64];
+	long long v, found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/devmem",
+		 dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
 static void test_info(void **state)
 {
 	struct hmirror_info info = { 0 };
@@ -99,6 +118,9 @@ static void test_info(void **state)
 	hm_stats(fd, &st);
 	assert_int_equal(st.dev_vram_pages, VRAM_MB * MiB / PG);
 	assert_int_equal(st.dev_resident, 0);
+	assert_int_equal(devmem_field(0, "vram_pages"), VRAM_MB * MiB / PG);
+	assert_int_equal(devmem_field(0, "free_pages"), VRAM_MB * MiB / PG);
+	assert_int_equal(devmem_field(0, "blocks"), VRAM_MB / 2);
 	close(fd);
 }
 
@@ -124,6 +146,7 @@ static void test_round_trip(void **state)
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(status[i], 0);
 	assert_int_equal(resident(fd), n);
+	assert_int_equal(devmem_field(0, "resident"), n);
 
 	/* The device reads its own memory: no page comes back for it. */
 	assert_int_equal(dev_crc(fd, buf, len), crc);
@@ -370,6 +393,87 @@ static void test_thp_split(void **state)
 	munmap(buf, len / 2);
 }
 
+/* munmap of device THPs frees them whole. */
+static void test_thp_munmap(void **state)
+{
+	size_t len = 8 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 1);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+
+	(void)state;
+	pattern(buf, len, 10);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(resident(fd), len / PG);
+	/* Mirrored and read by the device, then unmapped under the mirror. */
+	dev_crc(fd, buf, len);
+	assert_int_equal(munmap(buf, len), 0);
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+}
+
+/* Device THPs evicted to make room come back whole, data intact. */
+static void test_thp_eviction(void **state)
+{
+	size_t len = VRAM_MB * MiB;
+	uint8_t *a = hm_map_aligned(len, 1), *b = hm_map_aligned(len, 1);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+
+	(void)state;
+	pattern(a, len, 11);
+	pattern(b, len, 12);
+	assert_int_equal(migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, len / PG);
+	assert_int_equal(migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, len / PG);
+	assert_int_equal(failed, 0);
+	assert_int_equal(resident(fd), len / PG);
+	assert_true(pattern_ok(a, len, 11));
+	assert_true(pattern_ok(b, len, 12));
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(a, len);
+	munmap(b, len);
+}
+
+/* 4 KiB pages in blocks that held device THPs before. */
+static void test_thp_then_small(void **state)
+{
+	size_t len = VRAM_MB * MiB, n = len / PG;
+	uint8_t *a = hm_map_aligned(len, 1), *b;
+	int32_t *status = calloc(n, sizeof(*status));
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+	size_t bad = 0;
+
+	(void)state;
+	pattern(a, len, 13);
+	assert_int_equal(migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, NULL), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(munmap(a, len), 0);
+	assert_int_equal(resident(fd), 0);
+
+	b = hm_map_aligned(len, 0);
+	pattern(b, len, 14);
+	assert_int_equal(migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	for (size_t i = 0; i < n; i++)
+		bad += status[i] != 0;
+	print_message("# moved %llu failed %llu, %zu pages not on the device\n",
+		      (unsigned long long)moved, (unsigned long long)failed, bad);
+	assert_int_equal(bad, 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	assert_true(pattern_ok(b, len, 14));
+	close(fd);
+	free(status);
+	munmap(b, len);
+}
+
 /* Allocation failure mid-migration: the rest stays in system memory. */
 static void test_alloc_failure(void **state)
 {
@@ -468,6 +572,9 @@ int main(void)
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_dev_to_dev),
 		cmocka_unit_test(test_thp_split),
+		cmocka_unit_test(test_thp_munmap),
+		cmocka_unit_test(test_thp_eviction),
+		cmocka_unit_test(test_thp_then_small),
 		cmocka_unit_test(test_alloc_failure),
 		cmocka_unit_test(test_bad_migrate),
 		cmocka_unit_test(test_unload_evicts),
