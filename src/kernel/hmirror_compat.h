@@ -33,6 +33,9 @@
 #ifndef kvmalloc_obj
 #define kvmalloc_obj(P, GFP) kvmalloc(sizeof(P), GFP)
 #endif
+#ifndef kvzalloc_obj
+#define kvzalloc_obj(P, GFP) kvzalloc(sizeof(P), GFP)
+#endif
 #ifndef kzalloc_objs
 #define kzalloc_objs(P, COUNT, GFP) kcalloc(COUNT, sizeof(P), GFP)
 #endif

@@ -371,6 +371,7 @@ static bool hmirror_mig_vma_ok(struct vm_area_struct *vma)
 }
 
 static int hmirror_mig_window(struct hmirror_ctx *ctx,
+			      struct vm_area_struct *vma,
 			      struct mmu_interval_notifier *notifier,
 			      unsigned long start, unsigned long end,
 			      bool to_dev, struct hmirror_mig *m, s32 *status,
@@ -378,13 +379,9 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 {
 	struct hmirror_device *hdev = ctx->hdev, *other;
 	unsigned long n = (end - start) >> PAGE_SHIFT, i, left;
-	struct vm_area_struct *vma;
 	long moved = 0, r;
 
 	memset(m->why, 0, sizeof(m->why));
-	vma = vma_lookup(ctx->mm, start);
-	if (!vma || vma->vm_end < end)
-		return -EFAULT;
 	if (!hmirror_mig_vma_ok(vma)) {
 		for (i = 0; i < n; i++)
 			status[i] = -EFAULT;
@@ -445,6 +442,7 @@ int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 	unsigned long start = req->addr, end = req->addr + req->len, s, e;
 	bool to_dev = req->target == HMIRROR_MIGRATE_TO_DEVICE;
 	struct hmirror_mig *m;
+	struct vm_area_struct *vma;
 	s32 *status;
 	u64 newest;
 	bool busy;
@@ -494,8 +492,15 @@ int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 			break;
 		}
 		mmap_read_lock(ctx->mm);
-		ret = hmirror_mig_window(ctx, &notifier, s, e, to_dev, m,
-					 status, req);
+		/* A window never spans two VMAs: migrate_vma works in one. */
+		vma = vma_lookup(ctx->mm, s);
+		if (vma) {
+			e = min(e, vma->vm_end);
+			ret = hmirror_mig_window(ctx, vma, &notifier, s, e,
+						 to_dev, m, status, req);
+		} else {
+			ret = -EFAULT;
+		}
 		mmap_read_unlock(ctx->mm);
 		if (!ret && ustatus &&
 		    copy_to_user(ustatus + ((s - start) >> PAGE_SHIFT), status,
@@ -534,30 +539,32 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	struct hmirror_device *hdev = page_pgmap(page)->owner;
 	struct hmirror_devmem *dm = hdev->devmem;
 	unsigned long start = vmf->address & PAGE_MASK, end;
-	struct hmirror_mig *m;
+	unsigned long src1 = 0, dst1 = 0;
+	struct hmirror_mig *m = NULL;
 	struct migrate_vma args = {};
 	vm_fault_t ret;
 
-	/* A PMD-mapped device folio comes back whole. */
-	if (!vmf->pte && folio_nr_pages(page_folio(page)) > 1)
-		start = ALIGN_DOWN(vmf->address, HMIRROR_CHUNK_SIZE);
-	end = start + folio_nr_pages(page_folio(page)) * PAGE_SIZE;
-	if (vmf->pte)
-		end = start + PAGE_SIZE;
-
-	m = kvmalloc_obj(*m, GFP_KERNEL);
-	if (!m)
-		return VM_FAULT_OOM;
 	args.vma = vmf->vma;
-	args.src = m->src;
-	args.dst = m->dst;
-	args.start = start;
-	args.end = end;
 	args.pgmap_owner = hdev;
 	args.fault_page = page;
 	args.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE | HMIRROR_SELECT_COMPOUND;
-	memset(m->src, 0, sizeof(m->src));
-	memset(m->dst, 0, sizeof(m->dst));
+	if (vmf->pte) {
+		/* One page, the common case: no allocation for the arrays. */
+		end = start + PAGE_SIZE;
+		args.src = &src1;
+		args.dst = &dst1;
+	} else {
+		/* A PMD-mapped device folio comes back whole. */
+		start = ALIGN_DOWN(vmf->address, HMIRROR_CHUNK_SIZE);
+		end = start + HMIRROR_CHUNK_SIZE;
+		m = kvzalloc_obj(*m, GFP_KERNEL);
+		if (!m)
+			return VM_FAULT_OOM;
+		args.src = m->src;
+		args.dst = m->dst;
+	}
+	args.start = start;
+	args.end = end;
 
 	if (migrate_vma_setup(&args)) {
 		kvfree(m);

@@ -530,6 +530,17 @@ static double mig_figure(size_t len, double ms)
 	return (double)len / 1e6 / (ms / 1e3);
 }
 
+/* Check the buffer came through, let both buffers go, give the figure. */
+static double mig_done(char *p, char *out, size_t len, double ms, bool verify,
+		       const char *who)
+{
+	if (verify)
+		buf_check(p, len, who);
+	munmap(out, len);
+	munmap(p, len);
+	return mig_figure(len, ms);
+}
+
 static double hmirror_mig(struct hmirror *h, char *p, size_t len,
 			  unsigned int target)
 {
@@ -594,12 +605,8 @@ static double mig_hmirror(size_t len, enum kind kind, bool verify,
 		ms = hmirror_mig(h, p, len, HMIRROR_MIGRATE_TO_SYSTEM);
 	else if (mig_what == MIG_FAULT_BACK)
 		ms = touch_pages(p, len);
-	if (verify)
-		buf_check(p, len, "hmirror migration");
 	hmirror_close(h);
-	munmap(out, len);
-	munmap(p, len);
-	return mig_figure(len, ms);
+	return mig_done(p, out, len, ms, verify, "hmirror migration");
 }
 
 static double dmirror_mig(int fd, char *p, char *out, size_t len,
@@ -648,12 +655,8 @@ static double mig_test_hmm(size_t len, enum kind kind, bool verify,
 				 "HMM_DMIRROR_MIGRATE_TO_SYS");
 	else if (mig_what == MIG_FAULT_BACK)
 		ms = touch_pages(p, len);
-	if (verify)
-		buf_check(p, len, "test_hmm migration");
 	close(fd);
-	munmap(out, len);
-	munmap(p, len);
-	return mig_figure(len, ms);
+	return mig_done(p, out, len, ms, verify, "test_hmm migration");
 }
 
 static void bench_migrate(void)

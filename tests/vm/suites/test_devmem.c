@@ -106,6 +106,15 @@ static long long devmem_field(unsigned int dev, const char *name)
 	return found;
 }
 
+/* Write a pattern over [buf, buf + len) and move all of it to the device. */
+static void to_device(int fd, uint8_t *buf, size_t len, unsigned int seed)
+{
+	pattern(buf, len, seed);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, NULL), 0);
+	assert_int_equal(resident(fd), len / PG);
+}
+
 static void test_info(void **state)
 {
 	struct hmirror_info info = { 0 };
@@ -370,10 +379,7 @@ static void test_thp_split(void **state)
 	struct hmirror_stats st;
 
 	(void)state;
-	pattern(buf, len, 7);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
-				 NULL, NULL, NULL), 0);
-	assert_int_equal(resident(fd), 512);
+	to_device(fd, buf, len, 7);
 	/* Mirrored by one huge entry: no 4 KiB PTE array. */
 	assert_int_equal(hm_run(fd, &c, 1), 0);
 	hm_stats(fd, &st);
@@ -401,10 +407,7 @@ static void test_thp_munmap(void **state)
 	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
 
 	(void)state;
-	pattern(buf, len, 10);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
-				 NULL, NULL, NULL), 0);
-	assert_int_equal(resident(fd), len / PG);
+	to_device(fd, buf, len, 10);
 	/* Mirrored and read by the device, then unmapped under the mirror. */
 	dev_crc(fd, buf, len);
 	assert_int_equal(munmap(buf, len), 0);
@@ -509,6 +512,27 @@ static void test_alloc_failure(void **state)
 	munmap(buf, len);
 }
 
+/* A range over several VMAs moves whole; read-only pages too. */
+static void test_several_vmas(void **state)
+{
+	size_t len = 12 * PG;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+
+	(void)state;
+	pattern(buf, len, 15);
+	assert_int_equal(mprotect(buf + 4 * PG, 4 * PG, PROT_READ), 0);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, 12);
+	assert_int_equal(failed, 0);
+	assert_true(pattern_ok(buf, len, 15));
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(buf, len);
+}
+
 /* Bad requests change nothing. */
 static void test_bad_migrate(void **state)
 {
@@ -549,10 +573,7 @@ static void test_unload_evicts(void **state)
 	int fd = hm_open(1, HMIRROR_PREEMPT_PAGE);
 
 	(void)state;
-	pattern(buf, len, 9);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
-				 NULL, NULL, NULL), 0);
-	assert_int_equal(resident(fd), len / PG);
+	to_device(fd, buf, len, 9);
 	close(fd);
 	hm_module_down();
 	assert_true(pattern_ok(buf, len, 9));
@@ -576,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_thp_eviction),
 		cmocka_unit_test(test_thp_then_small),
 		cmocka_unit_test(test_alloc_failure),
+		cmocka_unit_test(test_several_vmas),
 		cmocka_unit_test(test_bad_migrate),
 		cmocka_unit_test(test_unload_evicts),
 	};
