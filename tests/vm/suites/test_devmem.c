@@ -141,12 +141,13 @@ static void test_round_trip(void **state)
 	int32_t *status = calloc(n, sizeof(*status));
 	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
 	uint64_t moved = 0, failed = 0;
-	struct hmirror_stats st;
+	struct hmirror_stats st, z;
 	uint32_t crc;
 
 	(void)state;
 	pattern(buf, len, 1);
 	crc = hm_crc32c(~0U, buf, len);
+	hm_stats(fd, &z);
 	memset(status, 0x55, n * sizeof(*status));
 	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
@@ -161,7 +162,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(dev_crc(fd, buf, len), crc);
 	hm_stats(fd, &st);
 	assert_int_equal(st.dev_resident, n);
-	assert_int_equal(st.dev_cpu_faults, 0);
+	assert_int_equal(st.dev_cpu_faults, z.dev_cpu_faults);
 	assert_int_equal(st.migrated_to_dev, n);
 
 	/* Already there: nothing moves, every page says 0. */
@@ -176,7 +177,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(failed, 0);
 	assert_int_equal(resident(fd), 0);
 	hm_stats(fd, &st);
-	assert_int_equal(st.dev_cpu_faults, 0);
+	assert_int_equal(st.dev_cpu_faults, z.dev_cpu_faults);
 	assert_true(pattern_ok(buf, len, 1));
 	close(fd);
 	free(status);
