@@ -230,18 +230,23 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 	return ret;
 }
 
-/* Pages that moved in @args, counted from the head entries. */
-static unsigned long hmirror_mig_moved(const struct migrate_vma *args)
+/*
+ * Pages that moved, once migrate_vma_pages() or migrate_device_pages()
+ * has run over @src / @dst, counted from the head entries.
+ */
+static unsigned long hmirror_mig_moved(const unsigned long *src,
+				       const unsigned long *dst,
+				       unsigned long npages)
 {
 	unsigned long i, moved = 0;
 	struct page *page;
 
-	for (i = 0; i < args->npages; i++) {
-		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) ||
-		    !(args->dst[i] & MIGRATE_PFN_VALID))
+	for (i = 0; i < npages; i++) {
+		if (!(src[i] & MIGRATE_PFN_MIGRATE) ||
+		    !(dst[i] & MIGRATE_PFN_VALID))
 			continue;
-		page = migrate_pfn_to_page(args->dst[i]);
-		moved += (args->dst[i] & HMIRROR_MPFN_COMPOUND) ?
+		page = migrate_pfn_to_page(dst[i]);
+		moved += (dst[i] & HMIRROR_MPFN_COMPOUND) ?
 			 folio_nr_pages(page_folio(page)) : 1;
 	}
 	return moved;
@@ -277,7 +282,7 @@ static long hmirror_mig_round(struct hmirror_device *hdev,
 			hmirror_alloc_copy_to_sys(&args, NULL);
 		migrate_vma_pages(&args);
 	}
-	moved = hmirror_mig_moved(&args);
+	moved = hmirror_mig_moved(args.src, args.dst, args.npages);
 	migrate_vma_finalize(&args);
 	return moved;
 }
@@ -364,7 +369,7 @@ static unsigned long hmirror_mig_uncollected(const struct hmirror_mig *m,
 	return left;
 }
 
-/* Is any page of the window not anonymous private memory? */
+/* Private anonymous memory: the only kind migrate_vma moves. */
 static bool hmirror_mig_vma_ok(struct vm_area_struct *vma)
 {
 	return vma_is_anonymous(vma) && !(vma->vm_flags & VM_SHARED);
@@ -539,7 +544,7 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	struct hmirror_device *hdev = page_pgmap(page)->owner;
 	struct hmirror_devmem *dm = hdev->devmem;
 	unsigned long start = vmf->address & PAGE_MASK, end;
-	unsigned long src1 = 0, dst1 = 0;
+	unsigned long src1 = 0, dst1 = 0, moved = 0;
 	struct hmirror_mig *m = NULL;
 	struct migrate_vma args = {};
 	vm_fault_t ret;
@@ -574,12 +579,13 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	if (args.cpages) {
 		ret = hmirror_alloc_copy_to_sys(&args, page);
 		migrate_vma_pages(&args);
-		atomic64_add(hmirror_mig_moved(&args), &dm->migrated_out);
+		moved = hmirror_mig_moved(args.src, args.dst, args.npages);
+		atomic64_add(moved, &dm->migrated_out);
 	}
 	migrate_vma_finalize(&args);
 	atomic64_inc(&dm->cpu_faults);
 	trace_hmirror_devmem_move(hdev->index, "fault", false, start, end,
-				  args.cpages);
+				  moved);
 	kvfree(m);
 	return ret;
 }
@@ -645,12 +651,7 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 			m->dst[i] = migrate_pfn(page_to_pfn(dpage));
 		}
 		migrate_device_pages(m->src, m->dst, HMIRROR_CHUNK_PAGES);
-		s = 0;
-		for (i = 0; i < HMIRROR_CHUNK_PAGES; i++)
-			if ((m->src[i] & MIGRATE_PFN_MIGRATE) &&
-			    (m->dst[i] & MIGRATE_PFN_VALID))
-				s += (m->dst[i] & HMIRROR_MPFN_COMPOUND) ?
-				     HMIRROR_CHUNK_PAGES : 1;
+		s = hmirror_mig_moved(m->src, m->dst, HMIRROR_CHUNK_PAGES);
 		migrate_device_finalize(m->src, m->dst, HMIRROR_CHUNK_PAGES);
 		trace_hmirror_devmem_move(hdev->index, "evict", false,
 					  PFN_PHYS(pfn),
