@@ -44,6 +44,7 @@ MAN3_LINKS := \
 	hmirror_submit.3:hmirror_job_write_value.3 \
 	hmirror_submit.3:hmirror_job_wait_value.3 \
 	hmirror_submit.3:hmirror_job_delay.3 \
+	hmirror_submit.3:hmirror_job_migrate.3 \
 	hmirror_submit.3:hmirror_job_add_cmd.3 \
 	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3
 

@@ -238,6 +238,8 @@ enum hmirror_ctx_state {
  * @eventfd_fd: the descriptor @eventfd was given as, for CONFIG
  * @fault_work: refaults the page a parked PAGE-class job needs
  * @fault_pfns: fault_work's hmm pfn array, allocated on first use
+ * @migrating: fault_work runs a MIGRATE command: migration invalidations
+ *	       zap without waiting for this context's jobs
  * @deadline_timer: armed by a refused non-blockable invalidation
  * @escalate_work: escalation from the deadline timer
  * @reclaim_work: frees ranges an unmap left empty, a little later
@@ -277,6 +279,7 @@ struct hmirror_ctx {
 
 	struct work_struct fault_work;
 	unsigned long *fault_pfns;
+	bool migrating;
 	struct hrtimer deadline_timer;
 	struct work_struct escalate_work;
 	struct delayed_work reclaim_work;
@@ -311,7 +314,9 @@ struct hmirror_seg {
  * @done: bytes of @cur already processed
  * @acc: CRC32C accumulator of @cur
  * @until: DELAY end, or WAIT_VALUE timeout (0: none), in ns
- * @parked: PAGE class: waiting for the page at @fault_addr
+ * @result: MIGRATE: pages moved
+ * @parked: PAGE class: waiting for the page at @fault_addr; any class:
+ *	    waiting for the worker to run the MIGRATE command @cur
  * @fault_addr: the address a parked job needs
  * @fault_end: end of the operand @fault_addr is in
  * @fault_write: ...for writing
@@ -328,6 +333,7 @@ struct hmirror_job {
 	u64 done;
 	u32 acc;
 	u64 until;
+	u64 result;
 	bool parked;
 	unsigned long fault_addr;
 	unsigned long fault_end;
@@ -406,6 +412,9 @@ bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page);
 void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);
 
 /* hmirror_migrate.c */
+int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end, bool to_dev, s32 __user *ustatus,
+			  u64 *moved, u64 *failed);
 int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req);
 vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf);
 long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks);

@@ -290,8 +290,14 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		start = r->start;
 		end = r->start + HMIRROR_CHUNK_SIZE;
 	}
+	/*
+	 * While the context's own MIGRATE command runs, its jobs are parked
+	 * and their footprints are faulted again afterwards: nothing to wait
+	 * for (see hmirror_job_migrate()).
+	 */
 	if (ctx->preempt != HMIRROR_PREEMPT_NONE ||
 	    ctx->state != HMIRROR_CTX_ALIVE ||
+	    (ctx->migrating && range->event == MMU_NOTIFY_MIGRATE) ||
 	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
 		hmirror_pt_zap(r, start, end);
 		/* The memory is gone: let the range go too, if idle. */

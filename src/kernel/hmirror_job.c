@@ -5,6 +5,7 @@
  */
 
 #include <linux/eventfd.h>
+#include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -71,6 +72,27 @@ static int hmirror_seg_add(struct hmirror_job *job, u64 addr, u64 len,
 	return 0;
 }
 
+/*
+ * MIGRATE: the range it moves is checked here and against the VMAs at
+ * submit, but is not footprint; only the count it writes is.
+ */
+static int hmirror_cmd_check_migrate(struct hmirror_job *job,
+				     const struct hmirror_cmd *c, u64 *total)
+{
+	u64 end;
+
+	if (c->aux || c->value > HMIRROR_MIGRATE_TO_DEVICE || !c->len ||
+	    !PAGE_ALIGNED(c->src) || !PAGE_ALIGNED(c->len) ||
+	    !IS_ALIGNED(c->dst, 8) || check_add_overflow(c->src, c->len, &end))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(c->src), c->len))
+		return -EFAULT;
+	*total += c->len;
+	if (*total > HMIRROR_MAX_JOB_BYTES)
+		return -E2BIG;
+	return c->dst ? hmirror_seg_add(job, c->dst, 8, true, total) : 0;
+}
+
 /* Check one command and add its footprint to the job. */
 static int hmirror_cmd_check(struct hmirror_job *job,
 			     const struct hmirror_cmd *c, u64 *total)
@@ -114,6 +136,8 @@ static int hmirror_cmd_check(struct hmirror_job *job,
 		if (c->dst || c->value > 1 || c->aux)
 			return -EINVAL;
 		return hmirror_seg_add(job, c->src, c->len, c->value, total);
+	case HMIRROR_OP_MIGRATE:
+		return hmirror_cmd_check_migrate(job, c, total);
 	default:
 		return -EINVAL;
 	}
@@ -167,30 +191,35 @@ err:
 	return ERR_PTR(ret);
 }
 
-/* Split the footprint into chunk-sized, page-aligned pieces. */
-static int hmirror_job_marks(const struct hmirror_job *job,
-			     struct hmirror_mark **marksp, unsigned int *nrp)
+/* Split a footprint into chunk-sized, page-aligned pieces. */
+static int hmirror_segs_marks(const struct hmirror_seg *segs,
+			      unsigned int nr_segs,
+			      struct hmirror_mark **marksp, unsigned int *nrp)
 {
 	struct hmirror_mark *marks;
 	unsigned int i, n = 0, max = 0;
 	unsigned long s, e, next;
 
-	for (i = 0; i < job->nr_segs; i++)
-		max += ((ALIGN(job->segs[i].end, HMIRROR_CHUNK_SIZE) -
-			 ALIGN_DOWN(job->segs[i].start, HMIRROR_CHUNK_SIZE)) >>
+	for (i = 0; i < nr_segs; i++)
+		max += ((ALIGN(segs[i].end, HMIRROR_CHUNK_SIZE) -
+			 ALIGN_DOWN(segs[i].start, HMIRROR_CHUNK_SIZE)) >>
 			HMIRROR_CHUNK_SHIFT);
+	*marksp = NULL;
+	*nrp = 0;
+	if (!max)
+		return 0;
 	marks = kvcalloc(max, sizeof(*marks), GFP_KERNEL);
 	if (!marks)
 		return -ENOMEM;
 
-	for (i = 0; i < job->nr_segs; i++) {
-		s = ALIGN_DOWN(job->segs[i].start, PAGE_SIZE);
-		e = ALIGN(job->segs[i].end, PAGE_SIZE);
+	for (i = 0; i < nr_segs; i++) {
+		s = ALIGN_DOWN(segs[i].start, PAGE_SIZE);
+		e = ALIGN(segs[i].end, PAGE_SIZE);
 		for (; s < e; s = next) {
 			next = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), e);
 			marks[n++] = (struct hmirror_mark){
 				.start = s, .end = next,
-				.write = job->segs[i].write,
+				.write = segs[i].write,
 			};
 		}
 	}
@@ -248,7 +277,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 
 	lockdep_assert_held(&ctx->lock);
 
-	ret = hmirror_job_marks(job, &marks, &n);
+	ret = hmirror_segs_marks(job->segs, job->nr_segs, &marks, &n);
 	if (ret)
 		return ret;
 	/* One scratch array for every chunk of the job. */
@@ -298,6 +327,36 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 	return ret;
 }
 
+/* MIGRATE commands need device memory and a mapped range. */
+static int hmirror_job_check_migrate(struct hmirror_ctx *ctx,
+				     const struct hmirror_job *job)
+{
+	const struct hmirror_cmd *c;
+	struct vm_area_struct *vma;
+	unsigned long addr, end;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < job->nr_cmds && !ret; i++) {
+		c = &job->cmds[i];
+		if (c->op != HMIRROR_OP_MIGRATE)
+			continue;
+		if (!ctx->hdev->devmem)
+			return -EOPNOTSUPP;
+		mmap_read_lock(ctx->mm);
+		for (addr = c->src, end = c->src + c->len; addr < end;
+		     addr = vma->vm_end) {
+			vma = vma_lookup(ctx->mm, addr);
+			if (!vma) {
+				ret = -EFAULT;
+				break;
+			}
+		}
+		mmap_read_unlock(ctx->mm);
+	}
+	return ret;
+}
+
 /**
  * hmirror_job_submit() - HMIRROR_IOC_SUBMIT
  * @ctx: context, used from its own mm
@@ -319,6 +378,11 @@ int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 	job = hmirror_job_create(sub);
 	if (IS_ERR(job))
 		return PTR_ERR(job);
+	ret = hmirror_job_check_migrate(ctx, job);
+	if (ret) {
+		hmirror_job_free(job);
+		return ret;
+	}
 
 	mutex_lock(&ctx->lock);
 	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
@@ -444,9 +508,133 @@ int hmirror_job_wait(struct hmirror_ctx *ctx, struct hmirror_wait *w)
 	return 0;
 }
 
+/*
+ * The footprint of every pending job, copied under pt_lock; ctx->lock
+ * held, so no job is added meanwhile, though some may complete.
+ */
+static int hmirror_jobs_segs(struct hmirror_ctx *ctx, struct hmirror_seg **segsp,
+			     unsigned int *nrp)
+{
+	struct hmirror_seg *segs;
+	struct hmirror_job *job;
+	unsigned int n = 0, max = 0;
+
+	lockdep_assert_held(&ctx->lock);
+	spin_lock(&ctx->pt_lock);
+	list_for_each_entry(job, &ctx->jobs, link)
+		max += job->nr_segs;
+	spin_unlock(&ctx->pt_lock);
+
+	segs = kvcalloc(max ?: 1, sizeof(*segs), GFP_KERNEL);
+	if (!segs)
+		return -ENOMEM;
+	spin_lock(&ctx->pt_lock);
+	list_for_each_entry(job, &ctx->jobs, link) {
+		if (n + job->nr_segs > max)
+			break;
+		memcpy(segs + n, job->segs, job->nr_segs * sizeof(*segs));
+		n += job->nr_segs;
+	}
+	spin_unlock(&ctx->pt_lock);
+	*segsp = segs;
+	*nrp = n;
+	return 0;
+}
+
+/*
+ * A MIGRATE command of the context's oldest job, run by its worker; the
+ * job is parked meanwhile, so the engine runs nothing of the context.
+ *
+ * A NONE-class context keeps its translations from submit to completion,
+ * and invalidations wait for its jobs. Its own MIGRATE cannot be waited
+ * for, so while it runs, migration invalidations of the context zap
+ * without waiting (ctx->migrating), and the footprints of all its pending
+ * jobs are faulted in again afterwards, at the pages' new places, before
+ * the job goes on. Any other invalidation still waits as usual.
+ */
+static int hmirror_job_migrate(struct hmirror_ctx *ctx,
+			       const struct hmirror_cmd *c, u64 *moved,
+			       struct hmirror_mark **marksp, unsigned int *nrp,
+			       unsigned long *pfns)
+{
+	struct hmirror_seg *segs;
+	unsigned int i, n;
+	u64 failed;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	if (!mmget_not_zero(ctx->mm))
+		return -EFAULT;
+	ret = hmirror_migrate_range(ctx, c->src, c->src + c->len,
+				    c->value == HMIRROR_MIGRATE_TO_DEVICE, NULL,
+				    moved, &failed);
+	if (ret || ctx->preempt != HMIRROR_PREEMPT_NONE)
+		goto out;
+
+	ret = hmirror_jobs_segs(ctx, &segs, &n);
+	if (ret)
+		goto out;
+	ret = hmirror_segs_marks(segs, n, marksp, nrp);
+	kvfree(segs);
+	for (i = 0; !ret && i < *nrp; i++)
+		ret = hmirror_mark_fault(ctx, &(*marksp)[i], pfns);
+out:
+	mmput(ctx->mm);
+	return ret;
+}
+
+/*
+ * Back from the worker: the job goes on, or fails with @ret. The marks
+ * of a NONE-class MIGRATE must all still hold under pt_lock first.
+ */
+static int hmirror_job_fault_done(struct hmirror_ctx *ctx, u64 fence, int ret,
+				  bool migrate, u64 moved,
+				  struct hmirror_mark *marks, unsigned int n,
+				  unsigned long *pfns)
+{
+	struct hmirror_mark *stale;
+	struct hmirror_job *job;
+
+	for (;;) {
+		spin_lock(&ctx->pt_lock);
+		stale = ret ? NULL : __hmirror_marks_stale(ctx, marks, n);
+		if (!stale)
+			break;
+		ctx->stats.fault_retries++;
+		spin_unlock(&ctx->pt_lock);
+		if (!mmget_not_zero(ctx->mm)) {
+			ret = -EFAULT;
+			continue;
+		}
+		ret = hmirror_mark_fault(ctx, stale, pfns);
+		mmput(ctx->mm);
+	}
+
+	if (migrate)
+		ctx->migrating = false;
+	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
+	if (ctx->state == HMIRROR_CTX_ALIVE && job && job->fence == fence) {
+		if (ret) {
+			hmirror_job_complete(job, ret);
+		} else {
+			if (migrate) {
+				job->done = 1;
+				job->result = moved;
+			}
+			job->parked = false;
+		}
+		ctx->hdev->ops->kick(ctx->hdev, ctx);
+	}
+	spin_unlock(&ctx->pt_lock);
+	return ret;
+}
+
 /**
- * hmirror_job_fault_work() - refault the page a parked PAGE-class job needs
+ * hmirror_job_fault_work() - the worker of a context's parked job
  * @work: ctx->fault_work
+ *
+ * Refaults the page a parked PAGE-class job needs, or runs the MIGRATE
+ * command a job is parked at.
  *
  * Runs in a worker, on behalf of a context whose owner may be anywhere: it
  * pins the mm for the fault and gives up (the job fails with -EFAULT) if
@@ -456,11 +644,14 @@ void hmirror_job_fault_work(struct work_struct *work)
 {
 	struct hmirror_ctx *ctx = container_of(work, struct hmirror_ctx,
 					       fault_work);
+	struct hmirror_mark *marks = NULL;
 	unsigned long addr, end, seq;
 	struct hmirror_range *r;
 	struct hmirror_job *job;
-	bool write;
-	u64 fence;
+	struct hmirror_cmd c;
+	unsigned int nr_marks = 0;
+	bool write, migrate;
+	u64 fence, moved = 0;
 	int ret;
 
 	mutex_lock(&ctx->lock);
@@ -470,6 +661,11 @@ void hmirror_job_fault_work(struct work_struct *work)
 		spin_unlock(&ctx->pt_lock);
 		goto out;
 	}
+	/* A copy: a reset may cancel and free the job meanwhile. */
+	c = job->cmds[job->cur];
+	migrate = c.op == HMIRROR_OP_MIGRATE && !job->done;
+	if (migrate)
+		ctx->migrating = true;
 	/* The rest of the operand in this chunk, in one hmm_range_fault(). */
 	addr = job->fault_addr & PAGE_MASK;
 	end = min(ALIGN(job->fault_end, PAGE_SIZE),
@@ -484,6 +680,9 @@ void hmirror_job_fault_work(struct work_struct *work)
 						 GFP_KERNEL);
 	if (!ctx->fault_pfns) {
 		ret = -ENOMEM;
+	} else if (migrate) {
+		ret = hmirror_job_migrate(ctx, &c, &moved, &marks, &nr_marks,
+					  ctx->fault_pfns);
 	} else if (mmget_not_zero(ctx->mm)) {
 		ret = hmirror_pt_fault(ctx, addr, end, write, ctx->fault_pfns,
 				       &r, &seq);
@@ -491,17 +690,9 @@ void hmirror_job_fault_work(struct work_struct *work)
 	} else {
 		ret = -EFAULT;
 	}
-
-	spin_lock(&ctx->pt_lock);
-	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
-	if (ctx->state == HMIRROR_CTX_ALIVE && job && job->fence == fence) {
-		if (ret)
-			hmirror_job_complete(job, ret);
-		else
-			job->parked = false;
-		ctx->hdev->ops->kick(ctx->hdev, ctx);
-	}
-	spin_unlock(&ctx->pt_lock);
+	hmirror_job_fault_done(ctx, fence, ret, migrate, moved, marks,
+			       nr_marks, ctx->fault_pfns);
+	kvfree(marks);
 out:
 	mutex_unlock(&ctx->lock);
 }

@@ -433,6 +433,86 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 }
 
 /**
+ * hmirror_migrate_range() - move [@start, @end) of the context's mm
+ * @ctx: context
+ * @start: page-aligned start
+ * @end: page-aligned end
+ * @to_dev: to this context's device memory, else to system memory
+ * @ustatus: user array of one s32 per page for the status, or NULL
+ * @moved: out: pages moved
+ * @failed: out: pages not at the target afterwards
+ *
+ * Works from the ioctl, in the context's own process, and from the
+ * context's worker for a MIGRATE command, with the mm pinned by the caller
+ * in both cases.
+ *
+ * Return: 0 (even if some pages stayed) or a negative errno.
+ */
+int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
+			  unsigned long end, bool to_dev, s32 __user *ustatus,
+			  u64 *moved, u64 *failed)
+{
+	struct mmu_interval_notifier notifier = {};
+	struct hmirror_migrate req = {};
+	struct vm_area_struct *vma;
+	struct hmirror_mig *m;
+	unsigned long s, e;
+	s32 *status;
+	int ret;
+
+	m = kvmalloc_obj(*m, GFP_KERNEL);
+	status = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*status),
+				GFP_KERNEL);
+	if (!m || !status) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = mmu_interval_notifier_insert(&notifier, ctx->mm, start, end - start,
+					   &hmirror_snapshot_ops);
+	if (ret)
+		goto out;
+
+	for (s = start; s < end && !ret; s = e) {
+		e = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), end);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		mmap_read_lock(ctx->mm);
+		/* A window never spans two VMAs: migrate_vma works in one. */
+		vma = vma_lookup(ctx->mm, s);
+		if (vma) {
+			e = min(e, vma->vm_end);
+			ret = hmirror_mig_window(ctx, vma, &notifier, s, e,
+						 to_dev, m, status, &req);
+		} else {
+			ret = -EFAULT;
+		}
+		mmap_read_unlock(ctx->mm);
+		if (!ret && ustatus &&
+		    copy_to_user(ustatus + ((s - start) >> PAGE_SHIFT), status,
+				 ((e - s) >> PAGE_SHIFT) * sizeof(*status)))
+			ret = -EFAULT;
+		cond_resched();
+	}
+	mmu_interval_notifier_remove(&notifier);
+
+	spin_lock(&ctx->pt_lock);
+	if (to_dev)
+		ctx->stats.migrated_to_dev += req.moved;
+	else
+		ctx->stats.migrated_to_sys += req.moved;
+	ctx->stats.migrate_failed += req.failed;
+	spin_unlock(&ctx->pt_lock);
+	*moved = req.moved;
+	*failed = req.failed;
+out:
+	kvfree(status);
+	kvfree(m);
+	return ret;
+}
+
+/**
  * hmirror_migrate() - HMIRROR_IOC_MIGRATE
  * @ctx: context, used from its own mm
  * @req: the request, copied from user space; @req->moved and
@@ -443,15 +523,9 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 {
 	s32 __user *ustatus = u64_to_user_ptr(req->status);
-	struct mmu_interval_notifier notifier = {};
-	unsigned long start = req->addr, end = req->addr + req->len, s, e;
-	bool to_dev = req->target == HMIRROR_MIGRATE_TO_DEVICE;
-	struct hmirror_mig *m;
-	struct vm_area_struct *vma;
-	s32 *status;
+	unsigned long start = req->addr, end = req->addr + req->len;
 	u64 newest;
 	bool busy;
-	int ret = 0;
 
 	if (req->flags || memchr_inv(req->reserved, 0, sizeof(req->reserved)) ||
 	    req->target > HMIRROR_MIGRATE_TO_DEVICE || !req->len ||
@@ -476,56 +550,9 @@ int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 	if (busy)
 		return -EBUSY;
 
-	m = kvmalloc_obj(*m, GFP_KERNEL);
-	status = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*status),
-				GFP_KERNEL);
-	if (!m || !status) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	req->moved = 0;
-	req->failed = 0;
-	ret = mmu_interval_notifier_insert(&notifier, ctx->mm, start, end - start,
-					   &hmirror_snapshot_ops);
-	if (ret)
-		goto out;
-
-	for (s = start; s < end && !ret; s = e) {
-		e = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), end);
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
-		}
-		mmap_read_lock(ctx->mm);
-		/* A window never spans two VMAs: migrate_vma works in one. */
-		vma = vma_lookup(ctx->mm, s);
-		if (vma) {
-			e = min(e, vma->vm_end);
-			ret = hmirror_mig_window(ctx, vma, &notifier, s, e,
-						 to_dev, m, status, req);
-		} else {
-			ret = -EFAULT;
-		}
-		mmap_read_unlock(ctx->mm);
-		if (!ret && ustatus &&
-		    copy_to_user(ustatus + ((s - start) >> PAGE_SHIFT), status,
-				 ((e - s) >> PAGE_SHIFT) * sizeof(*status)))
-			ret = -EFAULT;
-		cond_resched();
-	}
-	mmu_interval_notifier_remove(&notifier);
-
-	spin_lock(&ctx->pt_lock);
-	if (to_dev)
-		ctx->stats.migrated_to_dev += req->moved;
-	else
-		ctx->stats.migrated_to_sys += req->moved;
-	ctx->stats.migrate_failed += req->failed;
-	spin_unlock(&ctx->pt_lock);
-out:
-	kvfree(status);
-	kvfree(m);
-	return ret;
+	return hmirror_migrate_range(ctx, start, end,
+				     req->target == HMIRROR_MIGRATE_TO_DEVICE,
+				     ustatus, &req->moved, &req->failed);
 }
 
 /**

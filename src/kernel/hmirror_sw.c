@@ -50,6 +50,17 @@ enum hmirror_step {
 	HMIRROR_STEP_PARKED,	/* waiting for a page */
 };
 
+/* Leave the job to the context's worker: a page to fault, or a MIGRATE. */
+static void hmirror_sw_park(struct hmirror_job *job, unsigned long addr,
+			    unsigned long end, bool write)
+{
+	job->parked = true;
+	job->fault_addr = addr;
+	job->fault_end = end;
+	job->fault_write = write;
+	queue_work(hmirror_wq, &job->ctx->fault_work);
+}
+
 /*
  * Map the page of @addr for the step, or park/fail the job. @end is the
  * end of the command's operand that @addr is in: a parked job gets the
@@ -80,12 +91,8 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 		*err = -EFAULT;
 		return NULL;
 	}
-	job->parked = true;
-	job->fault_addr = addr;
-	job->fault_end = end;
-	job->fault_write = write;
+	hmirror_sw_park(job, addr, end, write);
 	ctx->stats.jobs_parked++;
-	queue_work(hmirror_wq, &ctx->fault_work);
 	return NULL;
 }
 
@@ -208,6 +215,20 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 					   HMIRROR_STEP_BLOCKED;
 	case HMIRROR_OP_MIRROR:
 		/* The footprint was mirrored at submit: nothing to run. */
+		return HMIRROR_STEP_CMD_DONE;
+	case HMIRROR_OP_MIGRATE:
+		/* Moving pages sleeps: the worker does it, then sets done. */
+		if (!job->done) {
+			hmirror_sw_park(job, c->src, c->src + c->len, false);
+			return HMIRROR_STEP_PARKED;
+		}
+		if (c->dst) {
+			d = hmirror_sw_map(job, c->dst, c->dst + 8, true, err);
+			if (!d)
+				return HMIRROR_STEP_PARKED;
+			WRITE_ONCE(*(u64 *)d, job->result);
+			hmirror_sw_unmap(d);
+		}
 		return HMIRROR_STEP_CMD_DONE;
 	default:
 		*err = -EINVAL;

@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <cmocka.h>
 
@@ -404,6 +405,43 @@ static void test_job_invalid(void **state)
 	assert_int_equal(hmirror_job_atomic_add(&job, mem + 8, 1), 0);
 	assert_int_equal(job.nr_cmds, 3);
 	assert_int_equal(cmds[1].aux, HMIRROR_DELAY_MAX_US);
+}
+
+static void test_job_migrate(void **state)
+{
+	static _Alignas(65536) unsigned char mem[2 * 65536];
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct hmirror_cmd cmds[2];
+	struct hmirror_job job;
+	_Alignas(8) uint64_t moved[2];
+
+	(void)state;
+	fill_pattern(cmds, sizeof(cmds));
+	assert_int_equal(hmirror_job_init(&job, cmds, 2), 0);
+	/* Page-aligned start and length, a known target, aligned count. */
+	assert_int_equal(hmirror_job_migrate(&job, mem + 8, pg, 1, NULL), -EINVAL);
+	assert_int_equal(hmirror_job_migrate(&job, mem, pg + 8, 1, NULL), -EINVAL);
+	assert_int_equal(hmirror_job_migrate(&job, mem, 0, 1, NULL), -EINVAL);
+	assert_int_equal(hmirror_job_migrate(&job, mem, pg, 2, NULL), -EINVAL);
+	assert_int_equal(hmirror_job_migrate(&job, mem, pg, 1,
+					     (uint64_t *)((char *)moved + 4)),
+			 -EINVAL);
+	assert_int_equal(hmirror_job_migrate(NULL, mem, pg, 1, NULL), -EINVAL);
+	assert_int_equal(job.nr_cmds, 0);
+	assert_true(is_pattern(cmds, sizeof(cmds)));
+
+	assert_int_equal(hmirror_job_migrate(&job, mem, 2 * pg,
+					     HMIRROR_MIGRATE_TO_DEVICE, &moved[1]),
+			 0);
+	assert_int_equal(hmirror_job_migrate(&job, mem + pg, pg,
+					     HMIRROR_MIGRATE_TO_SYSTEM, NULL), 0);
+	/* The range travels in src/len, the target in value, the count in dst. */
+	assert_cmd_equal(&cmds[0], &(struct hmirror_cmd){
+		.op = HMIRROR_OP_MIGRATE, .src = UA(mem), .len = 2 * pg,
+		.value = HMIRROR_MIGRATE_TO_DEVICE, .dst = UA(&moved[1]) });
+	assert_cmd_equal(&cmds[1], &(struct hmirror_cmd){
+		.op = HMIRROR_OP_MIGRATE, .src = UA(mem + pg), .len = pg,
+		.value = HMIRROR_MIGRATE_TO_SYSTEM });
 }
 
 /* ---- configuration ------------------------------------------------------ */
@@ -801,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_job_builders),
 		cmocka_unit_test(test_job_full),
 		cmocka_unit_test(test_job_invalid),
+		cmocka_unit_test(test_job_migrate),
 		cmocka_unit_test_setup_teardown(test_config_setters,
 						setup_handle, teardown_handle),
 		cmocka_unit_test_setup_teardown(test_config_get_set,

@@ -120,6 +120,7 @@ enum hmirror_op {
 	HMIRROR_OP_WAIT_VALUE,		/* wait until *(u64 *)src == value */
 	HMIRROR_OP_DELAY,		/* the job takes aux us more */
 	HMIRROR_OP_MIRROR,		/* mirror src[0..len): fault only */
+	HMIRROR_OP_MIGRATE,		/* move src[0..len) to target value */
 	HMIRROR_OP_MAX,
 };
 
@@ -136,17 +137,28 @@ enum hmirror_op {
  * @op: enum hmirror_op
  * @flags: must be zero
  * @dst: destination user address (COPY, FILL, CRC32C result, ATOMIC_ADD,
- *	 WRITE_VALUE); 8-byte aligned for 64-bit operands, 4 for CRC32C
- * @src: source user address (COPY, CRC32C, WAIT_VALUE, MIRROR; 8-byte
- *	 aligned for WAIT_VALUE)
- * @len: bytes (COPY, FILL, CRC32C, MIRROR), at least 1; zero for the others
+ *	 WRITE_VALUE); 8-byte aligned for 64-bit operands, 4 for CRC32C;
+ *	 MIGRATE: 0, or an 8-byte aligned u64 that receives the number of
+ *	 pages moved
+ * @src: source user address (COPY, CRC32C, WAIT_VALUE, MIRROR, MIGRATE;
+ *	 8-byte aligned for WAIT_VALUE, page-aligned for MIGRATE)
+ * @len: bytes (COPY, FILL, CRC32C, MIRROR, MIGRATE), at least 1, a
+ *	 multiple of the page size for MIGRATE; zero for the others
  * @value: fill byte, CRC seed, addend, value to write or wait for;
- *	   MIRROR: 1 to mirror for writing, 0 for reading
+ *	   MIRROR: 1 to mirror for writing, 0 for reading; MIGRATE: the
+ *	   target, HMIRROR_MIGRATE_TO_SYSTEM or HMIRROR_MIGRATE_TO_DEVICE
  * @aux: DELAY: microseconds, 1..HMIRROR_DELAY_MAX_US; WAIT_VALUE: timeout
  *	 in microseconds, at most HMIRROR_WAIT_TIMEOUT_MAX_US, after which
  *	 the job fails with -ETIME (0: no timeout); zero otherwise
  *
  * Fields a command does not use must be zero.
+ *
+ * MIGRATE moves memory as HMIRROR_IOC_MIGRATE does, in job order: the
+ * job's later commands see the pages at their new place. It is not part
+ * of the footprint faulted at submit (moving pages just faulted in would
+ * be wasted work), but its range must be mapped then. Pages that cannot
+ * move stay where they are and the command still succeeds: the count at
+ * @dst and the context's STATS tell how many moved.
  */
 struct hmirror_cmd {
 	__u32 op;

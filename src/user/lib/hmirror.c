@@ -394,6 +394,25 @@ int hmirror_job_delay(struct hmirror_job *job, uint32_t us)
 	return job_push(job, &c);
 }
 
+int hmirror_job_migrate(struct hmirror_job *job, void *addr, size_t len,
+			unsigned int target, uint64_t *moved)
+{
+	struct hmirror_cmd c = {
+		.op = HMIRROR_OP_MIGRATE,
+		.dst = uaddr(moved),
+		.src = uaddr(addr),
+		.len = len,
+		.value = target,
+	};
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (page <= 0 || !len || misaligned(addr, (size_t)page) ||
+	    len % (size_t)page || misaligned(moved, 8) ||
+	    target > HMIRROR_MIGRATE_TO_DEVICE)
+		return -EINVAL;
+	return job_push(job, &c);
+}
+
 /* ---- running jobs -------------------------------------------------------- */
 
 int hmirror_submit(struct hmirror *h, const struct hmirror_job *job,

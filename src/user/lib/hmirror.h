@@ -286,6 +286,24 @@ int hmirror_job_wait_value(struct hmirror_job *job, const void *addr,
 int hmirror_job_delay(struct hmirror_job *job, uint32_t us);
 
 /**
+ * hmirror_job_migrate() - append MIGRATE: move @addr[0..@len) in job order
+ * @job: the job
+ * @addr: page-aligned start
+ * @len: bytes, a non-zero multiple of the page size
+ * @target: HMIRROR_MIGRATE_TO_DEVICE or HMIRROR_MIGRATE_TO_SYSTEM
+ * @moved: a uint64_t, 8-byte aligned, that receives the number of pages
+ *	   moved, or NULL
+ *
+ * The command succeeds even if some pages cannot move; @moved and the
+ * context's statistics tell. Use hmirror_migrate() for a page-by-page
+ * status.
+ *
+ * Return: 0, -EINVAL (alignment, length, target) or -ENOSPC.
+ */
+int hmirror_job_migrate(struct hmirror_job *job, void *addr, size_t len,
+			unsigned int target, uint64_t *moved);
+
+/**
  * hmirror_job_add_cmd() - append a command exactly as given
  * @job: the job
  * @cmd: the command, copied verbatim

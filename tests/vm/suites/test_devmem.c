@@ -566,6 +566,174 @@ static void test_bad_migrate(void **state)
 	munmap(buf, 4 * PG);
 }
 
+static struct hmirror_cmd job_migrate(void *p, size_t len, unsigned int target,
+				      uint64_t *moved)
+{
+	return (struct hmirror_cmd){ .op = HMIRROR_OP_MIGRATE,
+		.src = (uintptr_t)p, .len = len, .value = target,
+		.dst = (uintptr_t)moved };
+}
+
+/*
+ * MIGRATE inside a job, in job order: the FILL before it writes system
+ * memory, the COPY after it reads device memory, and a second MIGRATE
+ * brings everything back.
+ */
+static void test_job_migrate(void **state)
+{
+	size_t len = 64 * PG, n = len / PG;
+	uint8_t *buf = hm_map(len), *out = hm_map(len);
+	uint64_t *moved = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st;
+	struct hmirror_cmd c[3];
+
+	(void)state;
+	memset(buf, 1, len);
+	hm_stats(fd, &st0);
+	c[0] = hm_fill(buf, 0x5a, len);
+	c[1] = job_migrate(buf, len, HMIRROR_MIGRATE_TO_DEVICE, &moved[0]);
+	c[2] = hm_copy(out, buf, len);
+	assert_int_equal(hm_run(fd, c, 3), 0);
+	assert_int_equal(moved[0], n);
+	assert_int_equal(resident(fd), n);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(out[i], 0x5a);
+	hm_stats(fd, &st);
+	assert_int_equal(st.migrated_to_dev - st0.migrated_to_dev, n);
+
+	/* Device to system in a job; nothing faults on the CPU for it. */
+	c[0] = job_migrate(buf, len, HMIRROR_MIGRATE_TO_SYSTEM, &moved[1]);
+	assert_int_equal(hm_run(fd, c, 1), 0);
+	assert_int_equal(moved[1], n);
+	assert_int_equal(resident(fd), 0);
+	hm_stats(fd, &st);
+	assert_int_equal(st.migrated_to_sys - st0.migrated_to_sys, n);
+	assert_int_equal(st.dev_cpu_faults, st0.dev_cpu_faults);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], 0x5a);
+	close(fd);
+	munmap(moved, PG);
+	munmap(out, len);
+	munmap(buf, len);
+}
+
+/*
+ * NONE class: a later job, submitted while the first is still delayed,
+ * has its translations fixed at submit; the first job's MIGRATE moves the
+ * pages under both, and both must run on the pages' new place.
+ */
+static void test_job_migrate_none(void **state)
+{
+	size_t len = 32 * PG, n = len / PG;
+	uint8_t *buf = hm_map(len), *out = hm_map(len);
+	uint64_t *moved = hm_map(PG);
+	uint32_t *crc = hm_map(PG), want;
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	struct hmirror_cmd c[4], d;
+	uint64_t f1 = 0, f2 = 0;
+	int s1 = -1, s2 = -1;
+
+	(void)state;
+	memset(buf, 1, len);
+	memset(out, 0x33, len);	/* what the first job will fill in */
+	want = hm_crc32c(~0U, out, len);
+	memset(out, 0, len);
+	c[0] = (struct hmirror_cmd){ .op = HMIRROR_OP_DELAY, .aux = 50000 };
+	c[1] = hm_fill(buf, 0x33, len);
+	c[2] = job_migrate(buf, len, HMIRROR_MIGRATE_TO_DEVICE, moved);
+	c[3] = hm_copy(out, buf, len);
+	d = (struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)crc, .src = (uintptr_t)buf, .len = len,
+		.value = ~0U };
+	assert_int_equal(hm_submit(fd, c, 4, &f1), 0);
+	assert_int_equal(hm_submit(fd, &d, 1, &f2), 0);
+	assert_int_equal(hm_wait(fd, f2, 10000000000ull, &s2), 0);
+	assert_int_equal(hm_wait(fd, f1, 0, &s1), 0);
+	assert_int_equal(s1, 0);
+	assert_int_equal(s2, 0);
+	assert_int_equal(*moved, n);
+	assert_int_equal(*crc, want);
+	assert_int_equal(resident(fd), n);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(out[i], 0x33);
+	/* The CPU takes its pages back; the data came through. */
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], 0x33);
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(crc, PG);
+	munmap(moved, PG);
+	munmap(out, len);
+	munmap(buf, len);
+}
+
+/* Device memory runs out inside the job: the rest stays, data intact. */
+static void test_job_migrate_alloc_failure(void **state)
+{
+	const char *site = "/sys/kernel/debug/hmirror/fault/devmem_alloc";
+	size_t len = 64 * PG, n = len / PG;
+	uint8_t *buf = hm_map(len);
+	uint64_t *moved = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st;
+	struct hmirror_cmd c;
+	uint32_t crc;
+
+	(void)state;
+	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+	pattern(buf, len, 21);
+	crc = hm_crc32c(~0U, buf, len);
+	hm_stats(fd, &st0);
+	c = job_migrate(buf, len, HMIRROR_MIGRATE_TO_DEVICE, moved);
+	assert_int_equal(guest_write_file(site, "7 -1"), 0);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(guest_write_file(site, "0 0"), 0);
+	assert_int_equal(*moved, 7);
+	assert_int_equal(resident(fd), 7);
+	hm_stats(fd, &st);
+	assert_int_equal(st.migrate_failed - st0.migrate_failed, n - 7);
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	assert_true(pattern_ok(buf, len, 21));
+	close(fd);
+	munmap(moved, PG);
+	munmap(buf, len);
+}
+
+/* Bad MIGRATE commands fail the submit, and nothing of the job runs. */
+static void test_job_migrate_bad(void **state)
+{
+	uint8_t *buf = hm_map(4 * PG), *hole;
+	uint64_t *moved = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_cmd c[2], bad[7];
+
+	(void)state;
+	hole = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_int_equal(munmap(hole, PG), 0);
+	memset(buf, 1, 4 * PG);
+	bad[0] = job_migrate(buf + 8, PG, 1, NULL);
+	bad[1] = job_migrate(buf, PG + 8, 1, NULL);
+	bad[2] = job_migrate(buf, 0, 1, NULL);
+	bad[3] = job_migrate(buf, PG, 2, NULL);
+	bad[4] = job_migrate(buf, PG, 1, (uint64_t *)((char *)moved + 4));
+	bad[5] = job_migrate(buf, PG, 1, NULL);
+	bad[5].aux = 1;
+	bad[6] = job_migrate(hole, PG, 1, NULL);
+	for (unsigned int i = 0; i < 7; i++) {
+		c[0] = hm_fill(buf, 0x77, 4 * PG);
+		c[1] = bad[i];
+		assert_int_equal(hm_submit(fd, c, 2, NULL),
+				 i == 6 ? -EFAULT : -EINVAL);
+	}
+	for (size_t i = 0; i < 4 * PG; i++)
+		assert_int_equal(buf[i], 1);
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(moved, PG);
+	munmap(buf, 4 * PG);
+}
+
 /* Module unload with pages on the device: they come home first. */
 static void test_unload_evicts(void **state)
 {
@@ -600,6 +768,10 @@ int main(void)
 		cmocka_unit_test(test_alloc_failure),
 		cmocka_unit_test(test_several_vmas),
 		cmocka_unit_test(test_bad_migrate),
+		cmocka_unit_test(test_job_migrate),
+		cmocka_unit_test(test_job_migrate_none),
+		cmocka_unit_test(test_job_migrate_alloc_failure),
+		cmocka_unit_test(test_job_migrate_bad),
 		cmocka_unit_test(test_unload_evicts),
 	};
 
