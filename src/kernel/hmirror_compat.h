@@ -12,6 +12,7 @@
 #ifndef _HMIRROR_COMPAT_H
 #define _HMIRROR_COMPAT_H
 
+#include <linux/gfp.h>
 #include <linux/hrtimer.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -48,6 +49,13 @@
 #define hmirror_wq system_dfl_wq
 #else
 #define hmirror_wq system_unbound_wq
+#endif
+
+/* alloc_pages_bulk() took over the name of its array form (6.14). */
+#ifdef alloc_pages_bulk_array
+#define hmirror_alloc_pages_bulk alloc_pages_bulk_array
+#else
+#define hmirror_alloc_pages_bulk alloc_pages_bulk
 #endif
 
 /* hrtimer_setup() replaced hrtimer_init() plus ->function (6.15). */

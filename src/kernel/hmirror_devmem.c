@@ -230,7 +230,9 @@ static void hmirror_devmem_folio_free(struct folio *folio)
 	dm->free_pages += nr;
 	spin_unlock(&dm->lock);
 	atomic64_sub(nr, &dm->resident);
-	wake_up_all(&dm->freed_wq);
+	/* Every page freed passes here: no waitqueue lock when nobody waits. */
+	if (wq_has_sleeper(&dm->freed_wq))
+		wake_up_all(&dm->freed_wq);
 }
 
 #ifndef HMIRROR_HAVE_FOLIO_FREE

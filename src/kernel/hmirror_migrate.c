@@ -65,6 +65,7 @@ struct hmirror_mig {
 	unsigned long dst[HMIRROR_CHUNK_PAGES];
 	unsigned long hpfns[HMIRROR_CHUNK_PAGES];
 	s32 why[HMIRROR_CHUNK_PAGES];	/* a reason a page did not move */
+	struct page *pages[HMIRROR_CHUNK_PAGES];	/* bulk allocations */
 };
 
 static void *hmirror_page_map(struct page *page)
@@ -91,10 +92,10 @@ static void hmirror_copy_pages(struct page *dpage, struct page *spage,
 		d = hmirror_page_map(dpage + i);
 		if (spage) {
 			s = hmirror_page_map(spage + i);
-			memcpy(d, s, PAGE_SIZE);
+			copy_page(d, s);
 			hmirror_page_unmap(spage + i, s);
 		} else {
-			memset(d, 0, PAGE_SIZE);
+			clear_page(d);
 		}
 		hmirror_page_unmap(dpage + i, d);
 	}
@@ -172,15 +173,41 @@ static struct folio *hmirror_alloc_pmd_folio(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * Fresh system pages for the 4 KiB entries of @args, in one bulk
+ * allocation when the VMA has no memory policy of its own to honour.
+ */
+static void hmirror_alloc_bulk(struct migrate_vma *args, struct page **pages)
+{
+	unsigned long i, n = 0;
+
+	memset(pages, 0, args->npages * sizeof(*pages));
+	if (vma_policy(args->vma))
+		return;
+	for (i = 0; i < args->npages; i++) {
+		if (args->src[i] & HMIRROR_MPFN_COMPOUND)
+			i += HMIRROR_CHUNK_PAGES - 1;
+		else if (migrate_pfn_to_page(args->src[i]) &&
+			 (args->src[i] & MIGRATE_PFN_MIGRATE))
+			n++;
+	}
+	/* Short of @n, the rest come from alloc_page_vma() one by one. */
+	if (n)
+		hmirror_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, n, pages);
+}
+
 /* System memory destinations for device pages collected in @args. */
 static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
-					    struct page *fault_page)
+					    struct page *fault_page,
+					    struct page **bulk)
 {
-	unsigned long i, j, n = args->npages, s, addr;
+	unsigned long i, j, n = args->npages, s, addr, b = 0;
 	struct page *spage, *dpage;
 	struct folio *folio;
 	vm_fault_t ret = 0;
 
+	if (bulk)
+		hmirror_alloc_bulk(args, bulk);
 	for (i = 0; i < n; i++) {
 		s = args->src[i];
 		spage = migrate_pfn_to_page(s);
@@ -216,7 +243,8 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 			i += HMIRROR_CHUNK_PAGES - 1;
 			continue;
 		}
-		dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
+		dpage = bulk && bulk[b] ? bulk[b++] :
+			alloc_page_vma(GFP_HIGHUSER_MOVABLE, args->vma, addr);
 		if (!dpage) {
 			if (spage == fault_page)
 				ret = VM_FAULT_OOM;
@@ -227,6 +255,9 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			       (s & MIGRATE_PFN_WRITE);
 	}
+	/* Pages allocated for entries an OOM break skipped. */
+	while (bulk && b < n && bulk[b])
+		__free_page(bulk[b++]);
 	return ret;
 }
 
@@ -279,7 +310,7 @@ static long hmirror_mig_round(struct hmirror_device *hdev,
 		if (to_dev)
 			hmirror_alloc_copy_to_dev(hdev, &args, m->why);
 		else
-			hmirror_alloc_copy_to_sys(&args, NULL);
+			hmirror_alloc_copy_to_sys(&args, NULL, m->pages);
 		migrate_vma_pages(&args);
 	}
 	moved = hmirror_mig_moved(args.src, args.dst, args.npages);
@@ -604,7 +635,8 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	}
 	ret = 0;
 	if (args.cpages) {
-		ret = hmirror_alloc_copy_to_sys(&args, page);
+		ret = hmirror_alloc_copy_to_sys(&args, page,
+						m ? m->pages : NULL);
 		migrate_vma_pages(&args);
 		moved = hmirror_mig_moved(args.src, args.dst, args.npages);
 		atomic64_add(moved, &dm->migrated_out);

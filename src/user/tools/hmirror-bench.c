@@ -91,6 +91,8 @@ static const struct {
 static struct {
 	unsigned int sizes[MAX_LIST];	/* MiB */
 	unsigned int nr_sizes;
+	unsigned int mig_sizes[MAX_LIST];	/* MiB, for migration */
+	unsigned int nr_mig_sizes;
 	unsigned int reps;
 	unsigned int esc_reps;
 	unsigned int ctxs[MAX_LIST];
@@ -105,8 +107,10 @@ static struct {
 	const char *dmirror;
 	const char *floor;
 } opt = {
-	.sizes = { 64, 256 },
-	.nr_sizes = 2,
+	.sizes = { 64, 256, 1024 },
+	.nr_sizes = 3,
+	.mig_sizes = { 2, 64, 256, 1024 },
+	.nr_mig_sizes = 4,
 	.reps = 7,
 	.esc_reps = 3,
 	.ctxs = { 1, 10, 100 },
@@ -450,35 +454,47 @@ struct pair {
 	const char *name;	/* records: <name>_<kind>_<size>MiB */
 };
 
-static void bench_pair(const struct pair *p)
+/* Fewer repetitions of the largest buffers: a median of 3 still. */
+static unsigned int reps_for(size_t len)
+{
+	return len >= (size_t)1024 * MIB && opt.reps > 3 ? 3 : opt.reps;
+}
+
+static void bench_pair_sizes(const struct pair *p, const unsigned int *sizes,
+			     unsigned int nr_sizes)
 {
 	double h[64], a[64], th, ta, thp_min;
-	unsigned int s, k, i;
+	unsigned int s, k, i, reps;
 
 	for (k = KIND_4K; k <= KIND_THP; k++) {
-		for (s = 0; s < opt.nr_sizes; s++) {
-			size_t len = (size_t)opt.sizes[s] * MIB;
+		for (s = 0; s < nr_sizes; s++) {
+			size_t len = (size_t)sizes[s] * MIB;
 			struct rec *r;
 
 			thp_min = 1;
-			for (i = 0; i < opt.reps; i++) {
+			reps = reps_for(len);
+			for (i = 0; i < reps; i++) {
 				th = ta = 1;
 				h[i] = p->hmirror(len, k, opt.verify && !i, &th);
 				a[i] = p->anchor(len, k, opt.verify && !i, &ta);
 				thp_min = fmin(thp_min, fmin(th, ta));
 				progress("%s %s %u MiB rep %u: hmirror %.2f %s, %s %.2f %s",
-					 p->what, kind_name[k], opt.sizes[s],
+					 p->what, kind_name[k], sizes[s],
 					 i + 1, h[i], p->unit, p->anchor_short,
 					 a[i], p->unit);
 			}
-			r = rec_add(p->unit, median(h, opt.reps),
-				    median(a, opt.reps), p->anchor_name,
-				    p->higher, "%s_%s_%uMiB", p->name,
-				    kind_name[k], opt.sizes[s]);
+			r = rec_add(p->unit, median(h, reps), median(a, reps),
+				    p->anchor_name, p->higher, "%s_%s_%uMiB",
+				    p->name, kind_name[k], sizes[s]);
 			if (k == KIND_THP)
 				thp_note(r, thp_min);
 		}
 	}
+}
+
+static void bench_pair(const struct pair *p)
+{
+	bench_pair_sizes(p, opt.sizes, opt.nr_sizes);
 }
 
 static void bench_fault(void)
@@ -681,11 +697,11 @@ static void bench_migrate(void)
 	};
 
 	mig_what = MIG_TO_DEV;
-	bench_pair(&to_dev);
+	bench_pair_sizes(&to_dev, opt.mig_sizes, opt.nr_mig_sizes);
 	mig_what = MIG_TO_SYS;
-	bench_pair(&to_sys);
+	bench_pair_sizes(&to_sys, opt.mig_sizes, opt.nr_mig_sizes);
 	mig_what = MIG_FAULT_BACK;
-	bench_pair(&back);
+	bench_pair_sizes(&back, opt.mig_sizes, opt.nr_mig_sizes);
 }
 
 /* ---- (1b) fault-in alone ------------------------------------------------ */
@@ -1089,8 +1105,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hmirror-bench [options]\n"
 		"  --json FILE          write the records as JSON to FILE\n"
-		"  --sizes LIST         buffer sizes in MiB, comma-separated (64,256)\n"
-		"  --reps N             repetitions per figure, median kept (7)\n"
+		"  --sizes LIST         buffer sizes in MiB, comma-separated (64,256,1024)\n"
+		"  --mig-sizes LIST     migration: buffer sizes in MiB (2,64,256,1024)\n"
+		"  --reps N             repetitions per figure, median kept (7; 3 from 1 GiB)\n"
 		"  --contexts LIST      escalation: numbers of contexts (1,10,100)\n"
 		"  --esc-reps N         escalation: repetitions, worst kept (3)\n"
 		"  --deadline MS        escalation: the contexts' deadline (100)\n"
@@ -1183,7 +1200,7 @@ static void print_setting(const char *path)
 }
 
 enum {
-	OPT_JSON = 256, OPT_SIZES, OPT_REPS, OPT_CTXS, OPT_ESC_REPS,
+	OPT_JSON = 256, OPT_SIZES, OPT_MIG_SIZES, OPT_REPS, OPT_CTXS, OPT_ESC_REPS,
 	OPT_DEADLINE, OPT_PT, OPT_ONLY, OPT_NO_THP_INVAL, OPT_NO_VERIFY,
 	OPT_DMIRROR, OPT_FLOOR,
 };
@@ -1193,6 +1210,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "sizes", required_argument, NULL, OPT_SIZES },
+		{ "mig-sizes", required_argument, NULL, OPT_MIG_SIZES },
 		{ "reps", required_argument, NULL, OPT_REPS },
 		{ "contexts", required_argument, NULL, OPT_CTXS },
 		{ "esc-reps", required_argument, NULL, OPT_ESC_REPS },
@@ -1217,6 +1235,11 @@ int main(int argc, char **argv)
 		case OPT_SIZES:
 			opt.nr_sizes = parse_list(optarg, "size", opt.sizes, 2,
 						  1U << 20);
+			break;
+		case OPT_MIG_SIZES:
+			opt.nr_mig_sizes = parse_list(optarg, "size",
+						      opt.mig_sizes, 2,
+						      1U << 20);
 			break;
 		case OPT_REPS:
 			opt.reps = parse_uint(optarg, "repetitions", 1, 64);
@@ -1257,6 +1280,9 @@ int main(int argc, char **argv)
 	for (o = 0; o < (int)opt.nr_sizes; o++)
 		if (opt.sizes[o] % 2)
 			die("sizes must be multiples of 2 MiB (THP)");
+	for (o = 0; o < (int)opt.nr_mig_sizes; o++)
+		if (opt.mig_sizes[o] % 2)
+			die("sizes must be multiples of 2 MiB (THP)");
 	if (opt.pt_mib % 2)
 		die("--pt-size must be a multiple of 2 MiB (THP)");
 
@@ -1270,6 +1296,12 @@ int main(int argc, char **argv)
 	if (ret)
 		die("GET_INFO: %s", hmirror_strerror(ret));
 
+	for (o = 0; (opt.only & B_MIGRATE) && o < (int)opt.nr_mig_sizes; o++)
+		if ((uint64_t)opt.mig_sizes[o] * MIB > info.vram_bytes)
+			die("migration size %u MiB > the device memory (%llu MiB): load hmirror with a larger vram_mb",
+			    opt.mig_sizes[o],
+			    (unsigned long long)(info.vram_bytes / MIB));
+
 	printf("hmirror-bench: device %u backend %.*s, ABI %u, max_cmds %u, max_job_bytes %llu\n",
 	       opt.device, (int)sizeof(info.backend), info.backend,
 	       info.abi_version, info.max_cmds,
@@ -1280,6 +1312,9 @@ int main(int argc, char **argv)
 	       opt.reps, opt.esc_reps);
 	for (o = 0; o < (int)opt.nr_sizes; o++)
 		printf(" %u", opt.sizes[o]);
+	printf(" MiB, migration");
+	for (o = 0; o < (int)opt.nr_mig_sizes; o++)
+		printf(" %u", opt.mig_sizes[o]);
 	printf(" MiB\n");
 	fflush(stdout);
 
