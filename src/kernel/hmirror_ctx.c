@@ -142,8 +142,7 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&info, uarg, sizeof(info)))
 		return -EFAULT;
-	if (info.pad || info.pad2 ||
-	    info.reserved)
+	if (info.pad || info.pad2 || info.vram_kind || info.reserved)
 		return -EINVAL;
 
 	memset(&info, 0, sizeof(info));
@@ -153,9 +152,12 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 	strscpy(info.backend, ctx->hdev->ops->name, sizeof(info.backend));
 	info.max_cmds = HMIRROR_MAX_CMDS;
 	info.max_job_bytes = HMIRROR_MAX_JOB_BYTES;
-	if (ctx->hdev->devmem)
+	if (ctx->hdev->devmem) {
 		info.vram_bytes = (u64)ctx->hdev->devmem->nr_blocks *
 				  HMIRROR_CHUNK_SIZE;
+		info.vram_kind = ctx->hdev->devmem->coherent ?
+				 HMIRROR_VRAM_COHERENT : HMIRROR_VRAM_PRIVATE;
+	}
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
 }

@@ -110,6 +110,7 @@ static int hmirror_devmem_show(struct seq_file *m, void *unused)
 	spin_unlock(&dm->lock);
 	hmirror_devmem_stats(hdev, &st);
 
+	seq_printf(m, "kind %s\n", dm->coherent ? "coherent" : "private");
 	seq_printf(m, "vram_pages %llu\nfree_pages %lu\nresident %llu\n",
 		   st.dev_vram_pages, free_pages, st.dev_resident);
 	seq_printf(m, "blocks %u\nblocks_full %u\nblocks_huge %u\nblocks_partial %u\nblocks_backed %u\n",

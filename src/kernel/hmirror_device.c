@@ -53,7 +53,8 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	ret = hdev->ops->init(hdev);
 	if (ret)
 		return ret;
-	ret = hmirror_devmem_init(hdev, hmirror_vram_mb);
+	ret = hmirror_devmem_init(hdev, hmirror_vram_mb,
+				  hmirror_coherent_addr[index]);
 	if (ret)
 		goto err_fini;
 

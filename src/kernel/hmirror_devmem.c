@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmirror device memory: ZONE_DEVICE device-private pages of a device
- * instance, their allocator and their backing store.
+ * hmirror device memory: ZONE_DEVICE device-private or device-coherent
+ * pages of a device instance, their allocator and their backing store.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -45,6 +45,29 @@
  * through hmirror_devmem_kaddr(); the CPU never maps a device page.
  */
 
+/**
+ * DOC: device-coherent memory
+ *
+ * An instance given coherent_addr has MEMORY_DEVICE_COHERENT memory
+ * instead: a boot-reserved physical range, claimed with
+ * request_mem_region() and mapped by memremap_pages() into the kernel's
+ * direct map. The CPU maps these pages like system memory, so a CPU
+ * access never faults them back (no migrate_to_ram; the core does not
+ * call it for coherent pages), hmm_range_fault() reports them as present
+ * pages, and the engine and the migration copies reach them with
+ * kmap_local_page() like any page: no backing store.
+ *
+ * Coherent memory moves in 4 KiB pages only. In 7.3,
+ * migrate_vma_collect_huge_pmd() collects a PMD-mapped folio only under
+ * MIGRATE_VMA_SELECT_SYSTEM and without asking whether it is a device
+ * folio, and skips it, unsplit, under SELECT_DEVICE_COHERENT; and
+ * migrate_device_coherent_folio() (a FOLL_LONGTERM pin) WARNs on large
+ * folios. A coherent THP could thus neither be migrated back nor pinned,
+ * and would be taken for system memory by the next migration to a device.
+ * So a migration to coherent memory does not ask for compound pages: the
+ * core splits a THP when it collects it.
+ */
+
 static inline struct hmirror_devmem *
 hmirror_page_devmem(const struct page *page)
 {
@@ -65,13 +88,30 @@ hmirror_page_block(struct hmirror_devmem *dm, const struct page *page)
  */
 bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page)
 {
-	return is_device_private_page(page) &&
+	return (is_device_private_page(page) ||
+		is_device_coherent_page(page)) &&
 	       page_pgmap(page)->owner == hdev;
 }
 
 /**
+ * hmirror_devmem_max_order() - largest folio @hdev's memory takes
+ * @hdev: device instance with device memory
+ *
+ * Return: the order of a device THP, or 0 where only 4 KiB pages move:
+ * device-coherent memory (see "device-coherent memory"), or a kernel
+ * without device THP.
+ */
+unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev)
+{
+	if (!HMIRROR_HAVE_DEVICE_THP || hdev->devmem->coherent)
+		return 0;
+	return HMIRROR_CHUNK_SHIFT - PAGE_SHIFT;
+}
+
+/**
  * hmirror_devmem_kaddr() - kernel address of a device page's backing store
- * @page: a device-private page of hmirror
+ * @page: a device-private page of hmirror (coherent pages have no backing
+ *	  store: kmap them)
  *
  * Return: the address of the page's contents, valid while the page is
  * allocated.
@@ -135,6 +175,8 @@ static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 	struct hmirror_block *b;
 	void *mem;
 
+	if (dm->coherent)
+		return 0;	/* the pages themselves hold the data */
 	spin_lock(&dm->lock);
 	b = __hmirror_block_find(dm, order);
 	mem = b ? b->backing : NULL;
@@ -173,7 +215,7 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 	unsigned long pfn;
 	int tries = 2;
 
-	if (!dm || (order && !HMIRROR_HAVE_DEVICE_THP))
+	if (!dm || order > hmirror_devmem_max_order(hdev))
 		return NULL;
 	if (hmirror_fault_should_fail(HMIRROR_FAULT_DEVMEM_ALLOC))
 		return NULL;
@@ -182,7 +224,7 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 			return NULL;
 		spin_lock(&dm->lock);
 		b = __hmirror_block_find(dm, order);
-		if (b && b->backing) {
+		if (b && (b->backing || dm->coherent)) {
 			pfn = __hmirror_block_take(dm, b, order);
 			spin_unlock(&dm->lock);
 			break;
@@ -247,14 +289,42 @@ static const struct dev_pagemap_ops hmirror_devmem_ops = {
 	.migrate_to_ram = hmirror_migrate_to_ram,
 };
 
+/* The CPU maps coherent pages: nothing to migrate on a CPU fault. */
+static const struct dev_pagemap_ops hmirror_devmem_coherent_ops = {
+	HMIRROR_PGMAP_FREE_OP(hmirror_devmem_folio_free),
+};
+
+/* The physical range of @dm's memory: found free, or the one given. */
+static struct resource *hmirror_devmem_region(struct hmirror_devmem *dm,
+					      unsigned long size,
+					      phys_addr_t coherent_addr)
+{
+	struct resource *res;
+
+	if (!dm->coherent)
+		return request_free_mem_region(&iomem_resource, size,
+					       "hmirror");
+	/* Inside the boot-reserved range hmirror_init() checked. */
+	res = request_mem_region(coherent_addr, size, "hmirror");
+	if (!res) {
+		pr_err("device %u: [%pa+%#lx] is busy\n", dm->hdev->index,
+		       &coherent_addr, size);
+		return ERR_PTR(-EBUSY);
+	}
+	return res;
+}
+
 /**
  * hmirror_devmem_init() - give a device instance its device memory
  * @hdev: device instance
  * @mb: size in MiB, a multiple of 2; 0 for none
+ * @coherent_addr: physical address of device-coherent memory, 2 MiB
+ *		   aligned and boot-reserved; 0 for device-private memory
  *
  * Return: 0 or a negative errno.
  */
-int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb)
+int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb,
+			phys_addr_t coherent_addr)
 {
 	unsigned long size = (unsigned long)mb << 20, i;
 	struct hmirror_devmem *dm;
@@ -268,6 +338,7 @@ int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb)
 	if (!dm)
 		return -ENOMEM;
 	dm->hdev = hdev;
+	dm->coherent = !!coherent_addr;
 	spin_lock_init(&dm->lock);
 	INIT_LIST_HEAD(&dm->free);
 	INIT_LIST_HEAD(&dm->partial);
@@ -280,17 +351,19 @@ int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb)
 		goto err_free;
 	}
 
-	res = request_free_mem_region(&iomem_resource, size, "hmirror");
+	res = hmirror_devmem_region(dm, size, coherent_addr);
 	if (IS_ERR_OR_NULL(res)) {
 		ret = res ? PTR_ERR(res) : -ENOMEM;
 		goto err_blocks;
 	}
 	dm->res = res;
-	dm->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dm->pgmap.type = dm->coherent ? MEMORY_DEVICE_COHERENT :
+					MEMORY_DEVICE_PRIVATE;
 	dm->pgmap.range.start = res->start;
 	dm->pgmap.range.end = res->end;
 	dm->pgmap.nr_range = 1;
-	dm->pgmap.ops = &hmirror_devmem_ops;
+	dm->pgmap.ops = dm->coherent ? &hmirror_devmem_coherent_ops :
+				       &hmirror_devmem_ops;
 	dm->pgmap.owner = hdev;
 	ptr = memremap_pages(&dm->pgmap, numa_node_id());
 	if (IS_ERR_OR_NULL(ptr)) {
@@ -367,4 +440,6 @@ void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st)
 	st->dev_migrated_out = atomic64_read(&dm->migrated_out);
 	st->dev_cpu_faults = atomic64_read(&dm->cpu_faults);
 	st->dev_evicted = atomic64_read(&dm->evicted);
+	st->dev_vram_kind = dm->coherent ? HMIRROR_VRAM_COHERENT :
+					   HMIRROR_VRAM_PRIVATE;
 }

@@ -88,6 +88,7 @@ struct hmirror_backend_ops {
  * @lru: in the device memory's LRU list while it holds pages
  * @pfn: its first device pfn
  * @backing: the sw backend's store for its contents, or NULL until used
+ *	      (always NULL in device-coherent memory: the pages hold them)
  * @used: pages allocated
  * @huge: allocated whole, as one device folio
  * @map: allocated pages
@@ -105,7 +106,8 @@ struct hmirror_block {
 /**
  * struct hmirror_devmem - the device memory of a device instance
  * @hdev: its instance
- * @pgmap: the ZONE_DEVICE private mapping; owner @hdev
+ * @coherent: device-coherent (CPU-addressable) memory, not device-private
+ * @pgmap: the ZONE_DEVICE mapping; owner @hdev
  * @res: the physical address range it occupies
  * @pfn_first: first pfn of @res
  * @nr_blocks: size in 2 MiB blocks
@@ -124,6 +126,7 @@ struct hmirror_block {
  */
 struct hmirror_devmem {
 	struct hmirror_device *hdev;
+	bool coherent;
 	struct dev_pagemap pgmap;
 	struct resource *res;
 	unsigned long pfn_first;
@@ -348,6 +351,7 @@ extern unsigned int hmirror_nr_devices;
 extern unsigned int hmirror_inval_deadline_ms;
 extern unsigned int hmirror_inval_policy;
 extern unsigned int hmirror_vram_mb;
+extern unsigned long hmirror_coherent_addr[];
 
 struct hmirror_device *hmirror_device_get(unsigned int index);
 
@@ -403,12 +407,14 @@ void hmirror_debugfs_ctx_fini(struct hmirror_ctx *ctx);
 void hmirror_floor_debugfs_init(struct dentry *root);
 
 /* hmirror_devmem.c */
-int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb);
+int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb,
+			phys_addr_t coherent_addr);
 void hmirror_devmem_fini(struct hmirror_device *hdev);
 struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 				  unsigned int order, bool evict);
 void *hmirror_devmem_kaddr(const struct page *page);
 bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page);
+unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev);
 void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);
 
 /* hmirror_migrate.c */

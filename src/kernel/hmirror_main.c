@@ -10,6 +10,7 @@
 
 #include <linux/debugfs.h>
 #include <linux/fs.h>
+#include <linux/ioport.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 
@@ -53,6 +54,26 @@ unsigned int hmirror_vram_mb = 256;
 module_param_named(vram_mb, hmirror_vram_mb, uint, 0444);
 MODULE_PARM_DESC(vram_mb,
 		 "device memory per instance in MiB, a multiple of 2 (0: none; default 256)");
+
+/**
+ * DOC: device memory kinds
+ *
+ * A device instance has device-private memory (MEMORY_DEVICE_PRIVATE) by
+ * default: a free physical range the CPU cannot map. coherent_addr=A0,A1,...
+ * gives instance N device-coherent memory (MEMORY_DEVICE_COHERENT)
+ * instead, vram_mb of it at physical address AN, as a CXL or
+ * cache-coherent-link accelerator has: memory the CPU maps and accesses in
+ * place. 0, or an entry not given, keeps an instance device-private. The
+ * range must be reserved at boot (memmap=SIZE$ADDR, or the firmware's
+ * reserved or soft-reserved memory), 2 MiB aligned, and not shared with
+ * another instance; anything else fails the load with -EINVAL.
+ */
+unsigned long hmirror_coherent_addr[HMIRROR_MAX_DEVICES];
+static unsigned int hmirror_coherent_nr;
+module_param_array_named(coherent_addr, hmirror_coherent_addr, ulong,
+			 &hmirror_coherent_nr, 0444);
+MODULE_PARM_DESC(coherent_addr,
+		 "per instance: physical address of vram_mb of boot-reserved memory to use as device-coherent memory (0: device-private, the default)");
 
 /*
  * Writable at run time (new contexts take the value when opened), so the
@@ -142,6 +163,78 @@ static void hmirror_devices_destroy(unsigned int n)
 		hmirror_device_destroy(&hmirror_devices[n]);
 }
 
+static unsigned int hmirror_coherent_count(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < hmirror_coherent_nr; i++)
+		n += !!hmirror_coherent_addr[i];
+	return n;
+}
+
+/* Sums the part of [start, end] that reserved memory covers. */
+static int hmirror_coherent_covered(struct resource *res, void *arg)
+{
+	*(u64 *)arg += resource_size(res);
+	return 0;
+}
+
+static u64 hmirror_coherent_reserved(u64 start, u64 size)
+{
+	u64 covered = 0;
+
+	walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, start,
+			    start + size - 1, &covered, hmirror_coherent_covered);
+	walk_iomem_res_desc(IORES_DESC_SOFT_RESERVED, IORESOURCE_MEM, start,
+			    start + size - 1, &covered, hmirror_coherent_covered);
+	return covered;
+}
+
+/*
+ * coherent_addr, checked before any instance exists: memremap_pages()
+ * would WARN (and the test runner fail) on RAM or on a range two
+ * instances share, and a range of nothing would be mapped as memory.
+ */
+static int __init hmirror_coherent_check(void)
+{
+	u64 size = (u64)hmirror_vram_mb << 20, a, b;
+	unsigned int i, j;
+
+	if (hmirror_coherent_nr > hmirror_nr_devices) {
+		pr_err("coherent_addr has %u entries for %u instances\n",
+		       hmirror_coherent_nr, hmirror_nr_devices);
+		return -EINVAL;
+	}
+	for (i = 0; i < hmirror_coherent_nr; i++) {
+		a = hmirror_coherent_addr[i];
+		if (!a)
+			continue;
+		if (!size) {
+			pr_err("coherent_addr needs vram_mb > 0\n");
+			return -EINVAL;
+		}
+		if (!IS_ALIGNED(a, HMIRROR_CHUNK_SIZE)) {
+			pr_err("coherent_addr[%u]=%#llx is not 2 MiB aligned\n",
+			       i, a);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			b = hmirror_coherent_addr[j];
+			if (b && a < b + size && b < a + size) {
+				pr_err("coherent_addr[%u]=%#llx and [%u]=%#llx overlap (vram_mb=%u)\n",
+				       j, b, i, a, hmirror_vram_mb);
+				return -EINVAL;
+			}
+		}
+		if (hmirror_coherent_reserved(a, size) != size) {
+			pr_err("coherent_addr[%u]: [%#llx-%#llx] is not all reserved memory (boot with memmap=%uM$%#llx or larger)\n",
+			       i, a, a + size - 1, hmirror_vram_mb, a);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int __init hmirror_init(void)
 {
 	unsigned int i;
@@ -157,6 +250,10 @@ static int __init hmirror_init(void)
 		       hmirror_vram_mb);
 		return -EINVAL;
 	}
+
+	ret = hmirror_coherent_check();
+	if (ret)
+		return ret;
 
 	hmirror_devices = kzalloc_objs(*hmirror_devices, hmirror_nr_devices,
 				       GFP_KERNEL);
@@ -186,8 +283,9 @@ static int __init hmirror_init(void)
 			goto err_devices;
 	}
 
-	pr_info("%u device instance(s), %u MiB of device memory each, ABI %u\n",
-		hmirror_nr_devices, hmirror_vram_mb, HMIRROR_ABI_VERSION);
+	pr_info("%u device instance(s), %u MiB of device memory each (%u coherent), ABI %u\n",
+		hmirror_nr_devices, hmirror_vram_mb, hmirror_coherent_count(),
+		HMIRROR_ABI_VERSION);
 	return 0;
 
 err_devices:

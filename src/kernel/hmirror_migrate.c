@@ -29,19 +29,23 @@
  *
  * To the device: system pages first (SELECT_SYSTEM), then, in a second
  * pass, pages in the device memory of the other hmirror instances
- * (SELECT_DEVICE_PRIVATE with that instance as owner), copied directly
- * from one device's memory to the other's: the GPU-to-GPU path. Back to
+ * (SELECT_DEVICE_PRIVATE or SELECT_DEVICE_COHERENT, by that instance's
+ * kind, with that instance as owner), copied directly from one device's
+ * memory to the other's: the GPU-to-GPU path, between kinds too. Back to
  * system memory: explicitly (MIGRATE to system), on a CPU fault
- * (migrate_to_ram), and by eviction (migrate_device_range(), no mm
- * needed). The copies are the backend's: in the sw backend a memcpy
- * between system pages and the device memory's backing store.
+ * (migrate_to_ram, device-private memory only: the CPU maps coherent
+ * pages and uses them in place), and by eviction (migrate_device_range(),
+ * no mm needed). The copies are the backend's: in the sw backend a memcpy
+ * between system pages and the device memory's backing store, or the
+ * coherent page itself.
  *
  * The mirror's PTEs are not updated here: the core sends MMU_NOTIFY_MIGRATE
  * invalidations for every page that moves, they zap the PTEs of every
  * context like any other invalidation, and the next job faults the new
  * location in (hmm_range_fault() reports this device's own pages as they
- * are, with dev_private_owner set, and migrates other devices' pages
- * back).
+ * are, with dev_private_owner set, migrates other devices' private pages
+ * back, and reports coherent pages, anybody's, as the present pages they
+ * are).
  *
  * What moved is read back afterwards from the CPU page table itself
  * (an hmm_range_fault() snapshot of the window), so the status a caller
@@ -58,6 +62,19 @@
 #define HMIRROR_SELECT_COMPOUND	0
 #define HMIRROR_MPFN_COMPOUND	0
 #endif
+
+/* What migrate_vma selects to collect @hdev's device pages. */
+static unsigned long hmirror_mig_select_dev(struct hmirror_device *hdev)
+{
+	return hdev->devmem->coherent ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+					MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
+}
+
+/* In any device's memory, either kind: not in system memory. */
+static bool hmirror_page_on_device(const struct page *page)
+{
+	return is_device_private_page(page) || is_device_coherent_page(page);
+}
 
 /* Scratch space of one window. */
 struct hmirror_mig {
@@ -283,7 +300,11 @@ static unsigned long hmirror_mig_moved(const unsigned long *src,
 	return moved;
 }
 
-/* One migrate_vma round over [start, end) of @vma; returns pages moved. */
+/*
+ * One migrate_vma round over [start, end) of @vma, to or from @hdev's
+ * memory; returns pages moved. THPs are collected whole only where
+ * @hdev's memory takes device folios.
+ */
 static long hmirror_mig_round(struct hmirror_device *hdev,
 			      struct vm_area_struct *vma, unsigned long start,
 			      unsigned long end, struct hmirror_mig *m,
@@ -296,7 +317,8 @@ static long hmirror_mig_round(struct hmirror_device *hdev,
 		.start = start,
 		.end = end,
 		.pgmap_owner = owner,
-		.flags = select | HMIRROR_SELECT_COMPOUND,
+		.flags = select | (hmirror_devmem_max_order(hdev) ?
+				   HMIRROR_SELECT_COMPOUND : 0),
 	};
 	unsigned long moved;
 	int ret;
@@ -342,7 +364,7 @@ static s32 hmirror_mig_where(struct hmirror_device *hdev, unsigned long hpfn,
 	page = hmm_pfn_to_page(hpfn);
 	if (to_dev)
 		return hmirror_page_is_mine(hdev, page) ? 0 : -EBUSY;
-	return is_device_private_page(page) ? -EBUSY : 0;
+	return hmirror_page_on_device(page) ? -EBUSY : 0;
 }
 
 /* Snapshot [start, end) after migrating it, for the per-page status. */
@@ -438,8 +460,7 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 			if (other == hdev || !other->devmem)
 				continue;
 			r = hmirror_mig_round(hdev, vma, start, end, m, true,
-					      other,
-					      MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
+					      other, hmirror_mig_select_dev(other));
 			if (r < 0)
 				return r;
 			if (r)
@@ -449,7 +470,7 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 		atomic64_add(moved, &hdev->devmem->migrated_in);
 	} else {
 		r = hmirror_mig_round(hdev, vma, start, end, m, false, hdev,
-				      MIGRATE_VMA_SELECT_DEVICE_PRIVATE);
+				      hmirror_mig_select_dev(hdev));
 		if (r < 0)
 			return r;
 		moved = r;
@@ -588,7 +609,8 @@ int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 
 /**
  * hmirror_migrate_to_ram() - dev_pagemap_ops.migrate_to_ram: a CPU fault
- * @vmf: the fault, on one of hmirror's device pages (locked by the core)
+ * @vmf: the fault, on one of hmirror's device-private pages (locked by
+ *	 the core; coherent pages never fault)
  *
  * Brings the page back, or the whole device folio when it is mapped by a
  * PMD.
@@ -653,6 +675,9 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
  * hmirror_devmem_evict() - move device pages back to system memory
  * @hdev: device instance
  * @nr_blocks: how many 2 MiB blocks to empty, least recently filled first
+ *
+ * The same for both kinds: migrate_device_range() takes device-coherent
+ * pfns as it takes device-private ones, and unmaps them from every mm.
  *
  * Return: pages evicted, or a negative errno.
  */

@@ -41,6 +41,7 @@
  * @pad2: must be zero
  * @max_job_bytes: largest footprint (sum of command lengths) of one job
  * @vram_bytes: device memory of this instance (0: none on this kernel)
+ * @vram_kind: HMIRROR_VRAM_* of that memory; must be zero on input
  * @reserved: must be zero on input; zero on output
  */
 struct hmirror_info {
@@ -53,8 +54,22 @@ struct hmirror_info {
 	__u32 pad2;
 	__u64 max_job_bytes;
 	__u64 vram_bytes;
-	__u64 reserved;
+	__u32 vram_kind;
+	__u32 reserved;
 };
+
+/*
+ * Kinds of device memory (hmirror_info.vram_kind, hmirror_stats.
+ * dev_vram_kind). Kernels before the field existed report 0: theirs is
+ * device-private.
+ *
+ * HMIRROR_VRAM_PRIVATE: the CPU cannot map it; a CPU access migrates the
+ * page to system memory.
+ * HMIRROR_VRAM_COHERENT: the CPU maps it and accesses it in place; pages
+ * stay on the device until migrated or evicted.
+ */
+#define HMIRROR_VRAM_PRIVATE	0
+#define HMIRROR_VRAM_COHERENT	1
 
 /*
  * Preemption classes, chosen per context before its first job.
@@ -257,6 +272,7 @@ struct hmirror_wait {
  *	system, eviction, other devices)
  * @dev_cpu_faults: CPU faults on the instance's pages
  * @dev_evicted: pages evicted to make room or at module unload
+ * @dev_vram_kind: HMIRROR_VRAM_* of the instance's device memory
  *
  * The structure grows at the end: user space sets @size to the size it
  * knows and gets that much back, and the ioctl number's size bits are not
@@ -291,6 +307,7 @@ struct hmirror_stats {
 	__u64 dev_migrated_out;
 	__u64 dev_cpu_faults;
 	__u64 dev_evicted;
+	__u64 dev_vram_kind;
 };
 
 /* HMIRROR_IOC_MIGRATE targets. */

@@ -70,6 +70,18 @@ static int open_dev(unsigned int index, struct hmirror **h)
 	return ret;
 }
 
+static const char *vram_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case HMIRROR_VRAM_PRIVATE:
+		return "device-private";
+	case HMIRROR_VRAM_COHERENT:
+		return "device-coherent";
+	default:
+		return "unknown kind";
+	}
+}
+
 static int print_info(unsigned int index)
 {
 	struct hmirror_info info;
@@ -85,10 +97,13 @@ static int print_info(unsigned int index)
 		fprintf(stderr, "hmirrorctl: GET_INFO: %s\n", hmirror_strerror(ret));
 		return ret;
 	}
-	printf("device %u of %u: backend %.*s, ABI %u, device memory %llu MiB\n",
+	printf("device %u of %u: backend %.*s, ABI %u, device memory %llu MiB",
 	       info.device_index, info.nr_devices, (int)sizeof(info.backend),
 	       info.backend, info.abi_version,
 	       (unsigned long long)(info.vram_bytes >> 20));
+	if (info.vram_bytes)
+		printf(" (%s)", vram_kind_name(info.vram_kind));
+	printf("\n");
 	return 0;
 }
 
@@ -142,7 +157,7 @@ static const struct counter counters_after[] = {
 	COUNTER(migrated_to_dev), COUNTER(migrated_to_sys),
 	COUNTER(migrate_failed), COUNTER(dev_vram_pages), COUNTER(dev_resident),
 	COUNTER(dev_migrated_in), COUNTER(dev_migrated_out),
-	COUNTER(dev_cpu_faults), COUNTER(dev_evicted),
+	COUNTER(dev_cpu_faults), COUNTER(dev_evicted), COUNTER(dev_vram_kind),
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
- * Guest suite: device memory. Pages move to a device instance's
- * device-private memory and back, with their data, through MIGRATE, CPU
- * faults, eviction and module unload; jobs use them in place; fork, munmap
- * and THP splits keep everybody's view right.
+ * Guest suite: device memory. Pages move to a device instance's device
+ * memory and back, with their data, through MIGRATE, CPU faults, eviction
+ * and module unload; jobs use them in place; fork, munmap and THP splits
+ * keep everybody's view right.
+ *
+ * Every test runs once per kind of device memory, as the kernel's
+ * hmm-tests run their device-private and device-coherent variants: the
+ * module is loaded with device-private memory (devmem_private_*), then
+ * reloaded with device-coherent memory at the region tests/vm/run
+ * reserves (devmem_coherent_*; skipped without one), and a few tests run
+ * with a device-coherent instance 0 and a device-private instance 1
+ * (devmem_mixed_*). Where the kinds differ
+ * (a CPU access migrates a private page home, and uses a coherent page in
+ * place), a test asserts its kind's behaviour.
  *
  * The module is loaded with 16 MiB of device memory per instance, so that
  * memory pressure is cheap to create.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/wait.h>
 
 #include "guest.h"
@@ -17,17 +28,95 @@
 #define VRAM_MB 16
 #define PG 4096UL
 
-static int suite_up(void **state)
+/* A kind of device memory per instance, as the module is loaded with. */
+struct devmem_kind {
+	const char *name;
+	bool coherent[2];	/* instance 0, instance 1 */
+};
+
+static const struct devmem_kind kind_private = { "private", { false, false } };
+static const struct devmem_kind kind_coherent = { "coherent", { true, true } };
+static const struct devmem_kind kind_mixed = { "mixed", { true, false } };
+
+/* The kind the module is loaded with now, or NULL when it is not loaded. */
+static const struct devmem_kind *loaded;
+
+/* Does instance @dev have device-coherent memory in this test? */
+static bool coherent(unsigned int dev)
 {
-	(void)state;
-	hm_module_up("vram_mb=16 inval_deadline_ms=1000");
-	return 0;
+	return loaded->coherent[dev];
+}
+
+/* The region tests/vm/run reserved for device-coherent memory, or 0. */
+static unsigned long coherent_base(unsigned long *mb)
+{
+	const char *a = getenv("hmvm_coherent_addr");
+	const char *m = getenv("hmvm_coherent_mb");
+
+	if (!a || !m)
+		return 0;
+	*mb = strtoul(m, NULL, 0);
+	return strtoul(a, NULL, 0);
+}
+
+/*
+ * Module parameters for @k: instance N's coherent memory at the start of
+ * the Nth half of the reserved region.
+ */
+static void kind_params(const struct devmem_kind *k, char *buf, size_t len)
+{
+	unsigned long mb = 0, base = coherent_base(&mb);
+	int n;
+
+	n = snprintf(buf, len, "vram_mb=%u inval_deadline_ms=1000", VRAM_MB);
+	if (k->coherent[0] || k->coherent[1])
+		snprintf(buf + n, len - n, " coherent_addr=%#lx,%#lx",
+			 k->coherent[0] ? base : 0,
+			 k->coherent[1] ? base + mb / 2 * MiB : 0);
+}
+
+static void kind_load(const struct devmem_kind *k)
+{
+	char params[160];
+
+	kind_params(k, params, sizeof(params));
+	assert_int_equal(guest_module_load(guest_module_path(), params), 0);
+	loaded = k;
+}
+
+static void kind_unload(void)
+{
+	hm_module_down();
+	loaded = NULL;
+}
+
+/* One test, under one kind: what cmocka runs. */
+struct devmem_variant {
+	const struct devmem_kind *kind;
+	void (*fn)(void **state);
+};
+
+static void devmem_run(void **state)
+{
+	const struct devmem_variant *v = *state;
+	unsigned long mb = 0;
+
+	if ((v->kind->coherent[0] || v->kind->coherent[1]) &&
+	    (!coherent_base(&mb) || mb / 2 < VRAM_MB))
+		guest_skip("no device-coherent region reserved (tests/vm/run reserves one in a guest of 4 GiB or more)");
+	if (loaded != v->kind) {
+		if (loaded)
+			kind_unload();
+		kind_load(v->kind);
+	}
+	v->fn(state);
 }
 
 static int suite_down(void **state)
 {
 	(void)state;
-	hm_module_down();
+	if (loaded)
+		kind_unload();
 	return 0;
 }
 
@@ -87,23 +176,35 @@ static uint32_t dev_crc(int fd, const void *p, size_t len)
 	return v;
 }
 
-/* A line of debugfs hmirror/hmirror<dev>/devmem. */
-static long long devmem_field(unsigned int dev, const char *name)
+/* The value of line @name of debugfs hmirror/hmirror<dev>/devmem. */
+static int devmem_line(unsigned int dev, const char *name, char *val,
+		       size_t len)
 {
-	char path[96], key[64];
-	long long v, found = -1;
+	char path[96], line[128], key[64], v[64];
+	int found = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/devmem",
 		 dev);
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %63s", key, v) == 2 &&
+		    !strcmp(key, name)) {
+			snprintf(val, len, "%s", v);
+			found = 1;
+		}
 	fclose(f);
 	return found;
+}
+
+/* A number of debugfs hmirror/hmirror<dev>/devmem; -1 if absent. */
+static long long devmem_field(unsigned int dev, const char *name)
+{
+	char v[64];
+
+	return devmem_line(dev, name, v, sizeof(v)) ? strtoll(v, NULL, 0) : -1;
 }
 
 /* Write a pattern over [buf, buf + len) and move all of it to the device. */
@@ -121,12 +222,20 @@ static void test_info(void **state)
 	struct hmirror_stats st;
 	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
 
+	char kind[64] = "";
+
 	(void)state;
 	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
 	assert_int_equal(info.vram_bytes, VRAM_MB * MiB);
+	assert_int_equal(info.vram_kind, coherent(0) ? HMIRROR_VRAM_COHERENT :
+							HMIRROR_VRAM_PRIVATE);
+	assert_int_equal(info.reserved, 0);
 	hm_stats(fd, &st);
 	assert_int_equal(st.dev_vram_pages, VRAM_MB * MiB / PG);
 	assert_int_equal(st.dev_resident, 0);
+	assert_int_equal(st.dev_vram_kind, info.vram_kind);
+	assert_true(devmem_line(0, "kind", kind, sizeof(kind)));
+	assert_string_equal(kind, coherent(0) ? "coherent" : "private");
 	assert_int_equal(devmem_field(0, "vram_pages"), VRAM_MB * MiB / PG);
 	assert_int_equal(devmem_field(0, "free_pages"), VRAM_MB * MiB / PG);
 	assert_int_equal(devmem_field(0, "blocks"), VRAM_MB / 2);
@@ -184,7 +293,10 @@ static void test_round_trip(void **state)
 	munmap(buf, len);
 }
 
-/* A CPU read and a CPU write of a device page each bring it back. */
+/*
+ * A CPU read and a CPU write of a device-private page each bring it back;
+ * a device-coherent page serves both in place and stays on the device.
+ */
 static void test_cpu_fault(void **state)
 {
 	size_t len = 64 * PG;
@@ -205,16 +317,24 @@ static void test_cpu_fault(void **state)
 			 (3 * PG / 8) * 0x9e3779b97f4a7c15ull + 2);
 	buf[7 * PG + 1] = 0xee;
 	hm_stats(fd, &st);
-	assert_int_equal(st.dev_cpu_faults - st0.dev_cpu_faults, 2);
-	assert_int_equal(st.dev_resident, 62);
+	if (coherent(0)) {
+		assert_int_equal(st.dev_cpu_faults, st0.dev_cpu_faults);
+		assert_int_equal(st.dev_resident, 64);
+	} else {
+		assert_int_equal(st.dev_cpu_faults - st0.dev_cpu_faults, 2);
+		assert_int_equal(st.dev_resident, 62);
+	}
 	/* The device sees the CPU's writes; the rest is still its own. */
 	assert_int_equal(dev_crc(fd, buf, len) == crc, 0);
 	/* Undo, through the CPU: byte 1 of the page's first word. */
 	buf[7 * PG + 1] = (uint8_t)(((7 * PG / 8) * 0x9e3779b97f4a7c15ull + 2) >> 8);
 	assert_int_equal(dev_crc(fd, buf, len), crc);
-	assert_int_equal(resident(fd), 62);
+	assert_int_equal(resident(fd), coherent(0) ? 64 : 62);
 	assert_true(pattern_ok(buf, len, 2));
-	assert_int_equal(resident(fd), 0);
+	assert_int_equal(resident(fd), coherent(0) ? 64 : 0);
+	hm_stats(fd, &st);
+	if (coherent(0))
+		assert_int_equal(st.dev_cpu_faults, st0.dev_cpu_faults);
 	close(fd);
 	munmap(buf, len);
 }
@@ -235,6 +355,8 @@ static void test_job_writes_device_memory(void **state)
 	assert_int_equal(resident(fd), 32);
 	for (size_t i = 0; i < len; i++)
 		assert_int_equal(buf[i], i < 100 || i >= len - 100 ? 1 : 0x5a);
+	/* The CPU read them where they are, or brought them home. */
+	assert_int_equal(resident(fd), coherent(0) ? 32 : 0);
 	close(fd);
 	munmap(buf, len);
 }
@@ -329,7 +451,10 @@ static void test_eviction(void **state)
 	munmap(b, len);
 }
 
-/* Device 0 to device 1, directly; both mirrors stay coherent. */
+/*
+ * Device 0 to device 1 and back, directly; both mirrors stay coherent.
+ * Under the mixed kinds, coherent to private and private to coherent.
+ */
 static void test_dev_to_dev(void **state)
 {
 	size_t len = 1 * MiB, n = len / PG;
@@ -337,7 +462,7 @@ static void test_dev_to_dev(void **state)
 	int fd0 = hm_open(0, HMIRROR_PREEMPT_PAGE);
 	int fd1 = hm_open(1, HMIRROR_PREEMPT_PAGE);
 	uint64_t moved = 0, failed = 0;
-	struct hmirror_stats st0, st1, z0;
+	struct hmirror_stats st0, st1, z0, z1;
 	uint32_t crc;
 
 	(void)state;
@@ -358,12 +483,34 @@ static void test_dev_to_dev(void **state)
 	assert_int_equal(st1.dev_resident, n);
 	assert_int_equal(st0.dev_cpu_faults, z0.dev_cpu_faults);
 	assert_int_equal(st0.dev_migrated_out - z0.dev_migrated_out, n);
-	/* Device 1 reads in place; device 0 pulls the pages home to read. */
+	/*
+	 * Device 1 reads in place; device 0 pulls private pages home to
+	 * read them, and reads coherent ones where they are.
+	 */
 	assert_int_equal(dev_crc(fd1, buf, len), crc);
 	hm_stats(fd1, &st1);
 	assert_int_equal(st1.dev_resident, n);
 	assert_int_equal(dev_crc(fd0, buf, len), crc);
+	hm_stats(fd1, &st1);
+	assert_int_equal(st1.dev_resident, coherent(1) ? n : 0);
+
+	/* Back, device 1 to device 0, with no CPU fault on the way. */
+	assert_int_equal(migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, NULL, &failed), 0);
+	assert_int_equal(failed, 0);
+	hm_stats(fd1, &z1);
+	assert_int_equal(migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	hm_stats(fd1, &st1);
+	assert_int_equal(st1.dev_resident, 0);
+	assert_int_equal(st1.dev_cpu_faults, z1.dev_cpu_faults);
+	assert_int_equal(st1.dev_migrated_out - z1.dev_migrated_out, n);
+	assert_int_equal(resident(fd0), n);
+	assert_int_equal(dev_crc(fd0, buf, len), crc);
 	assert_true(pattern_ok(buf, len, 6));
+	assert_int_equal(resident(fd0), coherent(0) ? n : 0);
 	close(fd0);
 	close(fd1);
 	munmap(buf, len);
@@ -381,10 +528,26 @@ static void test_thp_split(void **state)
 
 	(void)state;
 	to_device(fd, buf, len, 7);
-	/* Mirrored by one huge entry: no 4 KiB PTE array. */
 	assert_int_equal(hm_run(fd, &c, 1), 0);
 	hm_stats(fd, &st);
 	assert_int_equal(st.ptes, 512);
+	if (coherent(0)) {
+		/*
+		 * Coherent memory takes 4 KiB pages only: the THP was split
+		 * on its way, so the mirror needs a PTE array; half of it
+		 * unmapped frees half, and the rest stays, read in place.
+		 */
+		assert_true(st.pt_bytes > 1024);
+		assert_int_equal(devmem_field(0, "blocks_huge"), 0);
+		assert_int_equal(munmap(buf + len / 2, len / 2), 0);
+		assert_int_equal(resident(fd), 256);
+		assert_true(pattern_ok(buf, len / 2, 7));
+		assert_int_equal(resident(fd), 256);
+		close(fd);
+		munmap(buf, len / 2);
+		return;
+	}
+	/* Mirrored by one huge entry: no 4 KiB PTE array. */
 	if (st.pt_bytes > 1024)
 		guest_skip("device THP not mapped huge (kernel without device THP?)");
 	/*
@@ -437,7 +600,7 @@ static void test_thp_eviction(void **state)
 	assert_int_equal(resident(fd), len / PG);
 	assert_true(pattern_ok(a, len, 11));
 	assert_true(pattern_ok(b, len, 12));
-	assert_int_equal(resident(fd), 0);
+	assert_int_equal(resident(fd), coherent(0) ? len / PG : 0);
 	close(fd);
 	munmap(a, len);
 	munmap(b, len);
@@ -504,11 +667,15 @@ static void test_alloc_failure(void **state)
 	assert_int_equal(resident(fd), 10);
 	assert_int_equal(dev_crc(fd, buf, len), crc);
 	assert_true(pattern_ok(buf, len, 8));
-	/* Disarmed, it all moves. */
+	/*
+	 * Disarmed, it all moves: the rest, and for private memory the
+	 * first 10 again, which the CPU's reads brought home.
+	 */
 	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
-	assert_int_equal(moved, n);
+	assert_int_equal(moved, coherent(0) ? n - 10 : n);
 	assert_int_equal(failed, 0);
+	assert_int_equal(resident(fd), n);
 	close(fd);
 	munmap(buf, len);
 }
@@ -528,8 +695,9 @@ static void test_several_vmas(void **state)
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, 12);
 	assert_int_equal(failed, 0);
+	assert_int_equal(resident(fd), 12);
 	assert_true(pattern_ok(buf, len, 15));
-	assert_int_equal(resident(fd), 0);
+	assert_int_equal(resident(fd), coherent(0) ? 12 : 0);
 	close(fd);
 	munmap(buf, len);
 }
@@ -742,40 +910,167 @@ static void test_unload_evicts(void **state)
 	int fd = hm_open(1, HMIRROR_PREEMPT_PAGE);
 
 	(void)state;
+	const struct devmem_kind *k = loaded;
+
 	to_device(fd, buf, len, 9);
 	close(fd);
-	hm_module_down();
+	kind_unload();
 	assert_true(pattern_ok(buf, len, 9));
-	hm_module_up("vram_mb=16 inval_deadline_ms=1000");
+	kind_load(k);
 	munmap(buf, len);
 }
 
+/*
+ * Device-coherent memory is used in place: the CPU writes pages that stay
+ * on the device, a job reads what the CPU wrote, and migrating back
+ * brings exactly that home.
+ */
+static void test_in_place(void **state)
+{
+	size_t len = 64 * PG, n = len / PG;
+	uint8_t *buf = hm_map(len), *ref = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	uint64_t moved = 0, failed = 0;
+	struct hmirror_stats st, st0;
+	uint32_t crc;
+
+	(void)state;
+	pattern(ref, len, 17);
+	crc = hm_crc32c(~0U, ref, len);
+	munmap(ref, len);
+	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+	to_device(fd, buf, len, 16);
+	hm_stats(fd, &st0);
+	/* Every page rewritten by the CPU, in device memory. */
+	pattern(buf, len, 17);
+	hm_stats(fd, &st);
+	assert_int_equal(st.dev_cpu_faults, st0.dev_cpu_faults);
+	assert_int_equal(st.dev_resident, n);
+	assert_int_equal(st.dev_migrated_out, st0.dev_migrated_out);
+	/* Still there: nothing to move, nothing stayed behind. */
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, 0);
+	assert_int_equal(failed, 0);
+	/* The device reads the CPU's data from its own memory. */
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	assert_int_equal(resident(fd), n);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+				 NULL, &moved, &failed), 0);
+	assert_int_equal(moved, n);
+	assert_int_equal(failed, 0);
+	assert_int_equal(resident(fd), 0);
+	assert_true(pattern_ok(buf, len, 17));
+	close(fd);
+	munmap(buf, len);
+}
+
+/* coherent_addr values the module must refuse at load, loading nothing. */
+static void test_bad_params(void **state)
+{
+	unsigned long mb = 0, base = coherent_base(&mb);
+	const char *ko = guest_module_path();
+	char p[200];
+
+	(void)state;
+	kind_unload();
+	/* Not 2 MiB aligned. */
+	snprintf(p, sizeof(p), "vram_mb=16 coherent_addr=%#lx", base + PG);
+	assert_int_equal(guest_module_load(ko, p), -EINVAL);
+	/* Both instances on the same memory. */
+	snprintf(p, sizeof(p), "vram_mb=16 coherent_addr=%#lx,%#lx", base,
+		 base + 8 * MiB);
+	assert_int_equal(guest_module_load(ko, p), -EINVAL);
+	/* More than the reserved region. */
+	snprintf(p, sizeof(p), "vram_mb=%lu coherent_addr=%#lx", mb + 2, base);
+	assert_int_equal(guest_module_load(ko, p), -EINVAL);
+	/* System RAM, not reserved memory. */
+	assert_int_equal(guest_module_load(ko, "vram_mb=16 coherent_addr=0x40000000"),
+			 -EINVAL);
+	/* No memory to put there. */
+	snprintf(p, sizeof(p), "vram_mb=0 coherent_addr=%#lx", base);
+	assert_int_equal(guest_module_load(ko, p), -EINVAL);
+	/* More entries than instances. */
+	snprintf(p, sizeof(p), "nr_devices=1 vram_mb=16 coherent_addr=%#lx,0",
+		 base);
+	assert_int_equal(guest_module_load(ko, p), -EINVAL);
+	assert_false(guest_path_exists("/sys/module/hmirror"));
+	/* The region itself is fine, and free again after all that. */
+	kind_load(&kind_coherent);
+}
+
+/* Which kinds a test runs under. */
+#define K_PRIVATE	1
+#define K_COHERENT	2
+#define K_MIXED		4
+#define K_BOTH		(K_PRIVATE | K_COHERENT)
+
+/* Named after the function, devmem_<kind>_<name> in the TAP output. */
+#define DEVMEM_TEST(f, k)	{ #f, test_##f, k }
+
+static const struct {
+	const char *name;
+	void (*fn)(void **state);
+	unsigned int kinds;
+} devmem_tests[] = {
+	DEVMEM_TEST(info, K_BOTH | K_MIXED),
+	DEVMEM_TEST(round_trip, K_BOTH),
+	DEVMEM_TEST(cpu_fault, K_BOTH),
+	DEVMEM_TEST(job_writes_device_memory, K_BOTH),
+	DEVMEM_TEST(fork_cow, K_BOTH),
+	DEVMEM_TEST(munmap, K_BOTH),
+	DEVMEM_TEST(eviction, K_BOTH),
+	DEVMEM_TEST(dev_to_dev, K_BOTH | K_MIXED),
+	DEVMEM_TEST(thp_split, K_BOTH),
+	DEVMEM_TEST(thp_munmap, K_BOTH),
+	DEVMEM_TEST(thp_eviction, K_BOTH),
+	DEVMEM_TEST(thp_then_small, K_BOTH),
+	DEVMEM_TEST(alloc_failure, K_BOTH),
+	DEVMEM_TEST(several_vmas, K_BOTH),
+	DEVMEM_TEST(bad_migrate, K_BOTH),
+	DEVMEM_TEST(job_migrate, K_BOTH),
+	DEVMEM_TEST(job_migrate_none, K_PRIVATE),
+	DEVMEM_TEST(job_migrate_alloc_failure, K_BOTH),
+	DEVMEM_TEST(job_migrate_bad, K_BOTH),
+	DEVMEM_TEST(unload_evicts, K_BOTH | K_MIXED),
+	DEVMEM_TEST(in_place, K_COHERENT),
+	DEVMEM_TEST(bad_params, K_COHERENT),
+};
+
+#define NR_TESTS	(sizeof(devmem_tests) / sizeof(devmem_tests[0]))
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_info),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_cpu_fault),
-		cmocka_unit_test(test_job_writes_device_memory),
-		cmocka_unit_test(test_fork_cow),
-		cmocka_unit_test(test_munmap),
-		cmocka_unit_test(test_eviction),
-		cmocka_unit_test(test_dev_to_dev),
-		cmocka_unit_test(test_thp_split),
-		cmocka_unit_test(test_thp_munmap),
-		cmocka_unit_test(test_thp_eviction),
-		cmocka_unit_test(test_thp_then_small),
-		cmocka_unit_test(test_alloc_failure),
-		cmocka_unit_test(test_several_vmas),
-		cmocka_unit_test(test_bad_migrate),
-		cmocka_unit_test(test_job_migrate),
-		cmocka_unit_test(test_job_migrate_none),
-		cmocka_unit_test(test_job_migrate_alloc_failure),
-		cmocka_unit_test(test_job_migrate_bad),
-		cmocka_unit_test(test_unload_evicts),
+	static const struct {
+		const struct devmem_kind *kind;
+		unsigned int bit;
+	} kinds[] = {
+		{ &kind_private, K_PRIVATE },
+		{ &kind_coherent, K_COHERENT },
+		{ &kind_mixed, K_MIXED },
 	};
+	static struct devmem_variant variants[3 * NR_TESTS];
+	static struct CMUnitTest tests[3 * NR_TESTS];
+	static char names[3 * NR_TESTS][64];
+	size_t n = 0;
+
+	/* Grouped by kind, so the module is reloaded once per kind. */
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; i < NR_TESTS; i++) {
+			if (!(devmem_tests[i].kinds & kinds[k].bit))
+				continue;
+			snprintf(names[n], sizeof(names[n]), "devmem_%s_%s",
+				 kinds[k].kind->name, devmem_tests[i].name);
+			variants[n].kind = kinds[k].kind;
+			variants[n].fn = devmem_tests[i].fn;
+			tests[n] = (struct CMUnitTest){
+				.name = names[n],
+				.test_func = devmem_run,
+				.initial_state = &variants[n],
+			};
+			n++;
+		}
 
 	guest_suite_setup();
-	return cmocka_run_group_tests_name("devmem", tests, suite_up,
-					   suite_down);
+	return _cmocka_run_group_tests("devmem", tests, n, NULL, suite_down);
 }
