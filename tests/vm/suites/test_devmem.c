@@ -20,6 +20,7 @@
  */
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "guest.h"
@@ -702,6 +703,68 @@ static void test_several_vmas(void **state)
 	munmap(buf, len);
 }
 
+/*
+ * Pages that cannot move are reported page by page with the reason:
+ * pages a pipe holds references to (vmsplice) are busy, shared memory is
+ * not private anonymous memory. The rest moves, and everything keeps its
+ * data; once the pipe lets go, the busy pages move too.
+ */
+static void test_pinned_and_shared(void **state)
+{
+	size_t len = 8 * PG, n = len / PG;
+	uint8_t *buf = hm_map(len), *sh, *sink = hm_map(2 * PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t moved = 0, failed = 0;
+	struct iovec iov[2];
+	int32_t status[8];
+	int pipefd[2];
+
+	(void)state;
+	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+	pattern(buf, len, 23);
+	assert_int_equal(pipe(pipefd), 0);
+	iov[0] = (struct iovec){ .iov_base = buf + 2 * PG, .iov_len = PG };
+	iov[1] = (struct iovec){ .iov_base = buf + 5 * PG, .iov_len = PG };
+	assert_int_equal(vmsplice(pipefd[1], iov, 2, 0), (ssize_t)(2 * PG));
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(moved, n - 2);
+	assert_int_equal(failed, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(status[i], i == 2 || i == 5 ? -EBUSY : 0);
+	assert_int_equal(resident(fd), n - 2);
+	/* The pipe still reads what was spliced, and lets go. */
+	assert_int_equal(read(pipefd[0], sink, 2 * PG), (ssize_t)(2 * PG));
+	assert_int_equal(memcmp(sink, buf + 2 * PG, PG), 0);
+	assert_int_equal(memcmp(sink + PG, buf + 5 * PG, PG), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(failed, 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(status[i], 0);
+	assert_int_equal(resident(fd), n);
+	assert_true(pattern_ok(buf, len, 23));
+
+	/* Shared memory stays, every page of it, with its data. */
+	sh = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sh != MAP_FAILED);
+	pattern(sh, 4 * PG, 24);
+	assert_int_equal(migrate(fd, sh, 4 * PG, HMIRROR_MIGRATE_TO_DEVICE,
+				 status, &moved, &failed), 0);
+	assert_int_equal(moved, 0);
+	assert_int_equal(failed, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(status[i], -EFAULT);
+	assert_true(pattern_ok(sh, 4 * PG, 24));
+	munmap(sh, 4 * PG);
+	close(fd);
+	munmap(sink, 2 * PG);
+	munmap(buf, len);
+}
+
 /* Bad requests change nothing. */
 static void test_bad_migrate(void **state)
 {
@@ -1027,6 +1090,7 @@ static const struct {
 	DEVMEM_TEST(thp_then_small, K_BOTH),
 	DEVMEM_TEST(alloc_failure, K_BOTH),
 	DEVMEM_TEST(several_vmas, K_BOTH),
+	DEVMEM_TEST(pinned_and_shared, K_BOTH),
 	DEVMEM_TEST(bad_migrate, K_BOTH),
 	DEVMEM_TEST(job_migrate, K_BOTH),
 	DEVMEM_TEST(job_migrate_none, K_PRIVATE),
