@@ -18,6 +18,7 @@
  * The module is loaded with 16 MiB of device memory per instance, so that
  * memory pressure is cheap to create.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/uio.h>
@@ -983,6 +984,58 @@ static void test_unload_evicts(void **state)
 	munmap(buf, len);
 }
 
+struct reader {
+	const uint8_t *buf;
+	size_t len;
+	volatile int stop;
+	size_t bad;
+	size_t passes;
+};
+
+/* Read every page, last first, until told to stop; count wrong words. */
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+
+	while (!r->stop) {
+		for (size_t off = r->len; off; off -= PG) {
+			size_t i = off - PG;
+			uint64_t v = *(volatile const uint64_t *)(r->buf + i);
+
+			r->bad += v != (i / 8) * 0x9e3779b97f4a7c15ull + 31;
+		}
+		r->passes++;
+	}
+	return NULL;
+}
+
+/*
+ * CPU faults on device pages while the module unloads and evicts them:
+ * every read sees the data, whichever of the fault and the eviction
+ * moves the page.
+ */
+static void test_fault_during_unload(void **state)
+{
+	size_t len = 8 * MiB;
+	uint8_t *buf = hm_map(len);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct reader r = { .buf = buf, .len = len };
+	const struct devmem_kind *k = loaded;
+	pthread_t t;
+
+	(void)state;
+	to_device(fd, buf, len, 31);
+	close(fd);
+	assert_int_equal(pthread_create(&t, NULL, reader_fn, &r), 0);
+	kind_unload();
+	r.stop = 1;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(r.bad, 0);
+	assert_true(pattern_ok(buf, len, 31));
+	kind_load(k);
+	munmap(buf, len);
+}
+
 /*
  * Device-coherent memory is used in place: the CPU writes pages that stay
  * on the device, a job reads what the CPU wrote, and migrating back
@@ -1097,6 +1150,7 @@ static const struct {
 	DEVMEM_TEST(job_migrate_alloc_failure, K_BOTH),
 	DEVMEM_TEST(job_migrate_bad, K_BOTH),
 	DEVMEM_TEST(unload_evicts, K_BOTH | K_MIXED),
+	DEVMEM_TEST(fault_during_unload, K_BOTH),
 	DEVMEM_TEST(in_place, K_COHERENT),
 	DEVMEM_TEST(bad_params, K_COHERENT),
 };
