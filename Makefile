@@ -45,6 +45,7 @@ MAN3_LINKS := \
 	hmirror_submit.3:hmirror_job_wait_value.3 \
 	hmirror_submit.3:hmirror_job_delay.3 \
 	hmirror_submit.3:hmirror_job_add_cmd.3 \
+	hmirror_submit.3:hmirror_job_set_flags.3 \
 	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3
 
 UNIT_TESTS := $(B)/tests/unit/test_lib
