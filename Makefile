@@ -28,6 +28,9 @@ DESTDIR ?=
 MAN3       := $(wildcard src/user/man/*.3)
 MAN8       := $(wildcard src/user/man/*.8)
 MAN3_LINKS := \
+	hmirror_mr_reg.3:hmirror_mr_dereg.3 \
+	hmirror_mr_reg.3:hmirror_job_use_keys.3 \
+	hmirror_mr_reg.3:hmirror_read_event.3 \
 	hmirror_open.3:hmirror_open_path.3 hmirror_open.3:hmirror_close.3 \
 	hmirror_open.3:hmirror_fd.3 hmirror_open.3:hmirror_get_info.3 \
 	hmirror_open.3:hmirror_dev_path.3 \
@@ -51,7 +54,8 @@ MAN3_LINKS := \
 
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
-	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl
+	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
+	      $(B)/tests/vm/test_mr
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).

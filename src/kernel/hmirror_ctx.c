@@ -30,7 +30,8 @@
  *
  * A context that was reset for holding up an invalidation is dead: every
  * ioctl but STATS (kept for the post-mortem) fails with -EIO, and poll()
- * reports EPOLLERR. poll() reports EPOLLIN while no job is in flight.
+ * reports EPOLLERR. poll() reports EPOLLIN while no job is in flight,
+ * and EPOLLPRI while events (struct hmirror_event) wait to be read().
  *
  * Closing the file aborts everything at once: the context is reset on the
  * device, its jobs are cancelled, and its notifiers and page table freed.
@@ -62,6 +63,8 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	mutex_init(&ctx->lock);
 	spin_lock_init(&ctx->pt_lock);
 	xa_init(&ctx->ranges);
+	xa_init_flags(&ctx->mrs, XA_FLAGS_ALLOC1);
+	INIT_LIST_HEAD(&ctx->events);
 	INIT_LIST_HEAD(&ctx->jobs);
 	INIT_LIST_HEAD(&ctx->run_link);
 	init_waitqueue_head(&ctx->wq);
@@ -118,6 +121,7 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	spin_unlock(&ctx->pt_lock);
 	wake_up_all(&ctx->wq);
 
+	hmirror_mrs_destroy(ctx);
 	hmirror_ranges_destroy(ctx);
 	hmirror_debugfs_ctx_fini(ctx);
 
@@ -316,6 +320,34 @@ static int hmirror_ioc_migrate(struct hmirror_ctx *ctx, void __user *uarg)
 	return copy_to_user(uarg, &req, sizeof(req)) ? -EFAULT : 0;
 }
 
+static int hmirror_ioc_mr_reg(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_mr_reg req;
+	struct hmirror_mr_dereg undo = {};
+	int ret;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	ret = hmirror_mr_reg(ctx, &req);
+	if (ret)
+		return ret;
+	if (!put_user(req.key, &((struct hmirror_mr_reg __user *)uarg)->key))
+		return 0;
+	/* Nobody learnt the key: the region goes, as if never made. */
+	undo.key = req.key;
+	hmirror_mr_dereg(ctx, &undo);
+	return -EFAULT;
+}
+
+static int hmirror_ioc_mr_dereg(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_mr_dereg req;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	return hmirror_mr_dereg(ctx, &req);
+}
+
 static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
 {
@@ -343,27 +375,46 @@ static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 		return hmirror_ioc_wait(ctx, uarg);
 	case HMIRROR_IOC_MIGRATE:
 		return hmirror_ioc_migrate(ctx, uarg);
+	case HMIRROR_IOC_MR_REG:
+		return hmirror_ioc_mr_reg(ctx, uarg);
+	case HMIRROR_IOC_MR_DEREG:
+		return hmirror_ioc_mr_dereg(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}
 }
 
-static __poll_t hmirror_ctx_poll(struct file *file, poll_table *wait)
+static ssize_t hmirror_ctx_read(struct file *file, char __user *buf,
+				size_t count, loff_t *ppos)
 {
 	struct hmirror_ctx *ctx = file->private_data;
 
+	if (current->mm != ctx->mm)
+		return -EACCES;
+	return hmirror_events_read(ctx, buf, count,
+				   file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t hmirror_ctx_poll(struct file *file, poll_table *wait)
+{
+	struct hmirror_ctx *ctx = file->private_data;
+	__poll_t mask = 0;
+
 	poll_wait(file, &ctx->wq, wait);
+	if (hmirror_events_pending(ctx))
+		mask |= EPOLLPRI;
 	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
-		return EPOLLERR;
+		return mask | EPOLLERR;
 	if (READ_ONCE(ctx->completed) == READ_ONCE(ctx->submitted))
-		return EPOLLIN | EPOLLRDNORM;
-	return 0;
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
 }
 
 const struct file_operations hmirror_ctx_fops = {
 	.owner = THIS_MODULE,
 	.open = hmirror_ctx_open,
 	.release = hmirror_ctx_release,
+	.read = hmirror_ctx_read,
 	.unlocked_ioctl = hmirror_ctx_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.poll = hmirror_ctx_poll,

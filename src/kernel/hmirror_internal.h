@@ -210,6 +210,48 @@ struct hmirror_range {
 	unsigned int nr_valid;
 };
 
+/**
+ * struct hmirror_event_node - an unread event
+ * @link: in ctx->events while unread
+ * @ev: the record read() returns
+ * @alloc: kmalloc()ed (it outlived its region), freed once read
+ */
+struct hmirror_event_node {
+	struct list_head link;
+	struct hmirror_event ev;
+	bool alloc;
+};
+
+/**
+ * struct hmirror_mr - a registered memory region of a context
+ * @ctx: owning context
+ * @key: its key, the index in ctx->mrs
+ * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED
+ * @access: HMIRROR_ACCESS_*
+ * @start: first byte (0 for an implicit region)
+ * @len: bytes (TASK_SIZE for an implicit region)
+ * @users: operands of pending jobs that name it (pt_lock)
+ * @pages: PINNED: the pinned pages, from the page holding @start
+ * @npages: PINNED: entries in @pages
+ * @notifier: PINNED: watches the mapping under the region
+ * @revoked: PINNED: the mapping changed; no job may use @pages (pt_lock)
+ * @evn: PINNED: its revocation event, queued on ctx->events once
+ */
+struct hmirror_mr {
+	struct hmirror_ctx *ctx;
+	u32 key;
+	u32 mode;
+	u32 access;
+	unsigned long start;
+	unsigned long len;
+	unsigned int users;
+	struct page **pages;
+	unsigned long npages;
+	struct mmu_interval_notifier notifier;
+	bool revoked;
+	struct hmirror_event_node evn;
+};
+
 enum hmirror_ctx_state {
 	HMIRROR_CTX_ALIVE,
 	HMIRROR_CTX_DEAD,	/* reset after an escalation, or mm gone */
@@ -253,6 +295,9 @@ enum hmirror_ctx_state {
  * @refused_at: when the oldest refusal still pending began
  * @inval_seq: the invalidation (core cur_seq) @inval_expires belongs to
  * @inval_expires: when the deadline of that invalidation passes
+ * @mrs: struct hmirror_mr by key; changed under @lock
+ * @events: unread struct hmirror_event_node, under @pt_lock
+ * @revoke_gen: bumped on every revocation, so jobs recheck their regions
  * @stats: counters, as STATS reports them
  * @debugfs: this context's debugfs file
  */
@@ -294,6 +339,10 @@ struct hmirror_ctx {
 	unsigned long inval_seq;
 	ktime_t inval_expires;
 
+	struct xarray mrs;
+	struct list_head events;
+	unsigned int revoke_gen;
+
 	struct hmirror_stats stats;
 	struct dentry *debugfs;
 };
@@ -331,6 +380,9 @@ struct hmirror_seg {
  * @fault_excl: ...device-exclusive
  * @segs: the footprint, used to find jobs an invalidation overlaps
  * @nr_segs: entries in @segs
+ * @opmr: regions the operands name, 2 per command (dst, src), or NULL
+ *	  when no operand names a region
+ * @revoke_gen: ctx->revoke_gen when the job last checked its regions
  * @cmds: the commands, as validated at submit
  */
 struct hmirror_job {
@@ -350,6 +402,8 @@ struct hmirror_job {
 	bool fault_excl;
 	struct hmirror_seg *segs;
 	unsigned int nr_segs;
+	struct hmirror_mr **opmr;
+	unsigned int revoke_gen;
 	struct hmirror_cmd cmds[] __counted_by(nr_cmds);
 };
 
@@ -400,6 +454,7 @@ void hmirror_jobs_cancel(struct hmirror_ctx *ctx);
 bool hmirror_jobs_overlap(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 *newest);
 void hmirror_job_fault_work(struct work_struct *work);
+bool hmirror_job_revoked(struct hmirror_job *job);
 
 /* hmirror_inval.c */
 extern const struct mmu_interval_notifier_ops hmirror_range_ops;
@@ -434,6 +489,17 @@ int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
 int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req);
 vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf);
 long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks);
+
+/* hmirror_mr.c */
+int hmirror_mr_reg(struct hmirror_ctx *ctx, struct hmirror_mr_reg *req);
+int hmirror_mr_dereg(struct hmirror_ctx *ctx, const struct hmirror_mr_dereg *req);
+void hmirror_mrs_destroy(struct hmirror_ctx *ctx);
+int hmirror_mr_resolve(struct hmirror_ctx *ctx, u32 key, u64 off, u64 len,
+		       u32 need, struct hmirror_mr **mrp, u64 *addr);
+struct page *hmirror_mr_page(struct hmirror_mr *mr, unsigned long addr);
+ssize_t hmirror_events_read(struct hmirror_ctx *ctx, char __user *buf,
+			    size_t count, bool nonblock);
+bool hmirror_events_pending(struct hmirror_ctx *ctx);
 
 /* hmirror_fault.c */
 bool hmirror_fault_should_fail(enum hmirror_fault_site site);

@@ -56,8 +56,29 @@ struct hmirror_mark {
 	unsigned long seq;
 };
 
-static int hmirror_seg_add_excl(struct hmirror_job *job, u64 addr, u64 len,
-				bool write, bool excl, u64 *total)
+/* The region operand dst (or src) of command @i names, or NULL. */
+static struct hmirror_mr *hmirror_opnd_mr(const struct hmirror_job *job,
+					  unsigned int i, bool dst)
+{
+	return job->opmr ? job->opmr[2 * i + !dst] : NULL;
+}
+
+static bool hmirror_opnd_pinned(const struct hmirror_job *job, unsigned int i,
+				bool dst)
+{
+	struct hmirror_mr *mr = hmirror_opnd_mr(job, i, dst);
+
+	return mr && mr->mode == HMIRROR_MR_PINNED;
+}
+
+/*
+ * Check operand dst (or src) of command job->cur and add it to the
+ * footprint, to be taken device-exclusive if @excl. An operand in a
+ * pinned region is checked alike but is no footprint: the engine uses the
+ * region's pages, and nothing is faulted or waited for.
+ */
+static int hmirror_opnd_add_excl(struct hmirror_job *job, bool dst, u64 addr,
+				 u64 len, bool write, bool excl, u64 *total)
 {
 	u64 end;
 
@@ -70,16 +91,18 @@ static int hmirror_seg_add_excl(struct hmirror_job *job, u64 addr, u64 len,
 	*total += len;
 	if (*total > HMIRROR_MAX_JOB_BYTES)
 		return -E2BIG;
+	if (hmirror_opnd_pinned(job, job->cur, dst))
+		return 0;
 	job->segs[job->nr_segs++] = (struct hmirror_seg){
 		.start = addr, .end = end, .write = write, .excl = excl,
 	};
 	return 0;
 }
 
-static int hmirror_seg_add(struct hmirror_job *job, u64 addr, u64 len,
-			   bool write, u64 *total)
+static int hmirror_opnd_add(struct hmirror_job *job, bool dst, u64 addr,
+			    u64 len, bool write, u64 *total)
 {
-	return hmirror_seg_add_excl(job, addr, len, write, false, total);
+	return hmirror_opnd_add_excl(job, dst, addr, len, write, false, total);
 }
 
 /*
@@ -100,59 +123,69 @@ static int hmirror_cmd_check_migrate(struct hmirror_job *job,
 	*total += c->len;
 	if (*total > HMIRROR_MAX_JOB_BYTES)
 		return -E2BIG;
-	return c->dst ? hmirror_seg_add(job, c->dst, 8, true, total) : 0;
+	return c->dst ? hmirror_opnd_add(job, true, c->dst, 8, true, total) : 0;
 }
 
-/* Check one command and add its footprint to the job. */
-static int hmirror_cmd_check(struct hmirror_job *job,
-			     const struct hmirror_cmd *c, u64 *total)
+/*
+ * Check command job->cur (its keys already resolved) and add its
+ * footprint to the job.
+ */
+static int hmirror_cmd_check(struct hmirror_job *job, u64 *total)
 {
+	const struct hmirror_cmd *c = &job->cmds[job->cur];
 	int ret;
 
-	if (c->flags & ~HMIRROR_CMD_F_ALL)
-		return -EINVAL;
-	/* Exclusive access is for the 64-bit writes a device does atomically. */
+	/*
+	 * Exclusive access is for the 64-bit writes a device does atomically,
+	 * on pages the CPU maps: not on a pinned region's.
+	 */
 	if ((c->flags & HMIRROR_CMD_F_EXCLUSIVE) &&
-	    c->op != HMIRROR_OP_ATOMIC_ADD && c->op != HMIRROR_OP_WRITE_VALUE)
+	    ((c->op != HMIRROR_OP_ATOMIC_ADD &&
+	      c->op != HMIRROR_OP_WRITE_VALUE) ||
+	     hmirror_opnd_pinned(job, job->cur, true)))
 		return -EINVAL;
 
 	switch (c->op) {
 	case HMIRROR_OP_COPY:
 		if (c->value || c->aux)
 			return -EINVAL;
-		ret = hmirror_seg_add(job, c->src, c->len, false, total);
-		return ret ?: hmirror_seg_add(job, c->dst, c->len, true, total);
+		ret = hmirror_opnd_add(job, false, c->src, c->len, false, total);
+		return ret ?: hmirror_opnd_add(job, true, c->dst, c->len, true, total);
 	case HMIRROR_OP_FILL:
 		if (c->src || c->value > U8_MAX || c->aux)
 			return -EINVAL;
-		return hmirror_seg_add(job, c->dst, c->len, true, total);
+		return hmirror_opnd_add(job, true, c->dst, c->len, true, total);
 	case HMIRROR_OP_CRC32C:
 		if (c->value > U32_MAX || c->aux || !IS_ALIGNED(c->dst, 4))
 			return -EINVAL;
-		ret = hmirror_seg_add(job, c->src, c->len, false, total);
-		return ret ?: hmirror_seg_add(job, c->dst, 4, true, total);
+		ret = hmirror_opnd_add(job, false, c->src, c->len, false, total);
+		return ret ?: hmirror_opnd_add(job, true, c->dst, 4, true, total);
 	case HMIRROR_OP_ATOMIC_ADD:
 	case HMIRROR_OP_WRITE_VALUE:
 		if (c->src || c->len || c->aux || !IS_ALIGNED(c->dst, 8))
 			return -EINVAL;
-		return hmirror_seg_add_excl(job, c->dst, 8, true,
-					    c->flags & HMIRROR_CMD_F_EXCLUSIVE,
-					    total);
+		return hmirror_opnd_add_excl(job, true, c->dst, 8, true,
+					     c->flags & HMIRROR_CMD_F_EXCLUSIVE,
+					     total);
 	case HMIRROR_OP_WAIT_VALUE:
 		if (c->dst || c->len || !IS_ALIGNED(c->src, 8) ||
 		    c->aux > HMIRROR_WAIT_TIMEOUT_MAX_US)
 			return -EINVAL;
-		return hmirror_seg_add(job, c->src, 8, false, total);
+		return hmirror_opnd_add(job, false, c->src, 8, false, total);
 	case HMIRROR_OP_DELAY:
 		if (c->dst || c->src || c->len || c->value || !c->aux ||
 		    c->aux > HMIRROR_DELAY_MAX_US)
 			return -EINVAL;
 		return 0;
 	case HMIRROR_OP_MIRROR:
-		if (c->dst || c->value > 1 || c->aux)
+		/* Mirroring or moving pinned pages means nothing. */
+		if (c->dst || c->value > 1 || c->aux ||
+		    hmirror_opnd_pinned(job, job->cur, false))
 			return -EINVAL;
-		return hmirror_seg_add(job, c->src, c->len, c->value, total);
+		return hmirror_opnd_add(job, false, c->src, c->len, c->value, total);
 	case HMIRROR_OP_MIGRATE:
+		if (hmirror_opnd_pinned(job, job->cur, false))
+			return -EINVAL;
 		return hmirror_cmd_check_migrate(job, c, total);
 	default:
 		return -EINVAL;
@@ -161,15 +194,140 @@ static int hmirror_cmd_check(struct hmirror_job *job,
 
 static void hmirror_job_free(struct hmirror_job *job)
 {
+	kfree(job->opmr);
 	kfree(job->segs);
 	kfree(job);
 	hmirror_obj_put();
 }
 
-static struct hmirror_job *hmirror_job_create(const struct hmirror_submit *sub)
+/* Let go of the job's regions; pt_lock held. */
+static void __hmirror_job_put_mrs(struct hmirror_job *job)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&job->ctx->pt_lock);
+	for (i = 0; job->opmr && i < 2 * job->nr_cmds; i++)
+		if (job->opmr[i])
+			job->opmr[i]->users--;
+}
+
+/* Free a job that was never published. */
+static void hmirror_job_discard(struct hmirror_job *job)
+{
+	spin_lock(&job->ctx->pt_lock);
+	__hmirror_job_put_mrs(job);
+	spin_unlock(&job->ctx->pt_lock);
+	hmirror_job_free(job);
+}
+
+/* Operand dst (or src) of @c: its length and the rights it needs. */
+static bool hmirror_cmd_opnd(const struct hmirror_cmd *c, bool dst, u64 *len,
+			     u32 *need)
+{
+	*need = dst ? HMIRROR_ACCESS_WRITE : HMIRROR_ACCESS_READ;
+	switch (c->op) {
+	case HMIRROR_OP_COPY:
+		*len = c->len;
+		return true;
+	case HMIRROR_OP_CRC32C:
+	case HMIRROR_OP_MIGRATE:
+		*len = dst ? (c->op == HMIRROR_OP_CRC32C ? 4 : 8) : c->len;
+		return true;
+	case HMIRROR_OP_FILL:
+		*len = c->len;
+		return dst;
+	case HMIRROR_OP_ATOMIC_ADD:
+		*need = HMIRROR_ACCESS_ATOMIC;
+		fallthrough;
+	case HMIRROR_OP_WRITE_VALUE:
+		*len = 8;
+		return dst;
+	case HMIRROR_OP_WAIT_VALUE:
+		*len = 8;
+		return !dst;
+	case HMIRROR_OP_MIRROR:
+		*len = c->len;
+		if (c->value)
+			*need = HMIRROR_ACCESS_WRITE;
+		return !dst;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Turn (key, offset) operands into addresses, checking each against its
+ * region, and count the job as a user of the regions; ctx->lock held, so
+ * no region goes away meanwhile.
+ */
+static int hmirror_job_resolve(struct hmirror_ctx *ctx, struct hmirror_job *job)
+{
+	const u32 keys = HMIRROR_CMD_F_DST_KEY | HMIRROR_CMD_F_SRC_KEY;
+	struct hmirror_cmd *c;
+	struct hmirror_mr *mr;
+	unsigned int i, d;
+	u64 len, addr;
+	u32 need;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	for (i = 0; i < job->nr_cmds; i++) {
+		c = &job->cmds[i];
+		if (c->flags & ~HMIRROR_CMD_F_ALL ||
+		    (!(c->flags & HMIRROR_CMD_F_DST_KEY) && c->dst_key) ||
+		    (!(c->flags & HMIRROR_CMD_F_SRC_KEY) && c->src_key))
+			return -EINVAL;
+		if (!(c->flags & keys))
+			continue;
+		if (!job->opmr) {
+			job->opmr = kcalloc(2 * job->nr_cmds, sizeof(*job->opmr),
+					    GFP_KERNEL_ACCOUNT);
+			if (!job->opmr)
+				return -ENOMEM;
+		}
+		for (d = 0; d < 2; d++) {	/* d == 0: dst */
+			if (!(c->flags & (d ? HMIRROR_CMD_F_SRC_KEY :
+					      HMIRROR_CMD_F_DST_KEY)))
+				continue;
+			if (!hmirror_cmd_opnd(c, !d, &len, &need))
+				return -EINVAL;
+			ret = hmirror_mr_resolve(ctx, d ? c->src_key : c->dst_key,
+						 d ? c->src : c->dst, len, need,
+						 &mr, &addr);
+			if (ret)
+				return ret;
+			spin_lock(&ctx->pt_lock);
+			mr->users++;
+			spin_unlock(&ctx->pt_lock);
+			job->opmr[2 * i + d] = mr;
+			if (d)
+				c->src = addr;
+			else
+				c->dst = addr;
+		}
+	}
+	return 0;
+}
+
+/* Check every command, resolved, and build the footprint. */
+static int hmirror_job_check(struct hmirror_job *job)
+{
+	u64 total = 0;
+	int ret;
+
+	for (job->cur = 0; job->cur < job->nr_cmds; job->cur++) {
+		ret = hmirror_cmd_check(job, &total);
+		if (ret)
+			return ret;
+	}
+	job->cur = 0;
+	return 0;
+}
+
+static struct hmirror_job *hmirror_job_create(struct hmirror_ctx *ctx,
+					      const struct hmirror_submit *sub)
 {
 	struct hmirror_job *job;
-	u64 total = 0;
 	unsigned int i;
 	int ret;
 
@@ -180,6 +338,7 @@ static struct hmirror_job *hmirror_job_create(const struct hmirror_submit *sub)
 	if (!job)
 		return ERR_PTR(-ENOMEM);
 	job->nr_cmds = sub->nr_cmds;
+	job->ctx = ctx;
 	hmirror_obj_get();
 
 	job->segs = kcalloc(2 * sub->nr_cmds, sizeof(*job->segs),
@@ -197,9 +356,6 @@ static struct hmirror_job *hmirror_job_create(const struct hmirror_submit *sub)
 		/* Tagged pointers (LAM, TBI) name the same memory. */
 		job->cmds[i].src = untagged_addr(job->cmds[i].src);
 		job->cmds[i].dst = untagged_addr(job->cmds[i].dst);
-		ret = hmirror_cmd_check(job, &job->cmds[i], &total);
-		if (ret)
-			goto err;
 	}
 	return job;
 err:
@@ -412,14 +568,9 @@ int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 	if (!sub->nr_cmds || sub->nr_cmds > HMIRROR_MAX_CMDS)
 		return -EINVAL;
 
-	job = hmirror_job_create(sub);
+	job = hmirror_job_create(ctx, sub);
 	if (IS_ERR(job))
 		return PTR_ERR(job);
-	ret = hmirror_job_check_migrate(ctx, job);
-	if (ret) {
-		hmirror_job_free(job);
-		return ret;
-	}
 
 	mutex_lock(&ctx->lock);
 	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
@@ -428,11 +579,14 @@ int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 		 HMIRROR_MAX_JOBS_INFLIGHT)
 		ret = -EAGAIN;
 	else
-		ret = hmirror_job_publish(ctx, job, &fence);
+		ret = hmirror_job_resolve(ctx, job) ?:
+		      hmirror_job_check(job) ?:
+		      hmirror_job_check_migrate(ctx, job) ?:
+		      hmirror_job_publish(ctx, job, &fence);
 	mutex_unlock(&ctx->lock);
 
 	if (ret) {
-		hmirror_job_free(job);
+		hmirror_job_discard(job);
 		return ret;
 	}
 	sub->fence = fence;
@@ -465,7 +619,32 @@ void hmirror_job_complete(struct hmirror_job *job, int status)
 	wake_up_all(&ctx->wq);
 	if (ctx->eventfd)
 		eventfd_signal(ctx->eventfd);
+	__hmirror_job_put_mrs(job);
 	hmirror_job_free(job);
+}
+
+/**
+ * hmirror_job_revoked() - does the job name a revoked pinned region?
+ * @job: a published job, its context's pt_lock held
+ *
+ * Cheap unless a region of the context was revoked since the job last
+ * looked.
+ *
+ * Return: true if the job must fail with -ECANCELED.
+ */
+bool hmirror_job_revoked(struct hmirror_job *job)
+{
+	struct hmirror_ctx *ctx = job->ctx;
+	unsigned int i;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	if (!job->opmr || job->revoke_gen == ctx->revoke_gen)
+		return false;
+	for (i = 0; i < 2 * job->nr_cmds; i++)
+		if (job->opmr[i] && job->opmr[i]->revoked)
+			return true;
+	job->revoke_gen = ctx->revoke_gen;
+	return false;
 }
 
 /**

@@ -76,9 +76,23 @@ static void *hmirror_sw_map_excl(struct hmirror_job *job, unsigned long addr,
 				 unsigned long end, bool write, bool excl,
 				 int *err)
 {
+	struct hmirror_mr *mr = job->opmr ?
+		job->opmr[2 * job->cur + !write] : NULL;
 	struct hmirror_ctx *ctx = job->ctx;
-	u64 pte = hmirror_pt_lookup(ctx, addr);
 	struct page *page;
+	u64 pte;
+
+	/* A pinned region's own pages, until it is revoked. */
+	if (mr && mr->mode == HMIRROR_MR_PINNED) {
+		page = hmirror_mr_page(mr, addr);
+		if (!page) {
+			*err = -ECANCELED;
+			return NULL;
+		}
+		return kmap_local_page(page) + offset_in_page(addr);
+	}
+
+	pte = hmirror_pt_lookup(ctx, addr);
 
 	if ((pte & HMIRROR_PTE_VALID) && (!write || (pte & HMIRROR_PTE_WRITE))) {
 		page = pfn_to_page(pte >> PAGE_SHIFT);
@@ -272,6 +286,12 @@ static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 		if (ctx->state != HMIRROR_CTX_ALIVE || !job || job->parked) {
 			spin_unlock(&ctx->pt_lock);
 			break;
+		}
+		if (hmirror_job_revoked(job)) {
+			hmirror_job_complete(job, -ECANCELED);
+			spin_unlock(&ctx->pt_lock);
+			progress = true;
+			continue;
 		}
 		err = 0;
 		step = hmirror_sw_step(job, &err);

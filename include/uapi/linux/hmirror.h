@@ -25,7 +25,7 @@
 #include <linux/types.h>
 
 /* Bumped on every incompatible change of this header. */
-#define HMIRROR_ABI_VERSION	1
+#define HMIRROR_ABI_VERSION	2
 
 /* Character devices are /dev/hmirror<N>, N < hmirror_info.nr_devices. */
 #define HMIRROR_DEV_PREFIX	"hmirror"
@@ -161,7 +161,6 @@ enum hmirror_op {
  * page lost its exclusivity before the command ran takes it again.
  */
 #define HMIRROR_CMD_F_EXCLUSIVE	(1U << 0)
-#define HMIRROR_CMD_F_ALL	HMIRROR_CMD_F_EXCLUSIVE
 
 /**
  * struct hmirror_cmd - one command of a job
@@ -181,6 +180,8 @@ enum hmirror_op {
  * @aux: DELAY: microseconds, 1..HMIRROR_DELAY_MAX_US; WAIT_VALUE: timeout
  *	 in microseconds, at most HMIRROR_WAIT_TIMEOUT_MAX_US, after which
  *	 the job fails with -ETIME (0: no timeout); zero otherwise
+ * @dst_key: with HMIRROR_CMD_F_DST_KEY, the region @dst is an offset into
+ * @src_key: with HMIRROR_CMD_F_SRC_KEY, the region @src is an offset into
  *
  * Fields a command does not use must be zero.
  *
@@ -199,7 +200,19 @@ struct hmirror_cmd {
 	__u64 len;
 	__u64 value;
 	__u64 aux;
+	__u32 dst_key;
+	__u32 src_key;
 };
+
+/*
+ * hmirror_cmd.flags: the operand names memory as an offset into the
+ * memory region dst_key / src_key (HMIRROR_IOC_MR_REG) instead of by
+ * address, and is checked against the region's bounds and access flags.
+ */
+#define HMIRROR_CMD_F_DST_KEY	(1U << 8)
+#define HMIRROR_CMD_F_SRC_KEY	(1U << 9)
+#define HMIRROR_CMD_F_ALL	(HMIRROR_CMD_F_EXCLUSIVE | \
+				 HMIRROR_CMD_F_DST_KEY | HMIRROR_CMD_F_SRC_KEY)
 
 /**
  * struct hmirror_submit - HMIRROR_IOC_SUBMIT: validate, fault in, queue
@@ -295,6 +308,8 @@ struct hmirror_wait {
  * @excl_taken: times this context took device-exclusive access to a page
  * @excl_revoked: device-exclusive PTEs of this context taken away (the
  *	CPU touched the page, or any other invalidation)
+ * @mrs: memory regions registered on this context
+ * @mr_revoked: pinned regions of this context revoked by a mapping change
  *
  * The structure grows at the end: user space sets @size to the size it
  * knows and gets that much back, and the ioctl number's size bits are not
@@ -332,6 +347,8 @@ struct hmirror_stats {
 	__u64 dev_vram_kind;
 	__u64 excl_taken;
 	__u64 excl_revoked;
+	__u64 mrs;
+	__u64 mr_revoked;
 };
 
 /* HMIRROR_IOC_MIGRATE targets. */
@@ -374,6 +391,85 @@ struct hmirror_migrate {
 	__u64 reserved[2];
 };
 
+/* hmirror_mr_reg.mode */
+#define HMIRROR_MR_ODP		0	/* mirrored on demand */
+#define HMIRROR_MR_PINNED	1	/* pinned at registration */
+
+/* hmirror_mr_reg.access */
+#define HMIRROR_ACCESS_READ	(1U << 0)
+#define HMIRROR_ACCESS_WRITE	(1U << 1)
+#define HMIRROR_ACCESS_ATOMIC	(1U << 2)	/* needs READ and WRITE */
+
+/* An implicit ODP region: addr 0, this length, the whole address space. */
+#define HMIRROR_MR_IMPLICIT_LEN	(~0ULL)
+
+/**
+ * struct hmirror_mr_reg - HMIRROR_IOC_MR_REG: register a memory region
+ * @addr: start, any alignment; 0 for an implicit region
+ * @len: bytes, at least 1; HMIRROR_MR_IMPLICIT_LEN for an implicit region
+ * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED
+ * @access: HMIRROR_ACCESS_* (at least one)
+ * @key: in: 0 for a key chosen by the kernel, else the key wanted
+ *	 (-EEXIST if taken); out: the region's key
+ * @flags: must be zero
+ * @reserved: must be zero
+ *
+ * An ODP region costs the same whatever its size: nothing is faulted or
+ * pinned until jobs use it. A PINNED region's pages are pinned now
+ * (FOLL_LONGTERM, charged to RLIMIT_MEMLOCK unless CAP_IPC_LOCK); if the
+ * mapping under it changes anyway (munmap, mremap, madvise), the region is
+ * revoked: its jobs fail with -ECANCELED and one HMIRROR_EVENT_MR_REVOKED
+ * record can be read() from the context's file (poll: EPOLLPRI).
+ */
+struct hmirror_mr_reg {
+	__u64 addr;
+	__u64 len;
+	__u32 mode;
+	__u32 access;
+	__u32 key;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct hmirror_mr_dereg - HMIRROR_IOC_MR_DEREG
+ * @key: the region
+ * @flags: must be zero
+ * @reserved: must be zero
+ *
+ * -EBUSY while a job that names the region is pending.
+ */
+struct hmirror_mr_dereg {
+	__u32 key;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/* hmirror_event.type */
+#define HMIRROR_EVENT_MR_REVOKED	1
+
+/* hmirror_event.reason of HMIRROR_EVENT_MR_REVOKED */
+#define HMIRROR_REVOKE_UNMAP	1	/* munmap, mremap */
+#define HMIRROR_REVOKE_CLEAR	2	/* pages zapped: madvise(DONTNEED) */
+
+/**
+ * struct hmirror_event - a record read() from a context's file
+ * @type: HMIRROR_EVENT_*
+ * @key: the region concerned
+ * @reason: HMIRROR_REVOKE_*
+ * @pad: zero
+ * @addr: start of the change that caused it
+ * @len: its length (within the region)
+ */
+struct hmirror_event {
+	__u32 type;
+	__u32 key;
+	__u32 reason;
+	__u32 pad;
+	__u64 addr;
+	__u64 len;
+};
+
 #define HMIRROR_IOC_MAGIC	0xb9
 
 #define HMIRROR_IOC_GET_INFO	_IOWR(HMIRROR_IOC_MAGIC, 0x00, struct hmirror_info)
@@ -382,5 +478,7 @@ struct hmirror_migrate {
 #define HMIRROR_IOC_WAIT	_IOWR(HMIRROR_IOC_MAGIC, 0x03, struct hmirror_wait)
 #define HMIRROR_IOC_STATS	_IOWR(HMIRROR_IOC_MAGIC, 0x04, struct hmirror_stats)
 #define HMIRROR_IOC_MIGRATE	_IOWR(HMIRROR_IOC_MAGIC, 0x05, struct hmirror_migrate)
+#define HMIRROR_IOC_MR_REG	_IOWR(HMIRROR_IOC_MAGIC, 0x06, struct hmirror_mr_reg)
+#define HMIRROR_IOC_MR_DEREG	_IOW(HMIRROR_IOC_MAGIC, 0x07, struct hmirror_mr_dereg)
 
 #endif /* _UAPI_LINUX_HMIRROR_H */

@@ -420,12 +420,14 @@ int hmirror_job_set_flags(struct hmirror_job *job, uint32_t flags)
 	if (!job || !job->cmds || !job->nr_cmds)
 		return -EINVAL;
 	c = &job->cmds[job->nr_cmds - 1];
-	if (flags & ~(uint32_t)HMIRROR_CMD_F_ALL)
+	/* Region keys come with hmirror_job_use_keys(), which sets theirs. */
+	if (flags & ~(uint32_t)HMIRROR_CMD_F_EXCLUSIVE)
 		return -EINVAL;
 	if ((flags & HMIRROR_CMD_F_EXCLUSIVE) &&
 	    c->op != HMIRROR_OP_ATOMIC_ADD && c->op != HMIRROR_OP_WRITE_VALUE)
 		return -EINVAL;
-	c->flags = flags;
+	c->flags = (c->flags & (HMIRROR_CMD_F_DST_KEY | HMIRROR_CMD_F_SRC_KEY)) |
+		   flags;
 	return 0;
 }
 
@@ -512,6 +514,69 @@ int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
 	if (failed)
 		*failed = m.failed;
 	return 0;
+}
+
+/* ---- memory regions ------------------------------------------------------ */
+
+int hmirror_mr_reg(struct hmirror *h, void *addr, uint64_t len,
+		   unsigned int mode, unsigned int access, uint32_t *key)
+{
+	struct hmirror_mr_reg r = {
+		.addr = (uintptr_t)addr,
+		.len = len,
+		.mode = mode,
+		.access = access,
+	};
+	int ret;
+
+	if (!h || !key)
+		return -EINVAL;
+	r.key = *key;
+	ret = hm_ioctl(h->fd, HMIRROR_IOC_MR_REG, &r);
+	if (ret)
+		return ret;
+	*key = r.key;
+	return 0;
+}
+
+int hmirror_mr_dereg(struct hmirror *h, uint32_t key)
+{
+	struct hmirror_mr_dereg d = { .key = key };
+
+	if (!h)
+		return -EINVAL;
+	return hm_ioctl(h->fd, HMIRROR_IOC_MR_DEREG, &d);
+}
+
+int hmirror_job_use_keys(struct hmirror_job *job, uint32_t dst_key,
+			 uint32_t src_key)
+{
+	struct hmirror_cmd *c;
+
+	if (!job || !job->cmds || !job->nr_cmds)
+		return -EINVAL;
+	c = &job->cmds[job->nr_cmds - 1];
+	if (dst_key) {
+		c->flags |= HMIRROR_CMD_F_DST_KEY;
+		c->dst_key = dst_key;
+	}
+	if (src_key) {
+		c->flags |= HMIRROR_CMD_F_SRC_KEY;
+		c->src_key = src_key;
+	}
+	return 0;
+}
+
+int hmirror_read_event(struct hmirror *h, struct hmirror_event *ev)
+{
+	ssize_t n;
+
+	if (!h || !ev)
+		return -EINVAL;
+	n = read(h->fd, ev, sizeof(*ev));
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)sizeof(*ev) ? 0 : -EIO;
 }
 
 /* ---- helpers ------------------------------------------------------------- */

@@ -392,6 +392,57 @@ int hmirror_wait(struct hmirror *h, uint64_t fence, uint64_t timeout_ns,
 int hmirror_stats(struct hmirror *h, struct hmirror_stats *out);
 
 /**
+ * hmirror_mr_reg() - register a memory region
+ * @h: the device handle
+ * @addr: start (NULL with HMIRROR_MR_IMPLICIT_LEN: the whole address space)
+ * @len: bytes, or HMIRROR_MR_IMPLICIT_LEN
+ * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED
+ * @access: HMIRROR_ACCESS_* flags
+ * @key: in: 0 for a key of the kernel's choice, else the key wanted;
+ *	 out: the region's key
+ *
+ * Return: 0, -EINVAL, -EEXIST (key taken), -ENOMEM (RLIMIT_MEMLOCK, for
+ * PINNED), -EFAULT (PINNED over unmapped memory) or another -errno.
+ */
+int hmirror_mr_reg(struct hmirror *h, void *addr, uint64_t len,
+		   unsigned int mode, unsigned int access, uint32_t *key);
+
+/**
+ * hmirror_mr_dereg() - deregister a memory region
+ * @h: the device handle
+ * @key: the region
+ *
+ * Return: 0, -ENOENT, or -EBUSY while a pending job names the region.
+ */
+int hmirror_mr_dereg(struct hmirror *h, uint32_t key);
+
+/**
+ * hmirror_job_use_keys() - name the last command's operands by region
+ * @job: the job
+ * @dst_key: if not 0, the command's dst is an offset into this region
+ * @src_key: if not 0, the command's src is an offset into this region
+ *
+ * Build the command with the offsets in place of the addresses, then call
+ * this.
+ *
+ * Return: 0 or -EINVAL (no command yet).
+ */
+int hmirror_job_use_keys(struct hmirror_job *job, uint32_t dst_key,
+			 uint32_t src_key);
+
+/**
+ * hmirror_read_event() - read one event (a pinned region revoked)
+ * @h: the device handle
+ * @ev: the record
+ *
+ * Blocks unless the handle's descriptor is non-blocking; poll() reports
+ * EPOLLPRI while events wait.
+ *
+ * Return: 0, -EAGAIN, -EINTR or another -errno.
+ */
+int hmirror_read_event(struct hmirror *h, struct hmirror_event *ev);
+
+/**
  * hmirror_migrate() - move memory to the device or back
  * @h: handle
  * @addr: page-aligned start, in the calling process

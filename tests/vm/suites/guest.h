@@ -133,6 +133,21 @@ static inline void hm_module_down(void)
 	assert_int_equal(guest_module_unload("hmirror"), 0);
 }
 
+/* Group setup and teardown: the module with a 1 s deadline, then gone. */
+static inline int hm_suite_up(void **state)
+{
+	(void)state;
+	hm_module_up("inval_deadline_ms=1000");
+	return 0;
+}
+
+static inline int hm_suite_down(void **state)
+{
+	(void)state;
+	hm_module_down();
+	return 0;
+}
+
 static inline int hm_open(unsigned int dev, unsigned int preempt)
 {
 	struct hmirror_ctx_config c = { .set = HMIRROR_CFG_PREEMPT };

@@ -29,20 +29,6 @@ static unsigned int cls_none = HMIRROR_PREEMPT_NONE;
 #define CLS(state) (*(unsigned int *)*(state))
 #define MiB (1UL << 20)
 
-static int suite_up(void **state)
-{
-	(void)state;
-	hm_module_up("inval_deadline_ms=1000");
-	return 0;
-}
-
-static int suite_down(void **state)
-{
-	(void)state;
-	hm_module_down();
-	return 0;
-}
-
 static void fill_pattern(uint8_t *p, size_t len, unsigned int seed)
 {
 	for (size_t i = 0; i < len; i++)
@@ -1437,5 +1423,5 @@ int main(void)
 	};
 
 	guest_suite_setup();
-	return cmocka_run_group_tests_name("mirror", tests, suite_up, suite_down);
+	return cmocka_run_group_tests_name("mirror", tests, hm_suite_up, hm_suite_down);
 }

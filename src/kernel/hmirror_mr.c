@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmirror memory regions: ODP (explicit and implicit) and pinned regions,
+ * named by key in job commands, and the revocation events of pinned ones.
+ */
+
+#include <linux/capability.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "hmirror_internal.h"
+
+/**
+ * DOC: memory regions
+ *
+ * A region is a window of the context's address space with access rights
+ * and a 32-bit key, in the manner of an RDMA memory region. Commands may
+ * name memory as (key, offset) instead of by address; the operand is then
+ * checked against the region's bounds (-EINVAL) and rights (-EACCES) at
+ * submit, before anything runs.
+ *
+ * An ODP region is bookkeeping only: registering 64 GiB costs what
+ * registering a page costs, and its pages are mirrored on demand by the
+ * jobs that use it, through the context's device page table and its
+ * interval notifiers, exactly like memory named by address. An implicit
+ * region (address 0, length HMIRROR_MR_IMPLICIT_LEN) covers the whole user
+ * address space; its mirror is the context's lazily created 2 MiB ranges.
+ *
+ * A PINNED region pins its pages at registration (FOLL_LONGTERM, charged
+ * to the mm's pinned_vm against RLIMIT_MEMLOCK as ib_umem does) and the
+ * engine uses those pages, not the device page table: the non-ODP model of
+ * RDMA and PeerDirect. The pin keeps the pages, not the mapping: after a
+ * munmap, mremap or madvise(DONTNEED) the process no longer sees what the
+ * device would write. So an interval notifier watches the mapping, and an
+ * unmap or a zap revokes the region: the engine refuses its pages from
+ * then on (jobs naming it fail with -ECANCELED, checked under pt_lock at
+ * every page step, so none is in progress once the callback returns), and
+ * one HMIRROR_EVENT_MR_REVOKED record is queued for read(). The pages stay
+ * pinned until the region is deregistered. Changes that keep the pages
+ * (mprotect, NUMA hinting, soft-dirty) do not revoke.
+ *
+ * Jobs hold a count of their operands on each region (@users), taken at
+ * publication and dropped at completion: deregistration with such a job
+ * pending fails with -EBUSY rather than pull pages from under it.
+ */
+
+/* The core's events that take the pages away from the mapping. */
+static u32 hmirror_mr_revoke_reason(enum mmu_notifier_event event)
+{
+	switch (event) {
+	case MMU_NOTIFY_UNMAP:
+		return HMIRROR_REVOKE_UNMAP;
+	case MMU_NOTIFY_CLEAR:
+		return HMIRROR_REVOKE_CLEAR;
+	default:
+		return 0;
+	}
+}
+
+static bool hmirror_mr_invalidate(struct mmu_interval_notifier *mni,
+				  const struct mmu_notifier_range *range,
+				  unsigned long cur_seq)
+{
+	struct hmirror_mr *mr = container_of(mni, struct hmirror_mr, notifier);
+	struct hmirror_ctx *ctx = mr->ctx;
+	u32 reason = hmirror_mr_revoke_reason(range->event);
+	unsigned long start, end;
+
+	mmu_interval_set_seq(mni, cur_seq);
+	if (!reason)
+		return true;
+
+	start = max(range->start, mr->start);
+	end = min(range->end, mr->start + mr->len);
+	/* A spinlock and a list: fine for non-blockable ranges too. */
+	spin_lock(&ctx->pt_lock);
+	if (!mr->revoked) {
+		mr->revoked = true;
+		ctx->revoke_gen++;
+		mr->evn.ev = (struct hmirror_event){
+			.type = HMIRROR_EVENT_MR_REVOKED,
+			.key = mr->key,
+			.reason = reason,
+			.addr = start,
+			.len = end > start ? end - start : 0,
+		};
+		list_add_tail(&mr->evn.link, &ctx->events);
+		ctx->stats.mr_revoked++;
+	}
+	spin_unlock(&ctx->pt_lock);
+	wake_up_all(&ctx->wq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops hmirror_mr_ops = {
+	.invalidate = hmirror_mr_invalidate,
+};
+
+/* Charge @npages to the mm's pinned_vm, within RLIMIT_MEMLOCK. */
+static int hmirror_mr_charge(struct mm_struct *mm, unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	s64 pinned = atomic64_add_return(npages, &mm->pinned_vm);
+
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void hmirror_mr_unpin(struct hmirror_mr *mr)
+{
+	unpin_user_pages_dirty_lock(mr->pages, mr->npages,
+				    mr->access & HMIRROR_ACCESS_WRITE);
+	atomic64_sub(mr->npages, &mr->ctx->mm->pinned_vm);
+	kvfree(mr->pages);
+	mr->pages = NULL;
+}
+
+/* Pin the region's pages and start watching its mapping; ctx->lock held. */
+static int hmirror_mr_pin(struct hmirror_mr *mr)
+{
+	struct mm_struct *mm = mr->ctx->mm;
+	unsigned long first = ALIGN_DOWN(mr->start, PAGE_SIZE);
+	unsigned int gup = FOLL_LONGTERM;
+	unsigned long done = 0;
+	long n;
+	int ret;
+
+	mr->npages = (ALIGN(mr->start + mr->len, PAGE_SIZE) - first) >>
+		     PAGE_SHIFT;
+	ret = hmirror_mr_charge(mm, mr->npages);
+	if (ret)
+		return ret;
+	mr->pages = kvmalloc_array(mr->npages, sizeof(*mr->pages),
+				   GFP_KERNEL_ACCOUNT);
+	if (!mr->pages) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+	if (mr->access & HMIRROR_ACCESS_WRITE)
+		gup |= FOLL_WRITE;
+
+	/* Watch first: a change during the pin must not go unseen. */
+	ret = mmu_interval_notifier_insert(&mr->notifier, mm, first,
+					   mr->npages << PAGE_SHIFT,
+					   &hmirror_mr_ops);
+	if (ret)
+		goto err_free;
+	while (done < mr->npages) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto err_unpin;
+		}
+		n = pin_user_pages_fast(first + (done << PAGE_SHIFT),
+					min_t(unsigned long, mr->npages - done,
+					      SZ_64K),
+					gup, mr->pages + done);
+		if (n <= 0) {
+			ret = n ? n : -EFAULT;
+			goto err_unpin;
+		}
+		done += n;
+	}
+	/* Changed while being pinned: the pages may not be the mapping's. */
+	if (READ_ONCE(mr->revoked)) {
+		ret = -EAGAIN;
+		goto err_unpin;
+	}
+	return 0;
+
+err_unpin:
+	unpin_user_pages(mr->pages, done);
+	mmu_interval_notifier_remove(&mr->notifier);
+	/* A revocation of a region that never was: no event either. */
+	spin_lock(&mr->ctx->pt_lock);
+	list_del_init(&mr->evn.link);
+	spin_unlock(&mr->ctx->pt_lock);
+err_free:
+	kvfree(mr->pages);
+	mr->pages = NULL;
+err_uncharge:
+	atomic64_sub(mr->npages, &mm->pinned_vm);
+	return ret;
+}
+
+static int hmirror_mr_check(const struct hmirror_mr_reg *req)
+{
+	bool implicit = req->len == HMIRROR_MR_IMPLICIT_LEN;
+	u32 all = HMIRROR_ACCESS_READ | HMIRROR_ACCESS_WRITE |
+		  HMIRROR_ACCESS_ATOMIC;
+	u64 end;
+
+	if (req->flags || memchr_inv(req->reserved, 0, sizeof(req->reserved)))
+		return -EINVAL;
+	if (req->mode != HMIRROR_MR_ODP && req->mode != HMIRROR_MR_PINNED)
+		return -EINVAL;
+	if (!req->access || req->access & ~all)
+		return -EINVAL;
+	/* An atomic reads and writes. */
+	if ((req->access & HMIRROR_ACCESS_ATOMIC) &&
+	    (req->access & (HMIRROR_ACCESS_READ | HMIRROR_ACCESS_WRITE)) !=
+	    (HMIRROR_ACCESS_READ | HMIRROR_ACCESS_WRITE))
+		return -EINVAL;
+	if (implicit)
+		return req->addr || req->mode != HMIRROR_MR_ODP ? -EINVAL : 0;
+	if (!req->len || check_add_overflow(req->addr, req->len, &end))
+		return -EINVAL;
+	if (!access_ok(u64_to_user_ptr(untagged_addr(req->addr)), req->len))
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * hmirror_mr_reg() - HMIRROR_IOC_MR_REG
+ * @ctx: context, used from its own mm
+ * @req: the request; @req->key is set on success
+ *
+ * Return: 0 or a negative errno; on error no region exists.
+ */
+int hmirror_mr_reg(struct hmirror_ctx *ctx, struct hmirror_mr_reg *req)
+{
+	struct hmirror_mr *mr;
+	u32 key;
+	int ret;
+
+	ret = hmirror_mr_check(req);
+	if (ret)
+		return ret;
+	mr = kzalloc_obj(*mr, GFP_KERNEL_ACCOUNT);
+	if (!mr)
+		return -ENOMEM;
+	mr->ctx = ctx;
+	mr->mode = req->mode;
+	mr->access = req->access;
+	INIT_LIST_HEAD(&mr->evn.link);
+	if (req->len == HMIRROR_MR_IMPLICIT_LEN) {
+		mr->start = 0;
+		mr->len = TASK_SIZE;
+	} else {
+		mr->start = untagged_addr(req->addr);
+		mr->len = req->len;
+	}
+
+	mutex_lock(&ctx->lock);
+	if (req->key) {
+		key = req->key;
+		ret = xa_insert(&ctx->mrs, key, mr, GFP_KERNEL_ACCOUNT);
+		if (ret == -EBUSY)
+			ret = -EEXIST;
+	} else {
+		ret = xa_alloc(&ctx->mrs, &key, mr, xa_limit_32b,
+			       GFP_KERNEL_ACCOUNT);
+		if (ret == -EBUSY)
+			ret = -ENOSPC;
+	}
+	if (ret)
+		goto err;
+	mr->key = key;
+	if (mr->mode == HMIRROR_MR_PINNED) {
+		ret = hmirror_mr_pin(mr);
+		if (ret) {
+			xa_erase(&ctx->mrs, key);
+			goto err;
+		}
+	}
+	spin_lock(&ctx->pt_lock);
+	ctx->stats.mrs++;
+	spin_unlock(&ctx->pt_lock);
+	mutex_unlock(&ctx->lock);
+	req->key = key;
+	return 0;
+err:
+	mutex_unlock(&ctx->lock);
+	kfree(mr);
+	return ret;
+}
+
+/*
+ * Take the region out; ctx->lock held. An unread revocation event
+ * outlives it in @node, if given (else it is dropped: the context is
+ * going away).
+ */
+static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
+			    struct hmirror_event_node *node)
+{
+	lockdep_assert_held(&ctx->lock);
+	xa_erase(&ctx->mrs, mr->key);
+	if (mr->mode == HMIRROR_MR_PINNED)
+		mmu_interval_notifier_remove(&mr->notifier);
+
+	spin_lock(&ctx->pt_lock);
+	if (!list_empty(&mr->evn.link)) {
+		if (node) {
+			node->ev = mr->evn.ev;
+			node->alloc = true;
+			list_replace(&mr->evn.link, &node->link);
+			node = NULL;
+		} else {
+			list_del(&mr->evn.link);
+		}
+	}
+	ctx->stats.mrs--;
+	spin_unlock(&ctx->pt_lock);
+	kfree(node);
+
+	if (mr->pages)
+		hmirror_mr_unpin(mr);
+	kfree(mr);
+}
+
+/**
+ * hmirror_mr_dereg() - HMIRROR_IOC_MR_DEREG
+ * @ctx: context, used from its own mm
+ * @req: the request
+ *
+ * Return: 0, -EINVAL, -ENOENT (no such key) or -EBUSY (pending jobs name
+ * the region); on error the region stays.
+ */
+int hmirror_mr_dereg(struct hmirror_ctx *ctx, const struct hmirror_mr_dereg *req)
+{
+	struct hmirror_event_node *node;
+	struct hmirror_mr *mr;
+	int ret = 0;
+
+	if (req->flags || memchr_inv(req->reserved, 0, sizeof(req->reserved)))
+		return -EINVAL;
+	/* Allocated up front: a failure must leave the region as it was. */
+	node = kzalloc_obj(*node, GFP_KERNEL);
+	if (!node)
+		return -ENOMEM;
+
+	mutex_lock(&ctx->lock);
+	mr = xa_load(&ctx->mrs, req->key);
+	if (!mr) {
+		ret = -ENOENT;
+	} else {
+		spin_lock(&ctx->pt_lock);
+		if (mr->users)
+			ret = -EBUSY;
+		spin_unlock(&ctx->pt_lock);
+	}
+	if (!ret) {
+		hmirror_mr_free(ctx, mr, node);
+		node = NULL;
+	}
+	mutex_unlock(&ctx->lock);
+	kfree(node);
+	return ret;
+}
+
+/**
+ * hmirror_mrs_destroy() - free every region and unread event of a context
+ * @ctx: context being released, no job left
+ */
+void hmirror_mrs_destroy(struct hmirror_ctx *ctx)
+{
+	struct hmirror_event_node *node, *tmp;
+	struct hmirror_mr *mr;
+	unsigned long key;
+
+	mutex_lock(&ctx->lock);
+	xa_for_each(&ctx->mrs, key, mr)
+		hmirror_mr_free(ctx, mr, NULL);
+	/* Only nodes are left: region events went with their regions. */
+	list_for_each_entry_safe(node, tmp, &ctx->events, link) {
+		list_del(&node->link);
+		kfree(node);
+	}
+	mutex_unlock(&ctx->lock);
+	xa_destroy(&ctx->mrs);
+}
+
+/**
+ * hmirror_mr_resolve() - translate a (key, offset) operand
+ * @ctx: context, ctx->lock held
+ * @key: the region
+ * @off: offset into it
+ * @len: operand length
+ * @need: HMIRROR_ACCESS_* the operand needs
+ * @mrp: out: the region
+ * @addr: out: the operand's user address
+ *
+ * Return: 0, -ENOENT (no such key), -EINVAL (outside the region), -EACCES
+ * (rights), or -ECANCELED (a revoked pinned region).
+ */
+int hmirror_mr_resolve(struct hmirror_ctx *ctx, u32 key, u64 off, u64 len,
+		       u32 need, struct hmirror_mr **mrp, u64 *addr)
+{
+	struct hmirror_mr *mr;
+	u64 end;
+
+	lockdep_assert_held(&ctx->lock);
+	mr = xa_load(&ctx->mrs, key);
+	if (!mr)
+		return -ENOENT;
+	if (check_add_overflow(off, len, &end) || end > mr->len)
+		return -EINVAL;
+	if ((mr->access & need) != need)
+		return -EACCES;
+	if (READ_ONCE(mr->revoked))
+		return -ECANCELED;
+	*mrp = mr;
+	*addr = mr->start + off;
+	return 0;
+}
+
+/**
+ * hmirror_mr_page() - the pinned page holding @addr
+ * @mr: a pinned region, pt_lock held
+ * @addr: an address inside it
+ *
+ * Return: the page, or NULL once the region is revoked.
+ */
+struct page *hmirror_mr_page(struct hmirror_mr *mr, unsigned long addr)
+{
+	lockdep_assert_held(&mr->ctx->pt_lock);
+	if (mr->revoked)
+		return NULL;
+	return mr->pages[(addr - ALIGN_DOWN(mr->start, PAGE_SIZE)) >>
+			 PAGE_SHIFT];
+}
+
+/**
+ * hmirror_events_pending() - has the context events to read?
+ * @ctx: context
+ *
+ * Return: true if read() would return a record now.
+ */
+bool hmirror_events_pending(struct hmirror_ctx *ctx)
+{
+	return !list_empty_careful(&ctx->events);
+}
+
+/* Something for a blocked reader: an event, or a context gone. */
+static bool hmirror_events_ready(struct hmirror_ctx *ctx)
+{
+	return hmirror_events_pending(ctx) ||
+	       READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE;
+}
+
+/**
+ * hmirror_events_read() - read() of a context's file
+ * @ctx: context, used from its own mm
+ * @buf: user buffer
+ * @count: its size; whole records only
+ * @nonblock: O_NONBLOCK
+ *
+ * A record leaves the queue only once copied out: none is lost to a bad
+ * buffer.
+ *
+ * Return: bytes read (a multiple of the record size), -EINVAL (@count
+ * smaller than a record), -EAGAIN, -EINTR, -EIO (dead context) or -EFAULT.
+ */
+ssize_t hmirror_events_read(struct hmirror_ctx *ctx, char __user *buf,
+			    size_t count, bool nonblock)
+{
+	struct hmirror_event_node *node;
+	struct hmirror_event ev;
+	size_t done = 0;
+	int ret = 0;
+
+	if (count < sizeof(ev))
+		return -EINVAL;
+	if (!nonblock) {
+		ret = wait_event_interruptible(ctx->wq,
+					       hmirror_events_ready(ctx));
+		if (ret)
+			return ret;
+	}
+	/* ctx->lock: one reader at a time, and no region freed meanwhile. */
+	mutex_lock(&ctx->lock);
+	while (count - done >= sizeof(ev)) {
+		spin_lock(&ctx->pt_lock);
+		node = list_first_entry_or_null(&ctx->events,
+						struct hmirror_event_node, link);
+		if (node)
+			ev = node->ev;
+		spin_unlock(&ctx->pt_lock);
+		if (!node)
+			break;
+		if (copy_to_user(buf + done, &ev, sizeof(ev))) {
+			ret = -EFAULT;
+			break;
+		}
+		done += sizeof(ev);
+		spin_lock(&ctx->pt_lock);
+		list_del_init(&node->link);
+		spin_unlock(&ctx->pt_lock);
+		if (node->alloc)
+			kfree(node);
+	}
+	mutex_unlock(&ctx->lock);
+	if (done)
+		return done;
+	if (ret == -EFAULT)
+		return ret;
+	if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE)
+		return -EIO;
+	return -EAGAIN;
+}

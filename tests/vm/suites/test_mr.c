@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Guest suite: memory regions. Registration and deregistration edge
+ * cases, commands naming memory by (key, offset) checked against bounds
+ * and rights, explicit and implicit ODP regions over a sparse 64 GiB
+ * space, pinned regions used by the device through their own pages and
+ * revoked (once, with one event) when the mapping under them changes.
+ */
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
+
+#include "guest.h"
+
+#define PG 4096UL
+#define MiB (1UL << 20)
+#define GiB (1UL << 30)
+#define RW (HMIRROR_ACCESS_READ | HMIRROR_ACCESS_WRITE)
+
+/* MR_REG; returns -errno, the key in *key (in: the key wanted). */
+static int mr_reg(int fd, const void *addr, uint64_t len, unsigned int mode,
+		  unsigned int access, uint32_t *key)
+{
+	struct hmirror_mr_reg r = { .addr = (uintptr_t)addr, .len = len,
+		.mode = mode, .access = access, .key = key ? *key : 0 };
+
+	if (ioctl(fd, HMIRROR_IOC_MR_REG, &r))
+		return -errno;
+	if (key)
+		*key = r.key;
+	return 0;
+}
+
+static int mr_dereg(int fd, uint32_t key)
+{
+	struct hmirror_mr_dereg d = { .key = key };
+
+	return ioctl(fd, HMIRROR_IOC_MR_DEREG, &d) ? -errno : 0;
+}
+
+static struct hmirror_cmd keyed(struct hmirror_cmd c, uint32_t dkey,
+				uint32_t skey)
+{
+	if (dkey) {
+		c.flags |= HMIRROR_CMD_F_DST_KEY;
+		c.dst_key = dkey;
+	}
+	if (skey) {
+		c.flags |= HMIRROR_CMD_F_SRC_KEY;
+		c.src_key = skey;
+	}
+	return c;
+}
+
+static struct hmirror_stats stats(int fd)
+{
+	struct hmirror_stats st;
+
+	hm_stats(fd, &st);
+	return st;
+}
+
+static int all(const uint8_t *p, size_t len, uint8_t v)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+/* Registration edge cases: each fails with its errno and adds nothing. */
+static void test_reg_bad(void **state)
+{
+	uint8_t *buf = hm_map(4 * PG), *none;
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_mr_reg r;
+	uint32_t key = 0, k2;
+
+	(void)state;
+	none = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(none != MAP_FAILED);
+	/* Zero length, overflow, kernel addresses. */
+	assert_int_equal(mr_reg(fd, buf, 0, HMIRROR_MR_ODP, RW, NULL), -EINVAL);
+	assert_int_equal(mr_reg(fd, (void *)~0xfffUL, 2 * PG, HMIRROR_MR_ODP, RW,
+				NULL), -EINVAL);
+	assert_int_equal(mr_reg(fd, (void *)0xffff888000000000ull, PG,
+				HMIRROR_MR_ODP, RW, NULL), -EINVAL);
+	/* Modes, rights, flags, reserved words. */
+	assert_int_equal(mr_reg(fd, buf, PG, 2, RW, NULL), -EINVAL);
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_ODP, 0, NULL), -EINVAL);
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_ODP, 8, NULL), -EINVAL);
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_ODP,
+				HMIRROR_ACCESS_ATOMIC | HMIRROR_ACCESS_READ,
+				NULL), -EINVAL);
+	r = (struct hmirror_mr_reg){ .addr = (uintptr_t)buf, .len = PG,
+				     .access = RW, .flags = 1 };
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_MR_REG, &r), -1);
+	assert_int_equal(errno, EINVAL);
+	r = (struct hmirror_mr_reg){ .addr = (uintptr_t)buf, .len = PG,
+				     .access = RW, .reserved = { 0, 1 } };
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_MR_REG, &r), -1);
+	assert_int_equal(errno, EINVAL);
+	/* Implicit: address 0, ODP only. */
+	assert_int_equal(mr_reg(fd, buf, HMIRROR_MR_IMPLICIT_LEN, HMIRROR_MR_ODP,
+				RW, NULL), -EINVAL);
+	assert_int_equal(mr_reg(fd, NULL, HMIRROR_MR_IMPLICIT_LEN,
+				HMIRROR_MR_PINNED, RW, NULL), -EINVAL);
+	/* Pinned over PROT_NONE or nothing. */
+	assert_int_equal(mr_reg(fd, none, PG, HMIRROR_MR_PINNED, RW, NULL),
+			 -EFAULT);
+	assert_int_equal(munmap(none, PG), 0);
+	assert_int_equal(mr_reg(fd, none, PG, HMIRROR_MR_PINNED, RW, NULL),
+			 -EFAULT);
+	assert_int_equal(stats(fd).mrs, 0);
+
+	/* A key asked for, then asked for again. */
+	key = 77;
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_ODP, RW, &key), 0);
+	assert_int_equal(key, 77);
+	k2 = 77;
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_PINNED, RW, &k2),
+			 -EEXIST);
+	k2 = 0;
+	assert_int_equal(mr_reg(fd, buf, 4 * PG, HMIRROR_MR_PINNED, RW, &k2), 0);
+	assert_int_not_equal(k2, 0);
+	assert_int_not_equal(k2, 77);
+	assert_int_equal(stats(fd).mrs, 2);
+	assert_int_equal(mr_dereg(fd, 12345), -ENOENT);
+	assert_int_equal(mr_dereg(fd, key), 0);
+	assert_int_equal(mr_dereg(fd, key), -ENOENT);
+	assert_int_equal(mr_dereg(fd, k2), 0);
+	assert_int_equal(stats(fd).mrs, 0);
+	close(fd);
+	munmap(buf, 4 * PG);
+}
+
+/*
+ * Operands named by (key, offset): bounds, rights and keys are checked at
+ * submit, and a refused job runs nothing.
+ */
+static void test_access(void **state)
+{
+	uint8_t *buf = hm_map(4 * PG), *out = hm_map(4 * PG);
+	uint64_t *ctr = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint32_t ro = 0, rw = 0, at = 0, wo = 0;
+	struct hmirror_cmd c[2];
+
+	(void)state;
+	memset(buf, 3, 4 * PG);
+	memset(out, 0, 4 * PG);
+	assert_int_equal(mr_reg(fd, buf, 4 * PG, HMIRROR_MR_ODP,
+				HMIRROR_ACCESS_READ, &ro), 0);
+	assert_int_equal(mr_reg(fd, out, 4 * PG, HMIRROR_MR_ODP, RW, &rw), 0);
+	assert_int_equal(mr_reg(fd, out, 4 * PG, HMIRROR_MR_ODP,
+				HMIRROR_ACCESS_WRITE, &wo), 0);
+	assert_int_equal(mr_reg(fd, ctr, PG, HMIRROR_MR_ODP,
+				RW | HMIRROR_ACCESS_ATOMIC, &at), 0);
+
+	/* Read from ro at offset PG, write to rw at offset 2 PG. */
+	c[0] = keyed(hm_copy((void *)(2 * PG), (void *)PG, PG), rw, ro);
+	assert_int_equal(hm_run(fd, c, 1), 0);
+	assert_true(all(out + 2 * PG, PG, 3));
+	assert_true(all(out, 2 * PG, 0));
+
+	/* Each refused: the FILL before it must not run. */
+	c[0] = hm_fill(out, 9, PG);
+	c[1] = keyed(hm_fill((void *)0, 1, PG), ro, 0);		/* write to ro */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EACCES);
+	c[1] = keyed(hm_copy(out, (void *)0, PG), 0, wo);	/* read of wo */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EACCES);
+	c[1] = keyed((struct hmirror_cmd){ .op = HMIRROR_OP_ATOMIC_ADD,
+					   .value = 1 }, rw, 0);	/* no ATOMIC */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EACCES);
+	c[1] = keyed(hm_copy(out, (void *)(3 * PG + 1), PG), 0, ro); /* bounds */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EINVAL);
+	c[1] = keyed(hm_copy(out, (void *)0, ~0ULL), 0, ro);	/* overflow */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EINVAL);
+	c[1] = keyed(hm_copy(out, (void *)0, PG), 0, 999);	/* no key */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -ENOENT);
+	c[1] = hm_copy(out, buf, PG);
+	c[1].src_key = ro;					/* key, no flag */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EINVAL);
+	c[1] = keyed(hm_fill((void *)0, 1, PG), 0, rw);		/* FILL: no src */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EINVAL);
+	c[1] = hm_copy(out, buf, PG);
+	c[1].flags = 1;						/* unknown flag */
+	assert_int_equal(hm_submit(fd, c, 2, NULL), -EINVAL);
+	assert_true(all(out, 2 * PG, 0));
+
+	/* An atomic through an ATOMIC region. */
+	*ctr = 40;
+	c[0] = keyed((struct hmirror_cmd){ .op = HMIRROR_OP_ATOMIC_ADD,
+					   .value = 2 }, at, 0);
+	assert_int_equal(hm_run(fd, c, 1), 0);
+	assert_int_equal(*ctr, 42);
+	close(fd);
+	munmap(ctr, PG);
+	munmap(out, 4 * PG);
+	munmap(buf, 4 * PG);
+}
+
+/* A 64 GiB PROT_NONE reservation with three small windows made usable. */
+static uint8_t *sparse_map(const size_t *offs, unsigned int n)
+{
+	uint8_t *base = mmap(NULL, 64 * GiB, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	assert_true(base != MAP_FAILED);
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(mprotect(base + offs[i], 2 * PG,
+					  PROT_READ | PROT_WRITE), 0);
+		memset(base + offs[i], 0x10 + i, 2 * PG);
+	}
+	return base;
+}
+
+/*
+ * Explicit ODP over 64 GiB of sparse address space: registration faults
+ * and mirrors nothing; jobs through the key mirror just what they touch.
+ * Then the same through an implicit region, whose offsets are addresses.
+ */
+static void test_odp_sparse(void **state)
+{
+	static const size_t offs[] = { 0, 17 * GiB + 5 * PG, 64 * GiB - 2 * PG };
+	uint8_t *base = sparse_map(offs, 3), *out = hm_map(2 * PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st;
+	uint32_t key = 0, imp = 0;
+	struct hmirror_cmd c;
+
+	(void)state;
+	st0 = stats(fd);
+	assert_int_equal(mr_reg(fd, base, 64 * GiB, HMIRROR_MR_ODP, RW, &key), 0);
+	st = stats(fd);
+	assert_int_equal(st.pages_faulted, st0.pages_faulted);
+	assert_int_equal(st.ranges, 0);
+	assert_int_equal(st.mrs, 1);
+	for (unsigned int i = 0; i < 3; i++) {
+		memset(out, 0, 2 * PG);
+		c = keyed(hm_copy(out, (void *)offs[i], 2 * PG), 0, key);
+		assert_int_equal(hm_run(fd, &c, 1), 0);
+		assert_true(all(out, 2 * PG, 0x10 + i));
+	}
+	st = stats(fd);
+	assert_int_equal(st.ranges, 3 + 1);	/* + the out buffer's */
+	/* Between the windows there is nothing to touch. */
+	c = keyed(hm_copy(out, (void *)(8 * GiB), PG), 0, key);
+	assert_int_equal(hm_submit(fd, &c, 1, NULL), -EFAULT);
+
+	assert_int_equal(mr_reg(fd, NULL, HMIRROR_MR_IMPLICIT_LEN,
+				HMIRROR_MR_ODP, HMIRROR_ACCESS_READ, &imp), 0);
+	for (unsigned int i = 0; i < 3; i++) {
+		memset(out, 0, 2 * PG);
+		c = keyed(hm_copy(out, base + offs[i], 2 * PG), 0, imp);
+		assert_int_equal(hm_run(fd, &c, 1), 0);
+		assert_true(all(out, 2 * PG, 0x10 + i));
+	}
+	/* Read-only, however large. */
+	c = keyed(hm_fill(base, 1, PG), imp, 0);
+	assert_int_equal(hm_submit(fd, &c, 1, NULL), -EACCES);
+	assert_int_equal(mr_dereg(fd, imp), 0);
+	assert_int_equal(mr_dereg(fd, key), 0);
+	close(fd);
+	munmap(out, 2 * PG);
+	munmap(base, 64 * GiB);
+}
+
+/*
+ * A pinned region: the device uses its pages, not the mirror (no range,
+ * no fault), and the CPU sees what it wrote. mprotect keeps the pages and
+ * does not revoke it.
+ */
+static void test_pinned(void **state)
+{
+	uint8_t *buf = hm_map(8 * PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st;
+	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	uint32_t key = 0;
+	struct hmirror_cmd c;
+	uint32_t *crc = hm_map(PG);
+
+	(void)state;
+	memset(buf, 1, 8 * PG);
+	st0 = stats(fd);
+	assert_int_equal(mr_reg(fd, buf + 100, 8 * PG - 200, HMIRROR_MR_PINNED,
+				RW, &key), 0);
+	c = keyed(hm_fill((void *)0, 0x6b, 8 * PG - 200), key, 0);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	for (size_t i = 0; i < 8 * PG; i++)
+		assert_int_equal(buf[i], i < 100 || i >= 8 * PG - 100 ? 1 : 0x6b);
+	st = stats(fd);
+	assert_int_equal(st.ranges, st0.ranges);
+	assert_int_equal(st.pages_faulted, st0.pages_faulted);
+
+	assert_int_equal(mprotect(buf, 8 * PG, PROT_READ), 0);
+	assert_int_equal(mprotect(buf, 8 * PG, PROT_READ | PROT_WRITE), 0);
+	c = (struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)crc, .src = 0, .len = 8 * PG - 200,
+		.value = ~0U };
+	c = keyed(c, 0, key);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(*crc, hm_crc32c(~0U, buf + 100, 8 * PG - 200));
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(stats(fd).mr_revoked, 0);
+	/* Pinned pages cannot also be device-exclusive. */
+	c = keyed((struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
+					.flags = HMIRROR_CMD_F_EXCLUSIVE,
+					.dst = 4096 - 100 }, key, 0);
+	assert_int_equal(hm_submit(fd, &c, 1, NULL), -EINVAL);
+	c.flags &= ~HMIRROR_CMD_F_EXCLUSIVE;
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(mr_dereg(fd, key), 0);
+	close(fd);
+	munmap(crc, PG);
+	munmap(buf, 8 * PG);
+}
+
+/* Read one event without blocking; -errno if none. */
+static int event(int fd, struct hmirror_event *ev)
+{
+	ssize_t n = read(fd, ev, sizeof(*ev));
+
+	if (n < 0)
+		return -errno;
+	assert_int_equal(n, sizeof(*ev));
+	return 0;
+}
+
+enum change { CH_MUNMAP, CH_DONTNEED, CH_MREMAP };
+
+/*
+ * The mapping under a pinned region changes: the region is revoked, one
+ * event says so (and no second one), and jobs naming it fail.
+ */
+static void revoke_by(enum change how, uint32_t reason)
+{
+	uint8_t *buf = hm_map(8 * PG), *dst;
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	struct hmirror_event ev;
+	uint32_t key = 0;
+	struct hmirror_cmd c;
+	int fl;
+
+	memset(buf, 1, 8 * PG);
+	assert_int_equal(mr_reg(fd, buf, 8 * PG, HMIRROR_MR_PINNED, RW, &key), 0);
+	fl = fcntl(fd, F_GETFL);
+	assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+	assert_int_equal(event(fd, &ev), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+
+	switch (how) {
+	case CH_MUNMAP:
+		assert_int_equal(munmap(buf + 2 * PG, PG), 0);
+		break;
+	case CH_DONTNEED:
+		assert_int_equal(madvise(buf + 2 * PG, PG, MADV_DONTNEED), 0);
+		break;
+	case CH_MREMAP:
+		dst = mmap(NULL, 8 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			   -1, 0);
+		assert_true(mremap(buf, 8 * PG, 8 * PG,
+				   MREMAP_MAYMOVE | MREMAP_FIXED, dst) == dst);
+		buf = dst;
+		break;
+	}
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_true(pfd.revents & POLLPRI);
+	assert_int_equal(event(fd, &ev), 0);
+	assert_int_equal(ev.type, HMIRROR_EVENT_MR_REVOKED);
+	assert_int_equal(ev.key, key);
+	assert_int_equal(ev.reason, reason);
+	assert_true(ev.len > 0);
+	assert_int_equal(event(fd, &ev), -EAGAIN);	/* exactly once */
+	assert_int_equal(stats(fd).mr_revoked, 1);
+
+	c = keyed(hm_fill((void *)0, 2, PG), key, 0);
+	assert_int_equal(hm_submit(fd, &c, 1, NULL), -ECANCELED);
+	/* Another change: still one event. */
+	assert_int_equal(madvise(buf + 5 * PG, PG, MADV_DONTNEED), 0);
+	assert_int_equal(event(fd, &ev), -EAGAIN);
+	assert_int_equal(mr_dereg(fd, key), 0);
+	close(fd);
+	munmap(buf, 8 * PG);
+}
+
+static void test_revoke_munmap(void **state)
+{
+	(void)state;
+	revoke_by(CH_MUNMAP, HMIRROR_REVOKE_UNMAP);
+}
+
+static void test_revoke_dontneed(void **state)
+{
+	(void)state;
+	revoke_by(CH_DONTNEED, HMIRROR_REVOKE_CLEAR);
+}
+
+static void test_revoke_mremap(void **state)
+{
+	(void)state;
+	revoke_by(CH_MREMAP, HMIRROR_REVOKE_UNMAP);
+}
+
+/*
+ * A job that waits, then writes through a pinned region: the region is
+ * revoked meanwhile, and the job fails with -ECANCELED, writing nothing.
+ * Deregistration is refused while the job is pending.
+ */
+static void test_revoke_pending_job(void **state)
+{
+	uint8_t *buf = hm_map(4 * PG);
+	uint64_t *flag = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_cmd c[2];
+	uint32_t key = 0;
+	uint64_t fence = 0;
+	int status = 0;
+
+	(void)state;
+	memset(buf, 1, 4 * PG);
+	*flag = 0;
+	assert_int_equal(mr_reg(fd, buf, 4 * PG, HMIRROR_MR_PINNED, RW, &key), 0);
+	c[0] = hm_wait_value(flag, 1, 0);
+	c[1] = keyed(hm_fill((void *)0, 7, 4 * PG), key, 0);
+	assert_int_equal(hm_submit(fd, c, 2, &fence), 0);
+	assert_int_equal(mr_dereg(fd, key), -EBUSY);
+	assert_int_equal(madvise(buf, PG, MADV_DONTNEED), 0);
+	*flag = 1;
+	assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
+	assert_int_equal(status, -ECANCELED);
+	assert_true(all(buf + PG, 3 * PG, 1));
+	assert_int_equal(mr_dereg(fd, key), 0);
+	close(fd);
+	munmap(flag, PG);
+	munmap(buf, 4 * PG);
+}
+
+/* capset(2) without libcap: drop CAP_IPC_LOCK from the effective set. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[CAP_IPC_LOCK / 32].effective &= ~(1U << (CAP_IPC_LOCK % 32));
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/*
+ * Pinned pages count against RLIMIT_MEMLOCK without CAP_IPC_LOCK, and
+ * deregistration gives them back. Run in a child that drops the
+ * capability.
+ */
+static void test_memlock(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		struct rlimit rl = { 16 * PG, 16 * PG };
+		uint8_t *buf = hm_map(32 * PG);
+		uint32_t k1 = 0, k2 = 0;
+		int fd = open("/dev/hmirror0", O_RDWR);
+
+		memset(buf, 1, 32 * PG);
+		if (fd < 0 || drop_ipc_lock() || setrlimit(RLIMIT_MEMLOCK, &rl))
+			_exit(10);
+		if (mr_reg(fd, buf, 32 * PG, HMIRROR_MR_PINNED, RW, &k1) != -ENOMEM)
+			_exit(11);
+		if (mr_reg(fd, buf, 12 * PG, HMIRROR_MR_PINNED, RW, &k1))
+			_exit(12);
+		if (mr_reg(fd, buf, 8 * PG, HMIRROR_MR_PINNED, RW, &k2) != -ENOMEM)
+			_exit(13);
+		/* ODP regions pin nothing: no limit. */
+		if (mr_reg(fd, buf, 32 * PG, HMIRROR_MR_ODP, RW, &k2))
+			_exit(14);
+		if (mr_dereg(fd, k1))
+			_exit(15);
+		k1 = 0;
+		if (mr_reg(fd, buf, 16 * PG, HMIRROR_MR_PINNED, RW, &k1))
+			_exit(16);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The events of a context are its process's alone. */
+static void test_read_other_process(void **state)
+{
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE), status;
+	struct hmirror_event ev;
+	uint8_t *buf = hm_map(PG);
+	uint32_t key = 0;
+	pid_t pid;
+
+	(void)state;
+	memset(buf, 1, PG);
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_PINNED, RW, &key), 0);
+	assert_int_equal(madvise(buf, PG, MADV_DONTNEED), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(read(fd, &ev, sizeof(ev)) == -1 && errno == EACCES ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Still there for the owner, and short reads are refused. */
+	assert_int_equal(read(fd, &ev, sizeof(ev) - 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+	assert_int_equal(read(fd, &ev, sizeof(ev)), (ssize_t)sizeof(ev));
+	assert_int_equal(ev.key, key);
+	close(fd);
+	munmap(buf, PG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reg_bad),
+		cmocka_unit_test(test_access),
+		cmocka_unit_test(test_odp_sparse),
+		cmocka_unit_test(test_pinned),
+		cmocka_unit_test(test_revoke_munmap),
+		cmocka_unit_test(test_revoke_dontneed),
+		cmocka_unit_test(test_revoke_mremap),
+		cmocka_unit_test(test_revoke_pending_job),
+		cmocka_unit_test(test_memlock),
+		cmocka_unit_test(test_read_other_process),
+	};
+
+	guest_suite_setup();
+	return cmocka_run_group_tests_name("mr", tests, hm_suite_up, hm_suite_down);
+}
