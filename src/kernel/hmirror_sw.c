@@ -159,8 +159,14 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			hmirror_sw_unmap(s);
 			return HMIRROR_STEP_PARKED;
 		}
-		/* memcpy where it can: memmove is the slow path on x86. */
-		if (d + n <= s || s + n <= d)
+		/*
+		 * Whole aligned pages with copy_page(), the rest with memcpy
+		 * where it can: memmove is the slow path on x86.
+		 */
+		if (n == PAGE_SIZE && PAGE_ALIGNED(d) && PAGE_ALIGNED(s) &&
+		    d != s)
+			copy_page(d, s);
+		else if (d + n <= s || s + n <= d)
 			memcpy(d, s, n);
 		else
 			memmove(d, s, n);
