@@ -105,4 +105,24 @@ static inline struct dev_pagemap *page_pgmap(const struct page *page)
 }
 #endif
 
+/*
+ * hmm_range_fault_unlocked_timeout() (7.3): a fault whose handler may drop
+ * the mmap lock (userfaultfd). Kbuild defines HMIRROR_HAVE_HMM_UNLOCKED.
+ */
+#ifndef HMIRROR_HAVE_HMM_UNLOCKED
+#define HMIRROR_HAVE_HMM_UNLOCKED 0
+#endif
+
+/*
+ * The symbol namespace of hmirror's kernel interface, for
+ * EXPORT_SYMBOL_NS_GPL() and MODULE_IMPORT_NS(): a string literal from
+ * 6.13 on, a bare token (stringified by the macros) before; Kbuild
+ * defines HMIRROR_HAVE_NS_TOKEN for the latter.
+ */
+#ifdef HMIRROR_HAVE_NS_TOKEN
+#define HMIRROR_NS	HMIRROR
+#else
+#define HMIRROR_NS	"HMIRROR"
+#endif
+
 #endif /* _HMIRROR_COMPAT_H */

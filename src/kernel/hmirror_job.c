@@ -231,7 +231,8 @@ static int hmirror_segs_marks(const struct hmirror_seg *segs,
 static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
 			      unsigned long *pfns)
 {
-	return hmirror_pt_fault(ctx, m->start, m->end, m->write, pfns,
+	return hmirror_pt_fault(ctx, m->start, m->end,
+				m->write ? HMIRROR_PT_WRITE : 0, pfns,
 				&m->range, &m->seq);
 }
 
@@ -566,8 +567,8 @@ static int hmirror_job_migrate(struct hmirror_ctx *ctx,
 	if (!mmget_not_zero(ctx->mm))
 		return -EFAULT;
 	ret = hmirror_migrate_range(ctx, c->src, c->src + c->len,
-				    c->value == HMIRROR_MIGRATE_TO_DEVICE, NULL,
-				    moved, &failed);
+				    c->value == HMIRROR_MIGRATE_TO_DEVICE, 0,
+				    NULL, moved, &failed);
 	if (ret || ctx->preempt != HMIRROR_PREEMPT_NONE)
 		goto out;
 
@@ -684,8 +685,9 @@ void hmirror_job_fault_work(struct work_struct *work)
 		ret = hmirror_job_migrate(ctx, &c, &moved, &marks, &nr_marks,
 					  ctx->fault_pfns);
 	} else if (mmget_not_zero(ctx->mm)) {
-		ret = hmirror_pt_fault(ctx, addr, end, write, ctx->fault_pfns,
-				       &r, &seq);
+		ret = hmirror_pt_fault(ctx, addr, end,
+				       write ? HMIRROR_PT_WRITE : 0,
+				       ctx->fault_pfns, &r, &seq);
 		mmput(ctx->mm);
 	} else {
 		ret = -EFAULT;

@@ -71,17 +71,10 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 			    unsigned long end, bool write, int *err)
 {
 	struct hmirror_ctx *ctx = job->ctx;
-	u64 pte = hmirror_pt_lookup(ctx, addr);
+	void *kaddr = hmirror_pt_map(ctx, addr, write);
 
-	struct page *page;
-
-	if ((pte & HMIRROR_PTE_VALID) && (!write || (pte & HMIRROR_PTE_WRITE))) {
-		page = pfn_to_page(pte >> PAGE_SHIFT);
-		/* The device's own memory: its backing store, no kmap. */
-		if (is_device_private_page(page))
-			return hmirror_devmem_kaddr(page) + offset_in_page(addr);
-		return kmap_local_page(page) + offset_in_page(addr);
-	}
+	if (kaddr)
+		return kaddr;
 
 	if (ctx->preempt == HMIRROR_PREEMPT_NONE) {
 		/* Invariant broken: tests look for this line (BUG:). */
@@ -94,13 +87,6 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 	hmirror_sw_park(job, addr, end, write);
 	ctx->stats.jobs_parked++;
 	return NULL;
-}
-
-/* Let go of what hmirror_sw_map() gave. */
-static void hmirror_sw_unmap(void *addr)
-{
-	if (!is_vmalloc_addr(addr))
-		kunmap_local(addr);
 }
 
 static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
@@ -130,7 +116,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		d = hmirror_sw_map(job, c->dst + job->done, c->dst + c->len,
 				   true, err);
 		if (!d) {
-			hmirror_sw_unmap(s);
+			hmirror_pt_unmap(s);
 			return HMIRROR_STEP_PARKED;
 		}
 		/* memcpy where it can: memmove is the slow path on x86. */
@@ -138,8 +124,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			memcpy(d, s, n);
 		else
 			memmove(d, s, n);
-		hmirror_sw_unmap(d);
-		hmirror_sw_unmap(s);
+		hmirror_pt_unmap(d);
+		hmirror_pt_unmap(s);
 		break;
 	case HMIRROR_OP_FILL:
 		n = hmirror_sw_chunk(c, job->done, false);
@@ -148,7 +134,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		memset(d, (u8)c->value, n);
-		hmirror_sw_unmap(d);
+		hmirror_pt_unmap(d);
 		break;
 	case HMIRROR_OP_CRC32C:
 		if (!job->done)
@@ -158,7 +144,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			if (!d)
 				return HMIRROR_STEP_PARKED;
 			*(u32 *)d = job->acc;
-			hmirror_sw_unmap(d);
+			hmirror_pt_unmap(d);
 			return HMIRROR_STEP_CMD_DONE;
 		}
 		n = min_t(u64, c->len - job->done,
@@ -168,7 +154,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!s)
 			return HMIRROR_STEP_PARKED;
 		job->acc = crc32c(job->acc, s, n);
-		hmirror_sw_unmap(s);
+		hmirror_pt_unmap(s);
 		job->done += n;
 		return HMIRROR_STEP_PROGRESS;
 	case HMIRROR_OP_ATOMIC_ADD:
@@ -176,7 +162,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		atomic64_add(c->value, (atomic64_t *)d);
-		hmirror_sw_unmap(d);
+		hmirror_pt_unmap(d);
 		return HMIRROR_STEP_CMD_DONE;
 	case HMIRROR_OP_WRITE_VALUE:
 		d = hmirror_sw_map(job, c->dst, c->dst + 8, true, err);
@@ -184,7 +170,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			return HMIRROR_STEP_PARKED;
 		/* Earlier writes of the job are visible before the value. */
 		smp_store_release((u64 *)d, c->value);
-		hmirror_sw_unmap(d);
+		hmirror_pt_unmap(d);
 		return HMIRROR_STEP_CMD_DONE;
 	case HMIRROR_OP_WAIT_VALUE:
 		now = ktime_get_ns();
@@ -197,7 +183,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			return HMIRROR_STEP_PARKED;
 		/* Later reads of the job see what preceded the value. */
 		n = smp_load_acquire((u64 *)s);
-		hmirror_sw_unmap(s);
+		hmirror_pt_unmap(s);
 		if (n == c->value)
 			return HMIRROR_STEP_CMD_DONE;
 		if (job->until && now >= job->until) {
@@ -227,7 +213,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			if (!d)
 				return HMIRROR_STEP_PARKED;
 			WRITE_ONCE(*(u64 *)d, job->result);
-			hmirror_sw_unmap(d);
+			hmirror_pt_unmap(d);
 		}
 		return HMIRROR_STEP_CMD_DONE;
 	default:
