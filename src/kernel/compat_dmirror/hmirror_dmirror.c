@@ -151,7 +151,8 @@ static int dmirror_rw(struct dmirror_file *df, struct hmm_dmirror_cmd *cmd,
 	void *buf;
 	int ret = 0;
 
-	buf = kvmalloc(size, GFP_KERNEL);
+	/* No WARN for a size user space made up: just -ENOMEM. */
+	buf = kvmalloc(size, GFP_KERNEL | __GFP_NOWARN);
 	if (!buf)
 		return -ENOMEM;
 	if (write && copy_from_user(buf, uptr, size)) {
