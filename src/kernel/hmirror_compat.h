@@ -13,7 +13,10 @@
 #define _HMIRROR_COMPAT_H
 
 #include <linux/gfp.h>
+#include <linux/err.h>
 #include <linux/hrtimer.h>
+#include <linux/mm.h>
+#include <linux/rmap.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
@@ -123,6 +126,35 @@ static inline struct dev_pagemap *page_pgmap(const struct page *page)
 #define HMIRROR_NS	HMIRROR
 #else
 #define HMIRROR_NS	"HMIRROR"
+#endif
+
+/*
+ * make_device_exclusive() (6.15) takes one page and returns it locked and
+ * referenced, or an ERR_PTR; before it, make_device_exclusive_range()
+ * filled an array, leaving NULL where a page could not be taken (a page
+ * it could not lock, a tail page of a large folio). Kbuild defines
+ * HMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE for the former.
+ */
+#ifdef HMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE
+#define hmirror_make_device_exclusive make_device_exclusive
+#else
+static inline struct page *
+hmirror_make_device_exclusive(struct mm_struct *mm, unsigned long addr,
+			      void *owner, struct folio **foliop)
+{
+	struct page *page = NULL;
+	int n;
+
+	addr &= PAGE_MASK;
+	n = make_device_exclusive_range(mm, addr, addr + PAGE_SIZE, &page,
+					owner);
+	if (n < 0)
+		return ERR_PTR(n);
+	if (!n || !page)
+		return ERR_PTR(-EBUSY);
+	*foliop = page_folio(page);
+	return page;
+}
 #endif
 
 #endif /* _HMIRROR_COMPAT_H */

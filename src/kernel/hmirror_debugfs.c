@@ -80,6 +80,8 @@ static int hmirror_ctx_stats_show(struct seq_file *m, void *unused)
 	HMIRROR_SHOW(ptes);
 	HMIRROR_SHOW(ranges);
 	HMIRROR_SHOW(pt_bytes);
+	HMIRROR_SHOW(excl_taken);
+	HMIRROR_SHOW(excl_revoked);
 #undef HMIRROR_SHOW
 	return 0;
 }

@@ -57,7 +57,10 @@ struct hmirror_job;
  */
 #define HMIRROR_PTE_VALID	BIT_ULL(0)
 #define HMIRROR_PTE_WRITE	BIT_ULL(1)
-#define HMIRROR_PTE_FLAGS	(HMIRROR_PTE_VALID | HMIRROR_PTE_WRITE)
+/* The CPU maps the page device-exclusive for us (4 KiB PTEs only). */
+#define HMIRROR_PTE_EXCL	BIT_ULL(2)
+#define HMIRROR_PTE_FLAGS	(HMIRROR_PTE_VALID | HMIRROR_PTE_WRITE | \
+				 HMIRROR_PTE_EXCL)
 
 /**
  * struct hmirror_backend_ops - what the mirror asks of a device backend
@@ -303,11 +306,13 @@ struct hmirror_ctx {
  * @start: first byte
  * @end: one past the last byte
  * @write: the job writes it
+ * @excl: the job needs it device-exclusive (HMIRROR_CMD_F_EXCLUSIVE)
  */
 struct hmirror_seg {
 	unsigned long start;
 	unsigned long end;
 	bool write;
+	bool excl;
 };
 
 /**
@@ -326,6 +331,7 @@ struct hmirror_seg {
  * @fault_addr: the address a parked job needs
  * @fault_end: end of the operand @fault_addr is in
  * @fault_write: ...for writing
+ * @fault_excl: ...device-exclusive
  * @segs: the footprint, used to find jobs an invalidation overlaps
  * @nr_segs: entries in @segs
  * @cmds: the commands, as validated at submit
@@ -344,6 +350,7 @@ struct hmirror_job {
 	unsigned long fault_addr;
 	unsigned long fault_end;
 	bool fault_write;
+	bool fault_excl;
 	struct hmirror_seg *segs;
 	unsigned int nr_segs;
 	struct hmirror_cmd cmds[] __counted_by(nr_cmds);
@@ -386,8 +393,12 @@ void hmirror_ranges_reclaim_work(struct work_struct *work);
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		     unsigned long end, unsigned int flags, unsigned long *pfns,
 		     struct hmirror_range **rp, unsigned long *seqp);
+int hmirror_pt_make_exclusive(struct hmirror_ctx *ctx, unsigned long start,
+			      unsigned long end, unsigned long *pfns,
+			      struct hmirror_range **rp, unsigned long *seqp);
 u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr);
-void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write);
+void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
+		     bool excl);
 void hmirror_pt_unmap(void *addr);
 void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
 		    unsigned long end);

@@ -61,6 +61,11 @@
  * context's PTEs of them go, and the next job faults the new location in.
  * Skipping them for the migrating device, as test_hmm does, would leave
  * the device's other contexts pointing at freed pages.
+ *
+ * The one invalidation skipped is MMU_NOTIFY_EXCLUSIVE with this device
+ * as owner: this device taking a page device-exclusive (see "device-
+ * exclusive access" in hmirror_pt.c). The page does not move, so every
+ * context of the device keeps its PTEs of it.
  */
 
 static const unsigned int hmirror_wait_bucket_us[HMIRROR_WAIT_BUCKETS] =
@@ -275,6 +280,14 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	bool blockable = mmu_notifier_range_blockable(range);
 	bool escalated = false;
 	u64 newest = 0, us = 0;
+
+	/*
+	 * This device taking a page device-exclusive: the page stays put
+	 * and the access is ours. Leave the sequence alone too, or the
+	 * read_retry right after make_device_exclusive() fails for ever.
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == ctx->hdev)
+		return true;
 
 	trace_hmirror_invalidate_start(ctx->hdev->index, ctx->id, start, end,
 				       range->event, blockable);

@@ -21,7 +21,10 @@
  * unused fields, lengths, alignment and address range. Its footprint, the
  * byte ranges the commands read and write, is then faulted into the device
  * page table chunk by chunk (hmm_range_fault(), for writing where a
- * command writes), and each chunk's notifier sequence is remembered.
+ * command writes), and each chunk's notifier sequence is remembered. The
+ * page of an EXCLUSIVE command is then made device-exclusive instead
+ * (hmirror_pt_make_exclusive()), after every other piece, since faulting
+ * another operand on that page would take the exclusivity away again.
  *
  * The job is published, which makes it visible to the engine and to
  * invalidations, under pt_lock and only if none of those sequences moved
@@ -48,12 +51,13 @@ struct hmirror_mark {
 	unsigned long start;
 	unsigned long end;
 	bool write;
+	bool excl;
 	struct hmirror_range *range;
 	unsigned long seq;
 };
 
-static int hmirror_seg_add(struct hmirror_job *job, u64 addr, u64 len,
-			   bool write, u64 *total)
+static int hmirror_seg_add_excl(struct hmirror_job *job, u64 addr, u64 len,
+				bool write, bool excl, u64 *total)
 {
 	u64 end;
 
@@ -67,9 +71,15 @@ static int hmirror_seg_add(struct hmirror_job *job, u64 addr, u64 len,
 	if (*total > HMIRROR_MAX_JOB_BYTES)
 		return -E2BIG;
 	job->segs[job->nr_segs++] = (struct hmirror_seg){
-		.start = addr, .end = end, .write = write,
+		.start = addr, .end = end, .write = write, .excl = excl,
 	};
 	return 0;
+}
+
+static int hmirror_seg_add(struct hmirror_job *job, u64 addr, u64 len,
+			   bool write, u64 *total)
+{
+	return hmirror_seg_add_excl(job, addr, len, write, false, total);
 }
 
 /*
@@ -99,7 +109,11 @@ static int hmirror_cmd_check(struct hmirror_job *job,
 {
 	int ret;
 
-	if (c->flags)
+	if (c->flags & ~HMIRROR_CMD_F_ALL)
+		return -EINVAL;
+	/* Exclusive access is for the 64-bit writes a device does atomically. */
+	if ((c->flags & HMIRROR_CMD_F_EXCLUSIVE) &&
+	    c->op != HMIRROR_OP_ATOMIC_ADD && c->op != HMIRROR_OP_WRITE_VALUE)
 		return -EINVAL;
 
 	switch (c->op) {
@@ -121,7 +135,9 @@ static int hmirror_cmd_check(struct hmirror_job *job,
 	case HMIRROR_OP_WRITE_VALUE:
 		if (c->src || c->len || c->aux || !IS_ALIGNED(c->dst, 8))
 			return -EINVAL;
-		return hmirror_seg_add(job, c->dst, 8, true, total);
+		return hmirror_seg_add_excl(job, c->dst, 8, true,
+					    c->flags & HMIRROR_CMD_F_EXCLUSIVE,
+					    total);
 	case HMIRROR_OP_WAIT_VALUE:
 		if (c->dst || c->len || !IS_ALIGNED(c->src, 8) ||
 		    c->aux > HMIRROR_WAIT_TIMEOUT_MAX_US)
@@ -220,6 +236,7 @@ static int hmirror_segs_marks(const struct hmirror_seg *segs,
 			marks[n++] = (struct hmirror_mark){
 				.start = s, .end = next,
 				.write = segs[i].write,
+				.excl = segs[i].excl,
 			};
 		}
 	}
@@ -231,9 +248,30 @@ static int hmirror_segs_marks(const struct hmirror_seg *segs,
 static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
 			      unsigned long *pfns)
 {
+	if (m->excl)
+		return hmirror_pt_make_exclusive(ctx, m->start, m->end, pfns,
+						 &m->range, &m->seq);
 	return hmirror_pt_fault(ctx, m->start, m->end,
 				m->write ? HMIRROR_PT_WRITE : 0, pfns,
 				&m->range, &m->seq);
+}
+
+/*
+ * Fault every mark in, exclusive pages last: faulting another operand on
+ * the same page would restore the CPU's PTE and revoke them at once.
+ */
+static int hmirror_marks_fault(struct hmirror_ctx *ctx,
+			       struct hmirror_mark *marks, unsigned int n,
+			       unsigned long *pfns)
+{
+	unsigned int i, pass;
+	int ret = 0;
+
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n && !ret; i++)
+			if (marks[i].excl == pass)
+				ret = hmirror_mark_fault(ctx, &marks[i], pfns);
+	return ret;
 }
 
 /* Does the job have work for the device, or only a footprint to mirror? */
@@ -272,7 +310,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 {
 	struct hmirror_mark *marks, *stale;
 	unsigned long *pfns;
-	unsigned int i, n;
+	unsigned int n;
 	bool idle;
 	int ret;
 
@@ -287,8 +325,7 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 		kvfree(marks);
 		return -ENOMEM;
 	}
-	for (i = 0; i < n && !ret; i++)
-		ret = hmirror_mark_fault(ctx, &marks[i], pfns);
+	ret = hmirror_marks_fault(ctx, marks, n, pfns);
 
 	while (!ret) {
 		spin_lock(&ctx->pt_lock);
@@ -559,7 +596,7 @@ static int hmirror_job_migrate(struct hmirror_ctx *ctx,
 			       unsigned long *pfns)
 {
 	struct hmirror_seg *segs;
-	unsigned int i, n;
+	unsigned int n;
 	u64 failed;
 	int ret;
 
@@ -577,8 +614,8 @@ static int hmirror_job_migrate(struct hmirror_ctx *ctx,
 		goto out;
 	ret = hmirror_segs_marks(segs, n, marksp, nrp);
 	kvfree(segs);
-	for (i = 0; !ret && i < *nrp; i++)
-		ret = hmirror_mark_fault(ctx, &(*marksp)[i], pfns);
+	if (!ret)
+		ret = hmirror_marks_fault(ctx, *marksp, *nrp, pfns);
 out:
 	mmput(ctx->mm);
 	return ret;
@@ -651,7 +688,7 @@ void hmirror_job_fault_work(struct work_struct *work)
 	struct hmirror_job *job;
 	struct hmirror_cmd c;
 	unsigned int nr_marks = 0;
-	bool write, migrate;
+	bool write, excl, migrate;
 	u64 fence, moved = 0;
 	int ret;
 
@@ -672,6 +709,7 @@ void hmirror_job_fault_work(struct work_struct *work)
 	end = min(ALIGN(job->fault_end, PAGE_SIZE),
 		  ALIGN(addr + 1, HMIRROR_CHUNK_SIZE));
 	write = job->fault_write;
+	excl = job->fault_excl;
 	fence = job->fence;
 	spin_unlock(&ctx->pt_lock);
 
@@ -685,9 +723,14 @@ void hmirror_job_fault_work(struct work_struct *work)
 		ret = hmirror_job_migrate(ctx, &c, &moved, &marks, &nr_marks,
 					  ctx->fault_pfns);
 	} else if (mmget_not_zero(ctx->mm)) {
-		ret = hmirror_pt_fault(ctx, addr, end,
-				       write ? HMIRROR_PT_WRITE : 0,
-				       ctx->fault_pfns, &r, &seq);
+		if (excl)
+			ret = hmirror_pt_make_exclusive(ctx, addr, end,
+							ctx->fault_pfns, &r,
+							&seq);
+		else
+			ret = hmirror_pt_fault(ctx, addr, end,
+					       write ? HMIRROR_PT_WRITE : 0,
+					       ctx->fault_pfns, &r, &seq);
 		mmput(ctx->mm);
 	} else {
 		ret = -EFAULT;

@@ -174,7 +174,7 @@ unsigned long hmirror_ctx_access(struct hmirror_ctx *ctx, unsigned long addr,
 	for (i = 0; i < npages; i++, addr += PAGE_SIZE, buf += PAGE_SIZE) {
 		spin_lock(&ctx->pt_lock);
 		kaddr = ctx->state == HMIRROR_CTX_ALIVE ?
-			hmirror_pt_map(ctx, addr, write) : NULL;
+			hmirror_pt_map(ctx, addr, write, false) : NULL;
 		if (kaddr) {
 			if (write)
 				memcpy(kaddr, buf, PAGE_SIZE);

@@ -8,6 +8,7 @@
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -182,12 +183,47 @@ void hmirror_ranges_destroy(struct hmirror_ctx *ctx)
 	xa_destroy(&ctx->ranges);
 }
 
+/* A failed fault must not leave an empty range behind. */
+static void hmirror_range_drop_idle(struct hmirror_ctx *ctx,
+				    struct hmirror_range *r)
+{
+	bool idle;
+
+	spin_lock(&ctx->pt_lock);
+	idle = __hmirror_range_unlink_idle(ctx, r);
+	spin_unlock(&ctx->pt_lock);
+	if (idle)
+		hmirror_range_free(ctx, r);
+}
+
+/* Give @r its array of 4 KiB PTEs, if it has none yet. */
+static int hmirror_range_alloc_ptes(struct hmirror_range *r)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	u64 *ptes;
+
+	lockdep_assert_held(&ctx->lock);
+	if (r->ptes)
+		return 0;
+	/* Sleeping allocation: before pt_lock, never under it. */
+	ptes = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(u64), GFP_KERNEL_ACCOUNT);
+	if (!ptes)
+		return -ENOMEM;
+	spin_lock(&ctx->pt_lock);
+	r->ptes = ptes;
+	ctx->stats.pt_bytes += HMIRROR_CHUNK_PAGES * sizeof(u64);
+	spin_unlock(&ctx->pt_lock);
+	return 0;
+}
+
 static void __hmirror_pt_set(struct hmirror_range *r, unsigned int i, u64 pte)
 {
 	struct hmirror_ctx *ctx = r->ctx;
 	bool was = r->ptes[i] & HMIRROR_PTE_VALID;
 
 	lockdep_assert_held(&ctx->pt_lock);
+	if ((r->ptes[i] & HMIRROR_PTE_EXCL) && !(pte & HMIRROR_PTE_EXCL))
+		ctx->stats.excl_revoked++;
 	r->ptes[i] = pte;
 	if (!was && pte) {
 		r->nr_valid++;
@@ -314,8 +350,7 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		.hmm_pfns = pfns,
 	};
 	struct hmirror_range *r;
-	bool huge, idle;
-	u64 *ptes;
+	bool huge;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
@@ -360,18 +395,10 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		}
 
 		huge = hmm_pfn_to_map_order(pfns[0]) >= PMD_ORDER;
-		if (!huge && !r->ptes) {
-			/* Sleeping allocation: before pt_lock, never under it. */
-			ptes = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(u64),
-					GFP_KERNEL_ACCOUNT);
-			if (!ptes) {
-				ret = -ENOMEM;
+		if (!huge) {
+			ret = hmirror_range_alloc_ptes(r);
+			if (ret)
 				break;
-			}
-			spin_lock(&ctx->pt_lock);
-			r->ptes = ptes;
-			ctx->stats.pt_bytes += HMIRROR_CHUNK_PAGES * sizeof(u64);
-			spin_unlock(&ctx->pt_lock);
 		}
 
 		spin_lock(&ctx->pt_lock);
@@ -394,15 +421,176 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		*seqp = range.notifier_seq;
 		break;
 	}
-	if (ret) {
-		/* A failed fault must not leave an empty range behind. */
-		spin_lock(&ctx->pt_lock);
-		idle = __hmirror_range_unlink_idle(ctx, r);
-		spin_unlock(&ctx->pt_lock);
-		if (idle)
-			hmirror_range_free(ctx, r);
-	}
+	if (ret)
+		hmirror_range_drop_idle(ctx, r);
 	trace_hmirror_fault(ctx->hdev->index, ctx->id, start, end, write, ret);
+	return ret;
+}
+
+/**
+ * DOC: device-exclusive access
+ *
+ * A device that runs atomics on system memory over a link that cannot
+ * make them atomic with the CPU's (PCIe without atomics, a NIC) needs the
+ * CPU kept off the page while it works on it. hmirror_pt_make_exclusive()
+ * asks the kernel for that with make_device_exclusive(): the CPU's PTE
+ * becomes a device-exclusive swap entry, and the device's PTE gets
+ * HMIRROR_PTE_EXCL. Any CPU access to the page, read or write, faults,
+ * restores the CPU's PTE and first sends an invalidation of that page;
+ * the callback zaps the device's PTE like any other, which is the
+ * revocation. The engine runs an EXCLUSIVE command only through a PTE
+ * with the bit (or on the device's own memory, which the CPU cannot
+ * reach anyway), so it never works on a page the CPU is using.
+ *
+ * make_device_exclusive() works on one 4 KiB PTE: a THP's PMD is split
+ * first (the folio stays whole), and that split invalidates the chunk's
+ * huge entry, so exclusive pages always have 4 KiB device PTEs. It first
+ * faults the page in writable (so a page exclusive to someone else comes
+ * back to the CPU first) and sends its own invalidation,
+ * MMU_NOTIFY_EXCLUSIVE, with this device as owner. The callbacks of this
+ * device's contexts ignore that one event, without even moving the
+ * notifier sequence: the page stays where it is, the exclusivity is this
+ * device's, and moving the sequence would fail the read_retry check that
+ * follows it for ever. A context of another device zaps as usual.
+ *
+ * The page is mapped as nouveau does it: under the notifier sequence
+ * taken before the fault, checked under pt_lock while the folio lock
+ * still holds off the CPU's restore. A page whose device PTE already has
+ * the bit is left alone: taking it again would restore it first and
+ * count a revocation nobody caused.
+ */
+
+/* Is the page of @addr device-exclusive for us, or in our own memory? */
+static bool __hmirror_pt_exclusive(struct hmirror_ctx *ctx, unsigned long addr)
+{
+	u64 pte = hmirror_pt_lookup(ctx, addr);
+
+	lockdep_assert_held(&ctx->pt_lock);
+	if (!(pte & HMIRROR_PTE_VALID) || !(pte & HMIRROR_PTE_WRITE))
+		return false;
+	return (pte & HMIRROR_PTE_EXCL) ||
+	       is_device_private_page(pfn_to_page(pte >> PAGE_SHIFT));
+}
+
+/* Take one page of @r exclusive under @seq; -EAGAIN if @seq went stale. */
+static int hmirror_pt_take_exclusive(struct hmirror_range *r,
+				     unsigned long addr, unsigned long seq)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	struct folio *folio;
+	struct page *page;
+	unsigned int i = (addr - r->start) >> PAGE_SHIFT;
+	int ret = 0;
+
+	mmap_read_lock(ctx->mm);
+	page = hmirror_make_device_exclusive(ctx->mm, addr, ctx->hdev, &folio);
+	mmap_read_unlock(ctx->mm);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+
+	/* The folio lock holds a CPU fault's restore off until we are done. */
+	spin_lock(&ctx->pt_lock);
+	if (ctx->state != HMIRROR_CTX_ALIVE) {
+		ret = -EIO;
+	} else if (mmu_interval_read_retry(&r->notifier, seq)) {
+		ctx->stats.fault_retries++;
+		ret = -EAGAIN;
+	} else {
+		__hmirror_pt_set(r, i, ((u64)page_to_pfn(page) << PAGE_SHIFT) |
+			       HMIRROR_PTE_VALID | HMIRROR_PTE_WRITE |
+			       HMIRROR_PTE_EXCL);
+		ctx->stats.excl_taken++;
+	}
+	spin_unlock(&ctx->pt_lock);
+	folio_unlock(folio);
+	folio_put(folio);
+	return ret;
+}
+
+/**
+ * hmirror_pt_make_exclusive() - map pages device-exclusive into the PT
+ * @ctx: context; its mm must be pinned (mmget) by the caller
+ * @start: page-aligned start
+ * @end: page-aligned end, in the same chunk as @start
+ * @pfns: scratch space for HMIRROR_CHUNK_PAGES hmm pfns
+ * @rp: out: the chunk's range
+ * @seqp: out: the notifier sequence every page was mapped under
+ *
+ * Each page is faulted in for writing (hmirror_pt_fault()); a page in
+ * this device's memory is then mapped as is, any other is made
+ * device-exclusive (make_device_exclusive()) and mapped with
+ * HMIRROR_PTE_EXCL. An invalidation of the chunk while this runs starts
+ * it again from @start (pages already exclusive are skipped).
+ *
+ * Return: 0, -EFAULT if some page is not mapped writable, -EOPNOTSUPP if
+ * some page is not private anonymous memory, -EBUSY (older kernels: a
+ * page could not be taken), -EINTR, -ENOMEM, -EIO (context dead).
+ */
+int hmirror_pt_make_exclusive(struct hmirror_ctx *ctx, unsigned long start,
+			      unsigned long end, unsigned long *pfns,
+			      struct hmirror_range **rp, unsigned long *seqp)
+{
+	struct hmirror_range *r;
+	unsigned long addr, seq, fseq;
+	bool done;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+
+	r = hmirror_range_get(ctx, start);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = hmirror_range_alloc_ptes(r);
+	if (ret)
+		goto out;
+again:
+	seq = mmu_interval_read_begin(&r->notifier);
+	for (addr = start; addr < end; addr += PAGE_SIZE) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out;
+		}
+		spin_lock(&ctx->pt_lock);
+		done = __hmirror_pt_exclusive(ctx, addr);
+		spin_unlock(&ctx->pt_lock);
+		if (done)
+			continue;
+
+		/* On failure it has let go of an idle @r: so do we. */
+		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE,
+				       HMIRROR_PT_WRITE, pfns,
+				       &r, &fseq);
+		if (ret)
+			return ret;
+		/*
+		 * The sequence moved, maybe by this very fault restoring a
+		 * page still device-exclusive for us (after a THP split, an
+		 * mprotect): start again under the new one, which finds
+		 * the page present.
+		 */
+		if (fseq != seq)
+			goto again;
+		/* Our own memory: no CPU can reach it, nothing to take. */
+		if (is_device_private_page(hmm_pfn_to_page(pfns[0])))
+			continue;
+		ret = hmirror_pt_take_exclusive(r, addr, seq);
+		if (ret == -EAGAIN)
+			goto again;
+		if (ret)
+			goto out;
+	}
+
+	/* Every page was checked or mapped under @seq: is it still good? */
+	spin_lock(&ctx->pt_lock);
+	done = !mmu_interval_read_retry(&r->notifier, seq);
+	spin_unlock(&ctx->pt_lock);
+	if (!done)
+		goto again;
+	*rp = r;
+	*seqp = seq;
+out:
+	if (ret)
+		hmirror_range_drop_idle(ctx, r);
 	return ret;
 }
 
@@ -435,6 +623,9 @@ u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr)
  * @ctx: context, with pt_lock held until hmirror_pt_unmap()
  * @addr: user address
  * @write: the device wants to write there
+ * @excl: ...and needs the page device-exclusive: a page in system (or
+ *	  coherent) memory whose PTE lacks HMIRROR_PTE_EXCL is as good as
+ *	  missing; the device's own private pages are always its own
  *
  * This is the device's own view: what its PTE says, never the CPU's page
  * tables. pt_lock keeps the page from being freed (invalidations zap the
@@ -444,7 +635,8 @@ u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr)
  * device's private pages, a kmap_local_page() of any other), or NULL if
  * the device has no translation allowing the access.
  */
-void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write)
+void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
+		     bool excl)
 {
 	u64 pte = hmirror_pt_lookup(ctx, addr);
 	struct page *page;
@@ -455,6 +647,8 @@ void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write)
 	/* The device's own memory: its backing store, no kmap. */
 	if (is_device_private_page(page))
 		return hmirror_devmem_kaddr(page) + offset_in_page(addr);
+	if (excl && !(pte & HMIRROR_PTE_EXCL))
+		return NULL;
 	return kmap_local_page(page) + offset_in_page(addr);
 }
 

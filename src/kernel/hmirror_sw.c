@@ -28,7 +28,9 @@
  * waits for the step in progress and no more. A missing PTE parks a
  * PAGE-class job and queues the context's fault work; for a NONE-class job
  * it cannot happen (invalidations wait for such jobs before zapping) and
- * fails the job with -EFAULT after a WARN.
+ * fails the job with -EFAULT after a WARN. An EXCLUSIVE command treats a
+ * system page whose PTE lacks HMIRROR_PTE_EXCL as missing: the CPU took
+ * the page back, and the fault work takes it exclusive again.
  *
  * WAIT_VALUE and DELAY do not busy the engine: a job blocked on either is
  * polled again on the next pass, and the thread sleeps when nothing else
@@ -52,26 +54,30 @@ enum hmirror_step {
 
 /* Leave the job to the context's worker: a page to fault, or a MIGRATE. */
 static void hmirror_sw_park(struct hmirror_job *job, unsigned long addr,
-			    unsigned long end, bool write)
+			    unsigned long end, bool write, bool excl)
 {
 	job->parked = true;
 	job->fault_addr = addr;
 	job->fault_end = end;
 	job->fault_write = write;
+	job->fault_excl = excl;
 	queue_work(hmirror_wq, &job->ctx->fault_work);
 }
 
 /*
  * Map the page of @addr for the step, or park/fail the job. @end is the
  * end of the command's operand that @addr is in: a parked job gets the
- * rest of it, up to the chunk's end, mirrored in one go. Returns the
- * kernel address of @addr, NULL if the job cannot go on now.
+ * rest of it, up to the chunk's end, mirrored in one go. @excl: the
+ * command needs the page device-exclusive (a system page whose PTE lacks
+ * HMIRROR_PTE_EXCL is as good as missing). Returns the kernel address of
+ * @addr, NULL if the job cannot go on now.
  */
-static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
-			    unsigned long end, bool write, int *err)
+static void *hmirror_sw_map_excl(struct hmirror_job *job, unsigned long addr,
+				 unsigned long end, bool write, bool excl,
+				 int *err)
 {
 	struct hmirror_ctx *ctx = job->ctx;
-	void *kaddr = hmirror_pt_map(ctx, addr, write);
+	void *kaddr = hmirror_pt_map(ctx, addr, write, excl);
 
 	if (kaddr)
 		return kaddr;
@@ -84,9 +90,15 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 		*err = -EFAULT;
 		return NULL;
 	}
-	hmirror_sw_park(job, addr, end, write);
+	hmirror_sw_park(job, addr, end, write, excl);
 	ctx->stats.jobs_parked++;
 	return NULL;
+}
+
+static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
+			    unsigned long end, bool write, int *err)
+{
+	return hmirror_sw_map_excl(job, addr, end, write, false, err);
 }
 
 static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
@@ -158,14 +170,16 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		job->done += n;
 		return HMIRROR_STEP_PROGRESS;
 	case HMIRROR_OP_ATOMIC_ADD:
-		d = hmirror_sw_map(job, c->dst, c->dst + 8, true, err);
+		d = hmirror_sw_map_excl(job, c->dst, c->dst + 8, true,
+					c->flags & HMIRROR_CMD_F_EXCLUSIVE, err);
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		atomic64_add(c->value, (atomic64_t *)d);
 		hmirror_pt_unmap(d);
 		return HMIRROR_STEP_CMD_DONE;
 	case HMIRROR_OP_WRITE_VALUE:
-		d = hmirror_sw_map(job, c->dst, c->dst + 8, true, err);
+		d = hmirror_sw_map_excl(job, c->dst, c->dst + 8, true,
+					c->flags & HMIRROR_CMD_F_EXCLUSIVE, err);
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		/* Earlier writes of the job are visible before the value. */
@@ -205,7 +219,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 	case HMIRROR_OP_MIGRATE:
 		/* Moving pages sleeps: the worker does it, then sets done. */
 		if (!job->done) {
-			hmirror_sw_park(job, c->src, c->src + c->len, false);
+			hmirror_sw_park(job, c->src, c->src + c->len, false,
+					false);
 			return HMIRROR_STEP_PARKED;
 		}
 		if (c->dst) {

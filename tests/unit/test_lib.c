@@ -444,6 +444,47 @@ static void test_job_migrate(void **state)
 		.value = HMIRROR_MIGRATE_TO_SYSTEM });
 }
 
+/* The flags of the last command: EXCLUSIVE on the 64-bit writes only. */
+static void test_job_set_flags(void **state)
+{
+	struct hmirror_cmd cmds[4], before;
+	struct hmirror_job job;
+	_Alignas(8) uint64_t w[2];
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(hmirror_job_init(&job, cmds, 4), 0);
+	/* No command yet, or no job. */
+	assert_int_equal(hmirror_job_set_flags(&job, HMIRROR_CMD_F_EXCLUSIVE),
+			 -EINVAL);
+	assert_int_equal(hmirror_job_set_flags(NULL, 0), -EINVAL);
+
+	assert_int_equal(hmirror_job_atomic_add(&job, &w[0], 5), 0);
+	assert_int_equal(hmirror_job_set_flags(&job, HMIRROR_CMD_F_EXCLUSIVE), 0);
+	assert_cmd_equal(&cmds[0], &(struct hmirror_cmd){
+		.op = HMIRROR_OP_ATOMIC_ADD, .flags = HMIRROR_CMD_F_EXCLUSIVE,
+		.dst = UA(&w[0]), .value = 5 });
+	assert_int_equal(hmirror_job_write_value(&job, &w[1], 6), 0);
+	assert_int_equal(hmirror_job_set_flags(&job, HMIRROR_CMD_F_EXCLUSIVE), 0);
+	assert_int_equal(cmds[1].flags, HMIRROR_CMD_F_EXCLUSIVE);
+	/* Only the last command changes, and 0 clears. */
+	assert_int_equal(hmirror_job_set_flags(&job, 0), 0);
+	assert_int_equal(cmds[1].flags, 0);
+	assert_int_equal(cmds[0].flags, HMIRROR_CMD_F_EXCLUSIVE);
+
+	/* Unknown flags, and EXCLUSIVE on other commands: nothing changes. */
+	before = cmds[1];
+	assert_int_equal(hmirror_job_set_flags(&job, 1U << 1), -EINVAL);
+	assert_int_equal(hmirror_job_set_flags(&job, ~0U), -EINVAL);
+	assert_cmd_equal(&cmds[1], &before);
+	assert_int_equal(hmirror_job_fill(&job, buf, 1, sizeof(buf)), 0);
+	before = cmds[2];
+	assert_int_equal(hmirror_job_set_flags(&job, HMIRROR_CMD_F_EXCLUSIVE),
+			 -EINVAL);
+	assert_cmd_equal(&cmds[2], &before);
+	assert_int_equal(job.nr_cmds, 3);
+}
+
 /* ---- configuration ------------------------------------------------------ */
 
 static const struct hmirror_ctx_config *mock_cfg;
@@ -840,6 +881,7 @@ int main(void)
 		cmocka_unit_test(test_job_full),
 		cmocka_unit_test(test_job_invalid),
 		cmocka_unit_test(test_job_migrate),
+		cmocka_unit_test(test_job_set_flags),
 		cmocka_unit_test_setup_teardown(test_config_setters,
 						setup_handle, teardown_handle),
 		cmocka_unit_test_setup_teardown(test_config_get_set,

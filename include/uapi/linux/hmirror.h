@@ -147,10 +147,26 @@ enum hmirror_op {
 /* Longest WAIT_VALUE timeout, microseconds. */
 #define HMIRROR_WAIT_TIMEOUT_MAX_US	0xffffffffULL
 
+/*
+ * hmirror_cmd.flags.
+ *
+ * EXCLUSIVE (ATOMIC_ADD and WRITE_VALUE only): the device takes exclusive
+ * access to the page of @dst before the command runs, as a device does
+ * for atomics that the CPU must not interleave with: the CPU's page table
+ * maps the page device-exclusive (make_device_exclusive()) and any CPU
+ * access to it, read or write, faults, restores the CPU's mapping and
+ * revokes the device's access. The page must be private anonymous memory
+ * (-EOPNOTSUPP otherwise). A page already in the device's own memory is
+ * exclusive to it anyway and is used in place. A PAGE-class job whose
+ * page lost its exclusivity before the command ran takes it again.
+ */
+#define HMIRROR_CMD_F_EXCLUSIVE	(1U << 0)
+#define HMIRROR_CMD_F_ALL	HMIRROR_CMD_F_EXCLUSIVE
+
 /**
  * struct hmirror_cmd - one command of a job
  * @op: enum hmirror_op
- * @flags: must be zero
+ * @flags: HMIRROR_CMD_F_* allowed for @op; zero otherwise
  * @dst: destination user address (COPY, FILL, CRC32C result, ATOMIC_ADD,
  *	 WRITE_VALUE); 8-byte aligned for 64-bit operands, 4 for CRC32C;
  *	 MIGRATE: 0, or an 8-byte aligned u64 that receives the number of
@@ -201,7 +217,10 @@ struct hmirror_cmd {
  * Errors: -EINVAL (a bad command or field), -EFAULT, -E2BIG (footprint
  * over hmirror_info.max_job_bytes), -EAGAIN (1024 jobs already in flight),
  * -EIO (the context is dead), -EINTR (fatal signal while faulting),
- * -ENOSPC (the context already mirrors 512 GiB worth of 2 MiB chunks).
+ * -ENOSPC (the context already mirrors 512 GiB worth of 2 MiB chunks),
+ * -EOPNOTSUPP (an EXCLUSIVE command on memory that is not private
+ * anonymous), -EBUSY (an EXCLUSIVE page could not be taken: kernels
+ * before 6.15 refuse pages of large folios).
  */
 struct hmirror_submit {
 	__u64 cmds;
@@ -273,6 +292,9 @@ struct hmirror_wait {
  * @dev_cpu_faults: CPU faults on the instance's pages
  * @dev_evicted: pages evicted to make room or at module unload
  * @dev_vram_kind: HMIRROR_VRAM_* of the instance's device memory
+ * @excl_taken: times this context took device-exclusive access to a page
+ * @excl_revoked: device-exclusive PTEs of this context taken away (the
+ *	CPU touched the page, or any other invalidation)
  *
  * The structure grows at the end: user space sets @size to the size it
  * knows and gets that much back, and the ioctl number's size bits are not
@@ -308,6 +330,8 @@ struct hmirror_stats {
 	__u64 dev_cpu_faults;
 	__u64 dev_evicted;
 	__u64 dev_vram_kind;
+	__u64 excl_taken;
+	__u64 excl_revoked;
 };
 
 /* HMIRROR_IOC_MIGRATE targets. */

@@ -413,6 +413,22 @@ int hmirror_job_migrate(struct hmirror_job *job, void *addr, size_t len,
 	return job_push(job, &c);
 }
 
+int hmirror_job_set_flags(struct hmirror_job *job, uint32_t flags)
+{
+	struct hmirror_cmd *c;
+
+	if (!job || !job->cmds || !job->nr_cmds)
+		return -EINVAL;
+	c = &job->cmds[job->nr_cmds - 1];
+	if (flags & ~(uint32_t)HMIRROR_CMD_F_ALL)
+		return -EINVAL;
+	if ((flags & HMIRROR_CMD_F_EXCLUSIVE) &&
+	    c->op != HMIRROR_OP_ATOMIC_ADD && c->op != HMIRROR_OP_WRITE_VALUE)
+		return -EINVAL;
+	c->flags = flags;
+	return 0;
+}
+
 /* ---- running jobs -------------------------------------------------------- */
 
 int hmirror_submit(struct hmirror *h, const struct hmirror_job *job,

@@ -304,6 +304,20 @@ int hmirror_job_migrate(struct hmirror_job *job, void *addr, size_t len,
 			unsigned int target, uint64_t *moved);
 
 /**
+ * hmirror_job_set_flags() - set the flags of the command appended last
+ * @job: the job, with at least one command
+ * @flags: HMIRROR_CMD_F_* bits, replacing the command's flags
+ *
+ * HMIRROR_CMD_F_EXCLUSIVE is for ATOMIC_ADD and WRITE_VALUE only: the
+ * device takes the page device-exclusive before the command runs, and
+ * the CPU's next access to the page takes it back.
+ *
+ * Return: 0, or -EINVAL (NULL or empty @job, an unknown flag, or a flag
+ * the last command does not take); on error the job is unchanged.
+ */
+int hmirror_job_set_flags(struct hmirror_job *job, uint32_t flags);
+
+/**
  * hmirror_job_add_cmd() - append a command exactly as given
  * @job: the job
  * @cmd: the command, copied verbatim

@@ -158,6 +158,7 @@ static const struct counter counters_after[] = {
 	COUNTER(migrate_failed), COUNTER(dev_vram_pages), COUNTER(dev_resident),
 	COUNTER(dev_migrated_in), COUNTER(dev_migrated_out),
 	COUNTER(dev_cpu_faults), COUNTER(dev_evicted), COUNTER(dev_vram_kind),
+	COUNTER(excl_taken), COUNTER(excl_revoked),
 };
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))

@@ -281,3 +281,38 @@ static inline uint32_t hm_crc32c(uint32_t crc, const void *buf, size_t n)
 	}
 	return crc;
 }
+
+/* A counter of a context's debugfs file, found by its owner's pid. */
+static inline long long hm_ctx_counter(unsigned int dev, pid_t owner,
+				       const char *name)
+{
+	char path[128], line[256], key[64];
+	unsigned int id;
+	long long v = -1, val;
+	int pid, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/contexts",
+		 dev);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u %d", &id, &pid) == 2 && pid == owner) {
+			found = 1;
+			break;
+		}
+	fclose(f);
+	if (!found)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/ctx%u",
+		 dev, id);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lld", key, &val) == 2 && !strcmp(key, name))
+			v = val;
+	fclose(f);
+	return v;
+}

@@ -1228,40 +1228,6 @@ static void test_oom_victim(void **state)
 	assert_int_equal(oom_cgroup_done(cg), 1);
 }
 
-/* A counter of a context's debugfs file, found by its owner's pid. */
-static long long ctx_counter(unsigned int dev, pid_t owner, const char *name)
-{
-	char path[128], line[256], key[64];
-	unsigned int id;
-	long long v = -1, val;
-	int pid, found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/contexts",
-		 dev);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%u %d", &id, &pid) == 2 && pid == owner) {
-			found = 1;
-			break;
-		}
-	fclose(f);
-	if (!found)
-		return -1;
-	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/ctx%u",
-		 dev, id);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lld", key, &val) == 2 && !strcmp(key, name))
-			v = val;
-	fclose(f);
-	return v;
-}
-
 /* Does a kernel message written after offset @kmsg contain @what? */
 static int kmsg_has(int kmsg, const char *what)
 {
@@ -1394,9 +1360,9 @@ static void test_oom_reaper_refusal(void **state)
 	print_message("# OOM reaper done with the victim %llu ms after it was let loose\n",
 		      (unsigned long long)(hm_now_ns() - t0) / 1000000);
 	assert_true(reaped);
-	assert_true(ctx_counter(0, pid, "inval_refused") >= 1);
-	assert_int_equal(ctx_counter(0, pid, "escalations"), 1);
-	assert_int_equal(ctx_counter(0, pid, "jobs_cancelled"), 1);
+	assert_true(hm_ctx_counter(0, pid, "inval_refused") >= 1);
+	assert_int_equal(hm_ctx_counter(0, pid, "escalations"), 1);
+	assert_int_equal(hm_ctx_counter(0, pid, "jobs_cancelled"), 1);
 	assert_false(kmsg_has(kmsg, "unable to reap"));
 
 	/* Another context of the same device goes on. */
