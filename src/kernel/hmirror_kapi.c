@@ -106,14 +106,21 @@ EXPORT_SYMBOL_NS_GPL(hmirror_ctx_check, HMIRROR_NS);
  * @ctx: context, from its own process
  * @start: page-aligned start
  * @end: page-aligned end
- * @flags: HMIRROR_KF_WRITE, HMIRROR_KF_UNLOCKED
+ * @flags: HMIRROR_KF_WRITE, HMIRROR_KF_UNLOCKED, HMIRROR_KF_EXCLUSIVE
  *
  * One hmirror_pt_fault() per 2 MiB chunk, in order; stops at the first
  * chunk that fails. PTEs of earlier chunks stay (until an invalidation).
+ * Under HMIRROR_KF_EXCLUSIVE the pages are taken device-exclusive instead
+ * (hmirror_pt_make_exclusive(): faulted in for writing, then the CPU's
+ * PTE becomes a device-exclusive entry and the device's gets
+ * HMIRROR_PTE_EXCL, until the CPU touches the page again); the device's
+ * own private pages are mapped as they are.
  *
  * Return: 0, -EFAULT (some page not mapped, or no access), -EPERM (a
  * write to a read-only mapping), -EINTR, -ENOMEM, -EIO (context dead),
- * -EOPNOTSUPP (HMIRROR_KF_UNLOCKED on a kernel without it).
+ * -EOPNOTSUPP (HMIRROR_KF_UNLOCKED on a kernel without it; under
+ * HMIRROR_KF_EXCLUSIVE, memory that is not private anonymous), -EBUSY
+ * (HMIRROR_KF_EXCLUSIVE, older kernels: a page could not be taken).
  */
 int hmirror_ctx_fault(struct hmirror_ctx *ctx, unsigned long start,
 		      unsigned long end, unsigned int flags)
@@ -140,14 +147,47 @@ int hmirror_ctx_fault(struct hmirror_ctx *ctx, unsigned long start,
 		ret = -ENOMEM;
 	for (s = start; s < end && !ret; s = e) {
 		e = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), end);
-		ret = hmirror_pt_fault(ctx, s, e, ptf, ctx->fault_pfns, &r,
-				       &seq);
+		if (flags & HMIRROR_KF_EXCLUSIVE)
+			ret = hmirror_pt_make_exclusive(ctx, s, e,
+							ctx->fault_pfns, &r,
+							&seq);
+		else
+			ret = hmirror_pt_fault(ctx, s, e, ptf, ctx->fault_pfns,
+					       &r, &seq);
 	}
 	mutex_unlock(&ctx->lock);
 	mmput(ctx->mm);
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(hmirror_ctx_fault, HMIRROR_NS);
+
+/**
+ * hmirror_ctx_exclusive_pages() - how many pages the device holds exclusive
+ * @ctx: context
+ * @addr: page-aligned user address
+ * @npages: pages from @addr
+ *
+ * Counts the device PTEs of the range with HMIRROR_PTE_EXCL: pages the
+ * CPU has not touched since hmirror_ctx_fault(HMIRROR_KF_EXCLUSIVE) took
+ * them (a CPU access revokes the device's PTE).
+ *
+ * Return: the number of such pages.
+ */
+unsigned long hmirror_ctx_exclusive_pages(struct hmirror_ctx *ctx,
+					  unsigned long addr,
+					  unsigned long npages)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++, addr += PAGE_SIZE) {
+		spin_lock(&ctx->pt_lock);
+		n += !!(hmirror_pt_lookup(ctx, addr) & HMIRROR_PTE_EXCL);
+		spin_unlock(&ctx->pt_lock);
+		cond_resched();
+	}
+	return n;
+}
+EXPORT_SYMBOL_NS_GPL(hmirror_ctx_exclusive_pages, HMIRROR_NS);
 
 /**
  * hmirror_ctx_access() - the device reads or writes whole pages

@@ -16,6 +16,7 @@ struct page;
 /* hmirror_ctx_fault() flags */
 #define HMIRROR_KF_WRITE	BIT(0)	/* for writing */
 #define HMIRROR_KF_UNLOCKED	BIT(1)	/* mmap lock may be dropped */
+#define HMIRROR_KF_EXCLUSIVE	BIT(2)	/* device-exclusive, for writing */
 
 /* hmirror_ctx_migrate() flags */
 #define HMIRROR_KM_TO_DEVICE	BIT(0)	/* else to system memory */
@@ -37,6 +38,9 @@ void hmirror_ctx_destroy(struct hmirror_ctx *ctx);
 int hmirror_ctx_check(struct hmirror_ctx *ctx);
 int hmirror_ctx_fault(struct hmirror_ctx *ctx, unsigned long start,
 		      unsigned long end, unsigned int flags);
+unsigned long hmirror_ctx_exclusive_pages(struct hmirror_ctx *ctx,
+					  unsigned long addr,
+					  unsigned long npages);
 unsigned long hmirror_ctx_access(struct hmirror_ctx *ctx, unsigned long addr,
 				 void *buf, unsigned long npages, bool write);
 int hmirror_ctx_snapshot(struct hmirror_ctx *ctx, unsigned long start,

@@ -78,8 +78,14 @@
  * mmap of the node: zeroed kernel pages inserted into the VMA, a mixed
  * mapping for the tests that look at one.
  *
- * EXCLUSIVE / CHECK_EXCLUSIVE: -EOPNOTSUPP until hmirror's core has
- * exclusive access (make_device_exclusive()).
+ * EXCLUSIVE: the core takes the range device-exclusive
+ * (hmirror_ctx_fault(HMIRROR_KF_EXCLUSIVE): make_device_exclusive(), the
+ * device's PTEs marked exclusive), and the device reads it back through
+ * those PTEs, without faulting (a fault would give the pages back to the
+ * CPU); a page it cannot read is -ENOENT. CHECK_EXCLUSIVE is -EPERM while
+ * any page of the range still has an exclusive device PTE: a CPU access
+ * revokes it (its invalidation zaps the PTE), which is what the tests
+ * check.
  */
 
 #define DMIRROR_NODES	4
@@ -240,6 +246,29 @@ static int dmirror_migrate(struct dmirror_file *df, struct hmm_dmirror_cmd *cmd,
 	return dmirror_rw(df, cmd, false, 0);
 }
 
+static int dmirror_exclusive(struct dmirror_file *df,
+			     struct hmm_dmirror_cmd *cmd)
+{
+	unsigned long start = cmd->addr, end = start + (cmd->npages << PAGE_SHIFT);
+	void *buf;
+	int ret;
+
+	ret = hmirror_ctx_fault(df->ctx, start, end, HMIRROR_KF_EXCLUSIVE);
+	if (ret)
+		return ret;
+	buf = kvmalloc(end - start, GFP_KERNEL | __GFP_NOWARN);
+	if (!buf)
+		return -ENOMEM;
+	cmd->cpages = hmirror_ctx_access(df->ctx, start, buf, cmd->npages,
+					 false);
+	if (cmd->cpages != cmd->npages)
+		ret = -ENOENT;
+	else if (copy_to_user(u64_to_user_ptr(cmd->ptr), buf, end - start))
+		ret = -EFAULT;
+	kvfree(buf);
+	return ret;
+}
+
 /* One page of hmirror_ctx_snapshot(), in test_hmm_uapi.h's encoding. */
 static u8 dmirror_prot(u32 snap)
 {
@@ -363,12 +392,11 @@ static long dmirror_ioctl(struct file *file, unsigned int command,
 		break;
 #endif
 	case HMM_DMIRROR_EXCLUSIVE:
+		ret = dmirror_exclusive(df, &cmd);
+		break;
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
-		/*
-		 * TODO: map onto the core's exclusive access (branch
-		 * "exclusive", hmirror_pt_make_exclusive()) once it lands.
-		 */
-		ret = -EOPNOTSUPP;
+		if (hmirror_ctx_exclusive_pages(df->ctx, cmd.addr, cmd.npages))
+			ret = -EPERM;
 		break;
 	default:
 		return -EINVAL;	/* test_hmm's answer */
