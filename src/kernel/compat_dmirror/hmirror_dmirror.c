@@ -147,42 +147,60 @@ static int dmirror_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/* Copy through the device page table, faulting in what it lacks. */
+/* The bounce buffer: one window of the range at a time. */
+#define DMIRROR_WINDOW_PAGES	512UL
+
+/* Flag for dmirror_rw(): a page the device has no PTE for is -ENOENT. */
+#define DMIRROR_NO_FAULT	BIT(31)
+
+/*
+ * Copy between the range and cmd->ptr through the device page table, a
+ * window at a time. At the first page of a window the device has no
+ * (writable) PTE for, the whole rest of the range is faulted in at once
+ * (one fault, in test_hmm's count) and the copy goes on; under
+ * DMIRROR_NO_FAULT that page ends the call with -ENOENT instead.
+ */
 static int dmirror_rw(struct dmirror_file *df, struct hmm_dmirror_cmd *cmd,
-		      bool write, unsigned int fault_flags)
+		      bool write, unsigned int flags)
 {
-	unsigned long size = cmd->npages << PAGE_SHIFT, done = 0;
-	unsigned long start = cmd->addr, end = start + size;
-	void __user *uptr = u64_to_user_ptr(cmd->ptr);
+	unsigned long end = cmd->addr + (cmd->npages << PAGE_SHIFT);
+	unsigned long addr, n, i = 0;
+	void __user *uptr;
 	void *buf;
 	int ret = 0;
 
-	/* No WARN for a size user space made up: just -ENOMEM. */
-	buf = kvmalloc(size, GFP_KERNEL | __GFP_NOWARN);
+	buf = kvmalloc(min(cmd->npages, DMIRROR_WINDOW_PAGES) << PAGE_SHIFT,
+		       GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	if (write && copy_from_user(buf, uptr, size)) {
-		ret = -EFAULT;
-		goto out;
-	}
 	if (write)
-		fault_flags |= HMIRROR_KF_WRITE;
-	for (;;) {
-		done += hmirror_ctx_access(df->ctx, start + (done << PAGE_SHIFT),
-					   buf + (done << PAGE_SHIFT),
-					   cmd->npages - done, write);
-		if (done == cmd->npages)
+		flags |= HMIRROR_KF_WRITE;
+	while (cmd->cpages < cmd->npages && !ret) {
+		addr = cmd->addr + (cmd->cpages << PAGE_SHIFT);
+		uptr = u64_to_user_ptr(cmd->ptr) + (cmd->cpages << PAGE_SHIFT);
+		n = min(cmd->npages - cmd->cpages, DMIRROR_WINDOW_PAGES);
+		if (write && copy_from_user(buf, uptr, n << PAGE_SHIFT)) {
+			ret = -EFAULT;
 			break;
-		ret = hmirror_ctx_fault(df->ctx, start + (done << PAGE_SHIFT),
-					end, fault_flags);
-		if (ret)
-			break;
-		cmd->faults++;
+		}
+		for (i = 0; !ret; cmd->faults++) {
+			i += hmirror_ctx_access(df->ctx, addr + (i << PAGE_SHIFT),
+						buf + (i << PAGE_SHIFT), n - i,
+						write);
+			if (i == n)
+				break;
+			if (flags & DMIRROR_NO_FAULT)
+				ret = -ENOENT;
+			else
+				ret = hmirror_ctx_fault(df->ctx,
+							addr + (i << PAGE_SHIFT),
+							end, flags);
+		}
+		if (!ret && !write && copy_to_user(uptr, buf, n << PAGE_SHIFT))
+			ret = -EFAULT;
+		if (!ret)
+			cmd->cpages += n;
 	}
-	if (!ret && !write && copy_to_user(uptr, buf, size))
-		ret = -EFAULT;
-	cmd->cpages = done;
-out:
 	kvfree(buf);
 	return ret;
 }
@@ -249,24 +267,15 @@ static int dmirror_migrate(struct dmirror_file *df, struct hmm_dmirror_cmd *cmd,
 static int dmirror_exclusive(struct dmirror_file *df,
 			     struct hmm_dmirror_cmd *cmd)
 {
-	unsigned long start = cmd->addr, end = start + (cmd->npages << PAGE_SHIFT);
-	void *buf;
 	int ret;
 
-	ret = hmirror_ctx_fault(df->ctx, start, end, HMIRROR_KF_EXCLUSIVE);
+	ret = hmirror_ctx_fault(df->ctx, cmd->addr,
+				cmd->addr + (cmd->npages << PAGE_SHIFT),
+				HMIRROR_KF_EXCLUSIVE);
 	if (ret)
 		return ret;
-	buf = kvmalloc(end - start, GFP_KERNEL | __GFP_NOWARN);
-	if (!buf)
-		return -ENOMEM;
-	cmd->cpages = hmirror_ctx_access(df->ctx, start, buf, cmd->npages,
-					 false);
-	if (cmd->cpages != cmd->npages)
-		ret = -ENOENT;
-	else if (copy_to_user(u64_to_user_ptr(cmd->ptr), buf, end - start))
-		ret = -EFAULT;
-	kvfree(buf);
-	return ret;
+	/* A fault would hand the pages back to the CPU: read what is there. */
+	return dmirror_rw(df, cmd, false, DMIRROR_NO_FAULT);
 }
 
 /* One page of hmirror_ctx_snapshot(), in test_hmm_uapi.h's encoding. */
