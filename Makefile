@@ -127,6 +127,15 @@ $(B)/tests/vm/%: tests/vm/suites/%.c tests/vm/suites/guest.h \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a -lcmocka
 
+# test_module also loads the test_hmm front end and talks test_hmm's uAPI:
+# its header comes from the test kernel's source tree, as for the bench.
+$(B)/tests/vm/test_module: tests/vm/suites/test_module.c \
+		tests/vm/suites/guest.h $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	ksrc=$$(tests/vm/kernel source) && \
+	$(CC) $(CFLAGS) -Itests/vm/suites -I"$$ksrc/lib" -o $@ $< \
+		$(B)/lib/libhmirror.a -lcmocka
+
 # ---- kernel and module --------------------------------------------------
 kernel:
 	tests/vm/kernel build >/dev/null

@@ -109,6 +109,26 @@ static inline struct dev_pagemap *page_pgmap(const struct page *page)
 #endif
 
 /*
+ * hmm_range_fault_unlocked_timeout() (7.3): a fault whose handler may drop
+ * the mmap lock (userfaultfd). Kbuild defines HMIRROR_HAVE_HMM_UNLOCKED.
+ */
+#ifndef HMIRROR_HAVE_HMM_UNLOCKED
+#define HMIRROR_HAVE_HMM_UNLOCKED 0
+#endif
+
+/*
+ * The symbol namespace of hmirror's kernel interface, for
+ * EXPORT_SYMBOL_NS_GPL() and MODULE_IMPORT_NS(): a string literal from
+ * 6.13 on, a bare token (stringified by the macros) before; Kbuild
+ * defines HMIRROR_HAVE_NS_TOKEN for the latter.
+ */
+#ifdef HMIRROR_HAVE_NS_TOKEN
+#define HMIRROR_NS	HMIRROR
+#else
+#define HMIRROR_NS	"HMIRROR"
+#endif
+
+/*
  * make_device_exclusive() (6.15) takes one page and returns it locked and
  * referenced, or an ERR_PTR; before it, make_device_exclusive_range()
  * filled an array, leaving NULL where a page could not be taken (a page

@@ -41,19 +41,27 @@
 LIST_HEAD(hmirror_ctx_all);
 DEFINE_SPINLOCK(hmirror_ctx_all_lock);
 
-static int hmirror_ctx_open(struct inode *inode, struct file *file)
+/**
+ * __hmirror_ctx_create() - a new context of @hdev for the current process
+ * @hdev: device instance
+ *
+ * The context is bound to current's mm and thread group, whoever creates
+ * it: the char device's open, or another kernel module through
+ * hmirror_ctx_create().
+ *
+ * Return: the context or an ERR_PTR().
+ */
+struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 {
-	struct hmirror_device *hdev =
-		container_of(inode->i_cdev, struct hmirror_device, cdev);
 	struct hmirror_ctx *ctx;
 
 	/* Kernel threads have no address space to mirror. */
 	if (!current->mm)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 
 	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 
 	ctx->hdev = hdev;
 	ctx->mm = current->mm;
@@ -88,14 +96,30 @@ static int hmirror_ctx_open(struct inode *inode, struct file *file)
 	spin_unlock(&hmirror_ctx_all_lock);
 	hmirror_debugfs_ctx_init(ctx);
 	hmirror_obj_get();
+	return ctx;
+}
 
+static int hmirror_ctx_open(struct inode *inode, struct file *file)
+{
+	struct hmirror_device *hdev =
+		container_of(inode->i_cdev, struct hmirror_device, cdev);
+	struct hmirror_ctx *ctx = __hmirror_ctx_create(hdev);
+
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 	file->private_data = ctx;
 	return nonseekable_open(inode, file);
 }
 
-static int hmirror_ctx_release(struct inode *inode, struct file *file)
+/**
+ * __hmirror_ctx_destroy() - abort and free a context
+ * @ctx: context from __hmirror_ctx_create(), not used by anybody else
+ *
+ * Resets it on the device, cancels its jobs, removes its notifiers and
+ * page table: everything at once, as closing its file does.
+ */
+void __hmirror_ctx_destroy(struct hmirror_ctx *ctx)
 {
-	struct hmirror_ctx *ctx = file->private_data;
 	struct hmirror_device *hdev = ctx->hdev;
 
 	spin_lock(&ctx->pt_lock);
@@ -137,6 +161,11 @@ static int hmirror_ctx_release(struct inode *inode, struct file *file)
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
 	hmirror_obj_put();
+}
+
+static int hmirror_ctx_release(struct inode *inode, struct file *file)
+{
+	__hmirror_ctx_destroy(file->private_data);
 	return 0;
 }
 

@@ -219,6 +219,10 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 		return NULL;
 	if (hmirror_fault_should_fail(HMIRROR_FAULT_DEVMEM_ALLOC))
 		return NULL;
+	/* Armed by hmirror_ctx_fail_huge_alloc(): one failure, then off. */
+	if (order && atomic_read(&hdev->fail_huge_alloc) &&
+	    atomic_xchg(&hdev->fail_huge_alloc, 0))
+		return NULL;
 	for (;;) {
 		if (hmirror_devmem_back(dm, order))
 			return NULL;

@@ -26,6 +26,7 @@
 #include <linux/hmirror.h>
 
 #include "hmirror_compat.h"
+#include "hmirror_kapi.h"
 
 struct dentry;
 struct eventfd_ctx;
@@ -172,6 +173,7 @@ enum hmirror_fault_site {
  * @work_seq: bumped on every kick, so the engine cannot miss one
  * @next_ctx_id: id of the next context opened
  * @devmem: its device memory, or NULL
+ * @fail_huge_alloc: fail the next THP-sized device memory allocation
  */
 struct hmirror_device {
 	unsigned int index;
@@ -190,6 +192,7 @@ struct hmirror_device {
 	atomic_t work_seq;
 	u32 next_ctx_id;
 	struct hmirror_devmem *devmem;
+	atomic_t fail_huge_alloc;
 };
 
 /**
@@ -427,6 +430,8 @@ void hmirror_device_destroy(struct hmirror_device *hdev);
 
 /* hmirror_ctx.c */
 extern const struct file_operations hmirror_ctx_fops;
+struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev);
+void __hmirror_ctx_destroy(struct hmirror_ctx *ctx);
 extern struct list_head hmirror_ctx_all;
 extern spinlock_t hmirror_ctx_all_lock;
 
@@ -435,13 +440,20 @@ struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
 					unsigned long addr);
 void hmirror_ranges_destroy(struct hmirror_ctx *ctx);
 void hmirror_ranges_reclaim_work(struct work_struct *work);
+/* hmirror_pt_fault() flags */
+#define HMIRROR_PT_WRITE	BIT(0)
+#define HMIRROR_PT_UNLOCKED	BIT(1)
+#define HMIRROR_PT_EPERM	BIT(2)
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
-		     unsigned long end, bool write, unsigned long *pfns,
+		     unsigned long end, unsigned int flags, unsigned long *pfns,
 		     struct hmirror_range **rp, unsigned long *seqp);
 int hmirror_pt_make_exclusive(struct hmirror_ctx *ctx, unsigned long start,
 			      unsigned long end, unsigned long *pfns,
 			      struct hmirror_range **rp, unsigned long *seqp);
 u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr);
+void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
+		     bool excl);
+void hmirror_pt_unmap(void *addr);
 void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
 		    unsigned long end);
 void hmirror_pt_zap_all(struct hmirror_ctx *ctx);
@@ -483,9 +495,12 @@ unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev);
 void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);
 
 /* hmirror_migrate.c */
+extern const struct mmu_interval_notifier_ops hmirror_snapshot_ops;
+/* hmirror_migrate_range() flags */
+#define HMIRROR_MIG_SYSTEM_ONLY	BIT(0)
 int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
-			  unsigned long end, bool to_dev, s32 __user *ustatus,
-			  u64 *moved, u64 *failed);
+			  unsigned long end, bool to_dev, unsigned int flags,
+			  s32 __user *ustatus, u64 *moved, u64 *failed);
 int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req);
 vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf);
 long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks);

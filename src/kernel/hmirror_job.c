@@ -407,7 +407,8 @@ static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
 	if (m->excl)
 		return hmirror_pt_make_exclusive(ctx, m->start, m->end, pfns,
 						 &m->range, &m->seq);
-	return hmirror_pt_fault(ctx, m->start, m->end, m->write, pfns,
+	return hmirror_pt_fault(ctx, m->start, m->end,
+				m->write ? HMIRROR_PT_WRITE : 0, pfns,
 				&m->range, &m->seq);
 }
 
@@ -782,8 +783,8 @@ static int hmirror_job_migrate(struct hmirror_ctx *ctx,
 	if (!mmget_not_zero(ctx->mm))
 		return -EFAULT;
 	ret = hmirror_migrate_range(ctx, c->src, c->src + c->len,
-				    c->value == HMIRROR_MIGRATE_TO_DEVICE, NULL,
-				    moved, &failed);
+				    c->value == HMIRROR_MIGRATE_TO_DEVICE, 0,
+				    NULL, moved, &failed);
 	if (ret || ctx->preempt != HMIRROR_PREEMPT_NONE)
 		goto out;
 
@@ -906,7 +907,8 @@ void hmirror_job_fault_work(struct work_struct *work)
 							ctx->fault_pfns, &r,
 							&seq);
 		else
-			ret = hmirror_pt_fault(ctx, addr, end, write,
+			ret = hmirror_pt_fault(ctx, addr, end,
+					       write ? HMIRROR_PT_WRITE : 0,
 					       ctx->fault_pfns, &r, &seq);
 		mmput(ctx->mm);
 	} else {

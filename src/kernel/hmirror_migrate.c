@@ -6,6 +6,7 @@
 
 #include <linux/highmem.h>
 #include <linux/hmm.h>
+#include <linux/hugetlb.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
@@ -348,8 +349,11 @@ static bool hmirror_snapshot_invalidate(struct mmu_interval_notifier *mni,
 	return true;
 }
 
-/* Only for hmm_range_fault()'s own retry check: no lock to pair with. */
-static const struct mmu_interval_notifier_ops hmirror_snapshot_ops = {
+/*
+ * A snapshot's throwaway notifier: only for hmm_range_fault()'s own retry
+ * check, no lock to pair with, nothing to zap.
+ */
+const struct mmu_interval_notifier_ops hmirror_snapshot_ops = {
 	.invalidate = hmirror_snapshot_invalidate,
 };
 
@@ -422,17 +426,23 @@ static unsigned long hmirror_mig_uncollected(const struct hmirror_mig *m,
 	return left;
 }
 
-/* Private anonymous memory: the only kind migrate_vma moves. */
+/*
+ * Private mappings: migrate_vma moves their anonymous pages only (those of
+ * a private file mapping once written, copied on write); the page-cache
+ * pages of such a mapping stay and are reported so.
+ */
 static bool hmirror_mig_vma_ok(struct vm_area_struct *vma)
 {
-	return vma_is_anonymous(vma) && !(vma->vm_flags & VM_SHARED);
+	return !(vma->vm_flags & (VM_SHARED | VM_SPECIAL)) &&
+	       !is_vm_hugetlb_page(vma) && !vma_is_dax(vma);
 }
 
 static int hmirror_mig_window(struct hmirror_ctx *ctx,
 			      struct vm_area_struct *vma,
 			      struct mmu_interval_notifier *notifier,
 			      unsigned long start, unsigned long end,
-			      bool to_dev, struct hmirror_mig *m, s32 *status,
+			      bool to_dev, unsigned int flags,
+			      struct hmirror_mig *m, s32 *status,
 			      struct hmirror_migrate *req)
 {
 	struct hmirror_device *hdev = ctx->hdev, *other;
@@ -453,7 +463,8 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 		if (r < 0)
 			return r;
 		moved += r;
-		left = hmirror_mig_uncollected(m, n);
+		left = flags & HMIRROR_MIG_SYSTEM_ONLY ? 0 :
+		       hmirror_mig_uncollected(m, n);
 		/* Pages in the other instances' memory, device to device. */
 		for (i = 0; left && i < hmirror_nr_devices; i++) {
 			other = hmirror_device_get(i);
@@ -490,6 +501,8 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
  * @start: page-aligned start
  * @end: page-aligned end
  * @to_dev: to this context's device memory, else to system memory
+ * @flags: HMIRROR_MIG_SYSTEM_ONLY: to the device, leave pages that are in
+ *	   another device's memory where they are (no device-to-device move)
  * @ustatus: user array of one s32 per page for the status, or NULL
  * @moved: out: pages moved
  * @failed: out: pages not at the target afterwards
@@ -501,8 +514,8 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
  * Return: 0 (even if some pages stayed) or a negative errno.
  */
 int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
-			  unsigned long end, bool to_dev, s32 __user *ustatus,
-			  u64 *moved, u64 *failed)
+			  unsigned long end, bool to_dev, unsigned int flags,
+			  s32 __user *ustatus, u64 *moved, u64 *failed)
 {
 	struct mmu_interval_notifier notifier = {};
 	struct hmirror_migrate req = {};
@@ -536,7 +549,7 @@ int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
 		if (vma) {
 			e = min(e, vma->vm_end);
 			ret = hmirror_mig_window(ctx, vma, &notifier, s, e,
-						 to_dev, m, status, &req);
+						 to_dev, flags, m, status, &req);
 		} else {
 			ret = -EFAULT;
 		}
@@ -603,7 +616,7 @@ int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req)
 		return -EBUSY;
 
 	return hmirror_migrate_range(ctx, start, end,
-				     req->target == HMIRROR_MIGRATE_TO_DEVICE,
+				     req->target == HMIRROR_MIGRATE_TO_DEVICE, 0,
 				     ustatus, &req->moved, &req->failed);
 }
 

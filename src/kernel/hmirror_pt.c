@@ -4,6 +4,7 @@
  * translations into them with hmm_range_fault().
  */
 
+#include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -294,12 +295,31 @@ static bool hmirror_pfns_writable(const unsigned long *pfns,
 	return true;
 }
 
+/* One hmm_range_fault() walk, the mmap lock held or, unlocked, droppable. */
+static int hmirror_pt_hmm_fault(struct hmm_range *range, unsigned int flags)
+{
+	int ret;
+
+#if HMIRROR_HAVE_HMM_UNLOCKED
+	/* Takes the lock and restarts (new notifier_seq) itself. */
+	if (flags & HMIRROR_PT_UNLOCKED)
+		return hmm_range_fault_unlocked_timeout(range, 0);
+#endif
+	range->notifier_seq = mmu_interval_read_begin(range->notifier);
+	mmap_read_lock(range->notifier->mm);
+	ret = hmm_range_fault(range);
+	mmap_read_unlock(range->notifier->mm);
+	return ret;
+}
+
 /**
  * hmirror_pt_fault() - mirror [start, end) of one chunk into the device PT
  * @ctx: context; its mm must be pinned (mmget) by the caller
  * @start: page-aligned start
  * @end: page-aligned end, in the same chunk as @start
- * @write: fault for writing
+ * @flags: HMIRROR_PT_WRITE (fault for writing), HMIRROR_PT_UNLOCKED (let
+ *	   the fault handlers drop the mmap lock, as userfaultfd needs),
+ *	   HMIRROR_PT_EPERM (report a write to a read-only mapping as -EPERM)
  * @pfns: scratch space for HMIRROR_CHUNK_PAGES hmm pfns
  * @rp: out: the chunk's range
  * @seqp: out: the notifier sequence the PTEs were programmed under
@@ -310,14 +330,17 @@ static bool hmirror_pfns_writable(const unsigned long *pfns,
  * Retries are not time-bounded (they measure the kernel's own progress,
  * not user space's), but a fatal signal ends them.
  *
- * Return: 0, -EFAULT if some page is not mapped with the access wanted,
- * -EINTR on a fatal signal, -ENOMEM.
+ * Return: 0, -EFAULT if some page is not mapped with the access wanted
+ * (-EPERM for a write to a read-only mapping under HMIRROR_PT_EPERM),
+ * -EINTR on a fatal signal, -ENOMEM, -EOPNOTSUPP for HMIRROR_PT_UNLOCKED
+ * on a kernel without hmm_range_fault_unlocked_timeout().
  */
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
-		     unsigned long end, bool write, unsigned long *pfns,
+		     unsigned long end, unsigned int flags, unsigned long *pfns,
 		     struct hmirror_range **rp, unsigned long *seqp)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
+	bool write = flags & HMIRROR_PT_WRITE;
 	struct hmm_range range = {
 		.start = start,
 		.end = end,
@@ -332,6 +355,8 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 
 	lockdep_assert_held(&ctx->lock);
 
+	if ((flags & HMIRROR_PT_UNLOCKED) && !HMIRROR_HAVE_HMM_UNLOCKED)
+		return -EOPNOTSUPP;
 	r = hmirror_range_get(ctx, start);
 	if (IS_ERR(r))
 		return PTR_ERR(r);
@@ -343,10 +368,7 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			ret = -EINTR;
 			break;
 		}
-		range.notifier_seq = mmu_interval_read_begin(&r->notifier);
-		mmap_read_lock(ctx->mm);
-		ret = hmm_range_fault(&range);
-		mmap_read_unlock(ctx->mm);
+		ret = hmirror_pt_hmm_fault(&range, flags);
 		if (ret == -EBUSY) {
 			spin_lock(&ctx->pt_lock);
 			ctx->stats.fault_retries++;
@@ -355,7 +377,7 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		}
 		if (ret) {
 			/* A write to a read-only mapping: not mapped as needed. */
-			if (ret == -EPERM)
+			if (ret == -EPERM && !(flags & HMIRROR_PT_EPERM))
 				ret = -EFAULT;
 			break;
 		}
@@ -535,7 +557,8 @@ again:
 			continue;
 
 		/* On failure it has let go of an idle @r: so do we. */
-		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE, true, pfns,
+		ret = hmirror_pt_fault(ctx, addr, addr + PAGE_SIZE,
+				       HMIRROR_PT_WRITE, pfns,
 				       &r, &fseq);
 		if (ret)
 			return ret;
@@ -593,6 +616,50 @@ u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr)
 	if (r->huge)
 		return r->huge + ((u64)i << PAGE_SHIFT);
 	return r->ptes ? r->ptes[i] : 0;
+}
+
+/**
+ * hmirror_pt_map() - kernel address of the page the device maps at @addr
+ * @ctx: context, with pt_lock held until hmirror_pt_unmap()
+ * @addr: user address
+ * @write: the device wants to write there
+ * @excl: ...and needs the page device-exclusive: a page in system (or
+ *	  coherent) memory whose PTE lacks HMIRROR_PTE_EXCL is as good as
+ *	  missing; the device's own private pages are always its own
+ *
+ * This is the device's own view: what its PTE says, never the CPU's page
+ * tables. pt_lock keeps the page from being freed (invalidations zap the
+ * PTE under it before the page goes).
+ *
+ * Return: the kernel address of @addr (its page's backing store for this
+ * device's private pages, a kmap_local_page() of any other), or NULL if
+ * the device has no translation allowing the access.
+ */
+void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
+		     bool excl)
+{
+	u64 pte = hmirror_pt_lookup(ctx, addr);
+	struct page *page;
+
+	if (!(pte & HMIRROR_PTE_VALID) || (write && !(pte & HMIRROR_PTE_WRITE)))
+		return NULL;
+	page = pfn_to_page(pte >> PAGE_SHIFT);
+	/* The device's own memory: its backing store, no kmap. */
+	if (is_device_private_page(page))
+		return hmirror_devmem_kaddr(page) + offset_in_page(addr);
+	if (excl && !(pte & HMIRROR_PTE_EXCL))
+		return NULL;
+	return kmap_local_page(page) + offset_in_page(addr);
+}
+
+/**
+ * hmirror_pt_unmap() - let go of what hmirror_pt_map() gave
+ * @addr: the address it returned
+ */
+void hmirror_pt_unmap(void *addr)
+{
+	if (!is_vmalloc_addr(addr))
+		kunmap_local(addr);
 }
 
 /**

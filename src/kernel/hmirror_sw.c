@@ -80,7 +80,7 @@ static void *hmirror_sw_map_excl(struct hmirror_job *job, unsigned long addr,
 		job->opmr[2 * job->cur + !write] : NULL;
 	struct hmirror_ctx *ctx = job->ctx;
 	struct page *page;
-	u64 pte;
+	void *kaddr;
 
 	/* A pinned region's own pages, until it is revoked. */
 	if (mr && mr->mode == HMIRROR_MR_PINNED) {
@@ -92,16 +92,10 @@ static void *hmirror_sw_map_excl(struct hmirror_job *job, unsigned long addr,
 		return kmap_local_page(page) + offset_in_page(addr);
 	}
 
-	pte = hmirror_pt_lookup(ctx, addr);
+	kaddr = hmirror_pt_map(ctx, addr, write, excl);
 
-	if ((pte & HMIRROR_PTE_VALID) && (!write || (pte & HMIRROR_PTE_WRITE))) {
-		page = pfn_to_page(pte >> PAGE_SHIFT);
-		/* The device's own memory: its backing store, no kmap. */
-		if (is_device_private_page(page))
-			return hmirror_devmem_kaddr(page) + offset_in_page(addr);
-		if (!excl || (pte & HMIRROR_PTE_EXCL))
-			return kmap_local_page(page) + offset_in_page(addr);
-	}
+	if (kaddr)
+		return kaddr;
 
 	if (ctx->preempt == HMIRROR_PREEMPT_NONE) {
 		/* Invariant broken: tests look for this line (BUG:). */
@@ -120,13 +114,6 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 			    unsigned long end, bool write, int *err)
 {
 	return hmirror_sw_map_excl(job, addr, end, write, false, err);
-}
-
-/* Let go of what hmirror_sw_map() gave. */
-static void hmirror_sw_unmap(void *addr)
-{
-	if (!is_vmalloc_addr(addr))
-		kunmap_local(addr);
 }
 
 static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
@@ -156,7 +143,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		d = hmirror_sw_map(job, c->dst + job->done, c->dst + c->len,
 				   true, err);
 		if (!d) {
-			hmirror_sw_unmap(s);
+			hmirror_pt_unmap(s);
 			return HMIRROR_STEP_PARKED;
 		}
 		/*
@@ -170,8 +157,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			memcpy(d, s, n);
 		else
 			memmove(d, s, n);
-		hmirror_sw_unmap(d);
-		hmirror_sw_unmap(s);
+		hmirror_pt_unmap(d);
+		hmirror_pt_unmap(s);
 		break;
 	case HMIRROR_OP_FILL:
 		n = hmirror_sw_chunk(c, job->done, false);
@@ -180,7 +167,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		memset(d, (u8)c->value, n);
-		hmirror_sw_unmap(d);
+		hmirror_pt_unmap(d);
 		break;
 	case HMIRROR_OP_CRC32C:
 		if (!job->done)
@@ -190,7 +177,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			if (!d)
 				return HMIRROR_STEP_PARKED;
 			*(u32 *)d = job->acc;
-			hmirror_sw_unmap(d);
+			hmirror_pt_unmap(d);
 			return HMIRROR_STEP_CMD_DONE;
 		}
 		n = min_t(u64, c->len - job->done,
@@ -200,7 +187,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!s)
 			return HMIRROR_STEP_PARKED;
 		job->acc = crc32c(job->acc, s, n);
-		hmirror_sw_unmap(s);
+		hmirror_pt_unmap(s);
 		job->done += n;
 		return HMIRROR_STEP_PROGRESS;
 	case HMIRROR_OP_ATOMIC_ADD:
@@ -209,7 +196,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!d)
 			return HMIRROR_STEP_PARKED;
 		atomic64_add(c->value, (atomic64_t *)d);
-		hmirror_sw_unmap(d);
+		hmirror_pt_unmap(d);
 		return HMIRROR_STEP_CMD_DONE;
 	case HMIRROR_OP_WRITE_VALUE:
 		d = hmirror_sw_map_excl(job, c->dst, c->dst + 8, true,
@@ -218,7 +205,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			return HMIRROR_STEP_PARKED;
 		/* Earlier writes of the job are visible before the value. */
 		smp_store_release((u64 *)d, c->value);
-		hmirror_sw_unmap(d);
+		hmirror_pt_unmap(d);
 		return HMIRROR_STEP_CMD_DONE;
 	case HMIRROR_OP_WAIT_VALUE:
 		now = ktime_get_ns();
@@ -231,7 +218,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			return HMIRROR_STEP_PARKED;
 		/* Later reads of the job see what preceded the value. */
 		n = smp_load_acquire((u64 *)s);
-		hmirror_sw_unmap(s);
+		hmirror_pt_unmap(s);
 		if (n == c->value)
 			return HMIRROR_STEP_CMD_DONE;
 		if (job->until && now >= job->until) {
@@ -262,7 +249,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 			if (!d)
 				return HMIRROR_STEP_PARKED;
 			WRITE_ONCE(*(u64 *)d, job->result);
-			hmirror_sw_unmap(d);
+			hmirror_pt_unmap(d);
 		}
 		return HMIRROR_STEP_CMD_DONE;
 	default:

@@ -460,10 +460,10 @@ struct pair {
 	const char *name;	/* records: <name>_<kind>_<size>MiB */
 };
 
-/* Fewer repetitions of the largest buffers: a median of 3 still. */
+/* Fewer repetitions of the largest buffers: a median of 5 still. */
 static unsigned int reps_for(size_t len)
 {
-	return len >= (size_t)1024 * MIB && opt.reps > 3 ? 3 : opt.reps;
+	return len >= (size_t)1024 * MIB && opt.reps > 5 ? 5 : opt.reps;
 }
 
 static void bench_pair_sizes(const struct pair *p, const unsigned int *sizes,
@@ -1121,7 +1121,7 @@ static void usage(FILE *f)
 		"  --json FILE          write the records as JSON to FILE\n"
 		"  --sizes LIST         buffer sizes in MiB, comma-separated (64,256,1024)\n"
 		"  --mig-sizes LIST     migration: buffer sizes in MiB (2,64,256,1024)\n"
-		"  --reps N             repetitions per figure, median kept (7; 3 from 1 GiB)\n"
+		"  --reps N             repetitions per figure, median kept (7; 5 from 1 GiB)\n"
 		"  --contexts LIST      escalation: numbers of contexts (1,10,100)\n"
 		"  --esc-reps N         escalation: repetitions, worst kept (3)\n"
 		"  --deadline MS        escalation: the contexts' deadline (100)\n"

@@ -3,14 +3,20 @@
  * Guest suite: the module's life cycle. Load with bad and good parameters,
  * the devices appear and answer, bad ioctls are refused, the fd works only
  * in the opener's mm, every object is accounted for, and the module unloads
- * leaving nothing behind. The tests run in order and share the loaded
- * module.
+ * leaving nothing behind. The test_hmm front end (hmirror_dmirror.ko)
+ * loads on top, works only in its opener's mm and leaves nothing either.
+ * The tests run in order and share the loaded module.
  */
+#include <libgen.h>
+#include <limits.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "guest.h"
 #include "hmirror.h"
+/* From the test kernel's source tree (lib/), never copied. */
+#include <test_hmm_uapi.h>
 
 #define OBJECTS "/sys/kernel/debug/hmirror/objects"
 
@@ -155,6 +161,76 @@ static void test_object_accounting(void **state)
 	assert_int_equal(guest_read_ll(OBJECTS), 0);
 }
 
+/* hmirror_dmirror.ko, next to the module under test. */
+static void dmirror_ko(char *path, size_t n)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", guest_module_path());
+	snprintf(path, n, "%s/hmirror_dmirror.ko", dirname(dir));
+}
+
+static int dmirror_read(int fd, void *addr, void *out, struct hmm_dmirror_cmd *cmd)
+{
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->addr = (uintptr_t)addr;
+	cmd->ptr = (uintptr_t)out;
+	cmd->npages = 1;
+	return ioctl(fd, HMM_DMIRROR_READ, cmd) ? -errno : 0;
+}
+
+static void test_dmirror(void **state)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct hmm_dmirror_cmd cmd;
+	char ko[PATH_MAX], *buf, *out;
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	dmirror_ko(ko, sizeof(ko));
+	assert_int_equal(guest_module_load(ko, ""), 0);
+	/* Two device-private instances: nodes 0 and 1, no coherent ones. */
+	assert_true(guest_path_exists("/dev/hmm_dmirror0"));
+	assert_true(guest_path_exists("/dev/hmm_dmirror1"));
+	assert_false(guest_path_exists("/dev/hmm_dmirror2"));
+
+	fd = open("/dev/hmm_dmirror0", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(guest_read_ll(OBJECTS), 1);	/* its context */
+	buf = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(buf != MAP_FAILED);
+	out = malloc(pg);
+	assert_non_null(out);
+	memset(buf, 0x5a, pg);
+
+	/* The device faults the page in once, then reads it through its PTE. */
+	assert_int_equal(dmirror_read(fd, buf, out, &cmd), 0);
+	assert_int_equal(cmd.cpages, 1);
+	assert_int_equal(cmd.faults, 1);
+	assert_memory_equal(out, buf, pg);
+	assert_int_equal(dmirror_read(fd, buf, out, &cmd), 0);
+	assert_int_equal(cmd.faults, 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)	/* An inherited fd gives the child nothing. */
+		_exit(dmirror_read(fd, buf, out, &cmd) == -EACCES ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* hmirror stays while its front end is loaded. */
+	assert_int_equal(guest_module_unload("hmirror"), -EWOULDBLOCK);
+	close(fd);
+	munmap(buf, pg);
+	free(out);
+	assert_int_equal(guest_read_ll(OBJECTS), 0);
+	assert_int_equal(guest_module_unload("hmirror_dmirror"), 0);
+	assert_false(guest_path_exists("/dev/hmm_dmirror0"));
+}
+
 static void test_unload_busy(void **state)
 {
 	struct hmirror_info info;
@@ -221,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_bad_ioctls),
 		cmocka_unit_test(test_other_mm),
 		cmocka_unit_test(test_object_accounting),
+		cmocka_unit_test(test_dmirror),
 		cmocka_unit_test(test_unload_busy),
 		cmocka_unit_test(test_unload),
 		cmocka_unit_test(test_kmemleak),
