@@ -96,9 +96,10 @@ static void *hmirror_sw_map_excl(struct hmirror_job *job, unsigned long addr,
 
 	if ((pte & HMIRROR_PTE_VALID) && (!write || (pte & HMIRROR_PTE_WRITE))) {
 		page = pfn_to_page(pte >> PAGE_SHIFT);
-		/* The device's own memory: its backing store, no kmap. */
+		/* The device's own memory: its backing store. */
 		if (is_device_private_page(page))
-			return hmirror_devmem_kaddr(page) + offset_in_page(addr);
+			return kmap_local_page(hmirror_devmem_backing(page)) +
+			       offset_in_page(addr);
 		if (!excl || (pte & HMIRROR_PTE_EXCL))
 			return kmap_local_page(page) + offset_in_page(addr);
 	}
@@ -125,8 +126,7 @@ static void *hmirror_sw_map(struct hmirror_job *job, unsigned long addr,
 /* Let go of what hmirror_sw_map() gave. */
 static void hmirror_sw_unmap(void *addr)
 {
-	if (!is_vmalloc_addr(addr))
-		kunmap_local(addr);
+	kunmap_local(addr);
 }
 
 static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
