@@ -39,10 +39,17 @@
  * memory with migrate_device_range(), as a GPU driver evicts VRAM. Module
  * unload evicts everything the same way before memunmap_pages().
  *
- * Backing store: the sw backend has no VRAM, so each block is backed by
- * 2 MiB of vmalloc memory, allocated the first time the block is used and
- * kept until unload. Only the engine and the migration copies touch it,
- * through hmirror_devmem_kaddr(); the CPU never maps a device page.
+ * Backing store: the sw backend has no VRAM, so each device page is
+ * backed by a system page of its own (allocated in bulk the first time
+ * its block is used, kept until unload), which only the engine and the
+ * migration copies touch, through hmirror_devmem_backing(); the CPU never
+ * maps a device page. Moving a device page back to system memory does not
+ * copy it: the backing page itself becomes the destination (it holds the
+ * data already), and the device page gets a fresh backing page when it is
+ * next allocated. So a round trip costs one allocation and one copy, not
+ * two of each, and the copy-free half is the one on the CPU's side (CPU
+ * faults, MIGRATE to system). Backing pages are allocated unmovable, as
+ * driver memory is; the ones handed over become ordinary anonymous pages.
  */
 
 /**
@@ -108,20 +115,64 @@ unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev)
 	return HMIRROR_CHUNK_SHIFT - PAGE_SHIFT;
 }
 
-/**
- * hmirror_devmem_kaddr() - kernel address of a device page's backing store
- * @page: a device-private page of hmirror (coherent pages have no backing
- *	  store: kmap them)
- *
- * Return: the address of the page's contents, valid while the page is
- * allocated.
- */
-void *hmirror_devmem_kaddr(const struct page *page)
+/* The slot of @page's backing page; dm->lock or an owner of the page. */
+static struct page **hmirror_backing_slot(const struct page *page)
 {
 	struct hmirror_devmem *dm = hmirror_page_devmem(page);
 	struct hmirror_block *b = hmirror_page_block(dm, page);
 
-	return b->backing + ((page_to_pfn(page) - b->pfn) << PAGE_SHIFT);
+	return &b->backing[page_to_pfn(page) - b->pfn];
+}
+
+/**
+ * hmirror_devmem_backing() - the system page holding a device page's data
+ * @page: an allocated device-private page of hmirror (coherent pages have
+ *	  no backing store: kmap them)
+ *
+ * Return: the backing page, for kmap_local_page(); valid while @page is
+ * allocated and not being migrated away.
+ */
+struct page *hmirror_devmem_backing(const struct page *page)
+{
+	return READ_ONCE(*hmirror_backing_slot(page));
+}
+
+/**
+ * hmirror_devmem_backing_take() - hand a device page's backing page over
+ * @page: a device-private page of hmirror being migrated to system memory,
+ *	  locked by the migration
+ *
+ * The backing page leaves the device memory with one reference of the
+ * caller's, and can be the migration's destination as it is. If the page
+ * does not move after all, hmirror_devmem_backing_give() puts it back.
+ *
+ * Return: the backing page, or NULL if there is none to take.
+ */
+struct page *hmirror_devmem_backing_take(const struct page *page)
+{
+	struct hmirror_devmem *dm = hmirror_page_devmem(page);
+	struct page **slot = hmirror_backing_slot(page);
+	struct page *bpage;
+
+	spin_lock(&dm->lock);
+	bpage = *slot;
+	*slot = NULL;
+	spin_unlock(&dm->lock);
+	return bpage;
+}
+
+/**
+ * hmirror_devmem_backing_give() - give a device page its backing page back
+ * @page: the device page, still locked by the failed migration
+ * @bpage: what hmirror_devmem_backing_take() returned for it
+ */
+void hmirror_devmem_backing_give(const struct page *page, struct page *bpage)
+{
+	struct hmirror_devmem *dm = hmirror_page_devmem(page);
+
+	spin_lock(&dm->lock);
+	*hmirror_backing_slot(page) = bpage;
+	spin_unlock(&dm->lock);
 }
 
 static void __hmirror_block_lru_touch(struct hmirror_devmem *dm,
@@ -169,11 +220,23 @@ static struct hmirror_block *__hmirror_block_find(struct hmirror_devmem *dm,
 	return list_first_entry_or_null(&dm->free, struct hmirror_block, link);
 }
 
+/* Free the backing pages of a block (the slots handed over are NULL). */
+static void hmirror_backing_free(struct page **backing)
+{
+	unsigned int i;
+
+	for (i = 0; backing && i < HMIRROR_CHUNK_PAGES; i++)
+		if (backing[i])
+			__free_page(backing[i]);
+	kvfree(backing);
+}
+
 /* Give the backing store to a block about to be used for the first time. */
 static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 {
 	struct hmirror_block *b;
-	void *mem;
+	struct page **mem;
+	unsigned long n;
 
 	if (dm->coherent)
 		return 0;	/* the pages themselves hold the data */
@@ -184,17 +247,79 @@ static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 	if (!b || mem)
 		return 0;
 
-	mem = vmalloc(HMIRROR_CHUNK_SIZE);
+	mem = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(*mem), GFP_KERNEL);
 	if (!mem)
 		return -ENOMEM;
+	n = hmirror_alloc_pages_bulk(GFP_HIGHUSER, HMIRROR_CHUNK_PAGES, mem);
+	if (n < HMIRROR_CHUNK_PAGES) {
+		hmirror_backing_free(mem);
+		return -ENOMEM;
+	}
 	spin_lock(&dm->lock);
 	if (!b->backing) {
 		b->backing = mem;
 		mem = NULL;
 	}
 	spin_unlock(&dm->lock);
-	vfree(mem);
+	hmirror_backing_free(mem);
 	return 0;
+}
+
+/*
+ * Backing pages for device pages [pfn, pfn + nr) whose own were handed
+ * over. Returns 0 or -ENOMEM (the slots filled so far stay filled).
+ */
+static int hmirror_devmem_refill(struct hmirror_devmem *dm, unsigned long pfn,
+				 unsigned long nr)
+{
+	struct page **slot, *bpage;
+	unsigned long i;
+
+	if (dm->coherent)
+		return 0;
+	for (i = 0; i < nr; i++) {
+		slot = hmirror_backing_slot(pfn_to_page(pfn + i));
+		if (READ_ONCE(*slot))
+			continue;
+		bpage = alloc_page(GFP_HIGHUSER);
+		if (!bpage)
+			return -ENOMEM;
+		spin_lock(&dm->lock);
+		*slot = bpage;
+		spin_unlock(&dm->lock);
+	}
+	return 0;
+}
+
+/* Give device pages [pfn, pfn + nr) back to the allocator. */
+static void hmirror_devmem_put(struct hmirror_devmem *dm, unsigned long pfn,
+			       unsigned long nr)
+{
+	struct hmirror_block *b = hmirror_page_block(dm, pfn_to_page(pfn));
+	bool was_full;
+
+	spin_lock(&dm->lock);
+	was_full = b->used == HMIRROR_CHUNK_PAGES;
+	if (nr == HMIRROR_CHUNK_PAGES) {
+		bitmap_zero(b->map, HMIRROR_CHUNK_PAGES);
+		b->used = 0;
+	} else {
+		__clear_bit(pfn - b->pfn, b->map);
+		b->used -= nr;
+	}
+	b->huge = false;
+	if (!b->used) {
+		list_move(&b->link, &dm->free);
+		list_del_init(&b->lru);
+	} else if (was_full) {
+		list_add(&b->link, &dm->partial);
+	}
+	dm->free_pages += nr;
+	spin_unlock(&dm->lock);
+	atomic64_sub(nr, &dm->resident);
+	/* Every page freed passes here: no waitqueue lock when nobody waits. */
+	if (wq_has_sleeper(&dm->freed_wq))
+		wake_up_all(&dm->freed_wq);
 }
 
 /**
@@ -241,44 +366,23 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 	}
 
 	page = pfn_to_page(pfn);
+	atomic64_add(1UL << order, &dm->resident);
+	if (hmirror_devmem_refill(dm, pfn, 1UL << order)) {
+		hmirror_devmem_put(dm, pfn, 1UL << order);
+		return NULL;
+	}
 	/*
 	 * Not page_folio(): a page that was the tail of a device THP still
 	 * points at its old head until it is initialised.
 	 */
 	hmirror_zone_device_folio_init((struct folio *)page, &dm->pgmap, order);
-	atomic64_add(1UL << order, &dm->resident);
 	return page;
 }
 
 static void hmirror_devmem_folio_free(struct folio *folio)
 {
-	struct hmirror_devmem *dm = hmirror_page_devmem(&folio->page);
-	struct hmirror_block *b = hmirror_page_block(dm, &folio->page);
-	unsigned long nr = folio_nr_pages(folio);
-	bool was_full;
-
-	spin_lock(&dm->lock);
-	was_full = b->used == HMIRROR_CHUNK_PAGES;
-	if (nr == HMIRROR_CHUNK_PAGES) {
-		bitmap_zero(b->map, HMIRROR_CHUNK_PAGES);
-		b->used = 0;
-	} else {
-		__clear_bit(folio_pfn(folio) - b->pfn, b->map);
-		b->used -= nr;
-	}
-	b->huge = false;
-	if (!b->used) {
-		list_move(&b->link, &dm->free);
-		list_del_init(&b->lru);
-	} else if (was_full) {
-		list_add(&b->link, &dm->partial);
-	}
-	dm->free_pages += nr;
-	spin_unlock(&dm->lock);
-	atomic64_sub(nr, &dm->resident);
-	/* Every page freed passes here: no waitqueue lock when nobody waits. */
-	if (wq_has_sleeper(&dm->freed_wq))
-		wake_up_all(&dm->freed_wq);
+	hmirror_devmem_put(hmirror_page_devmem(&folio->page),
+			   folio_pfn(folio), folio_nr_pages(folio));
 }
 
 #ifndef HMIRROR_HAVE_FOLIO_FREE
@@ -421,7 +525,7 @@ void hmirror_devmem_fini(struct hmirror_device *hdev)
 	memunmap_pages(&dm->pgmap);
 	release_mem_region(dm->res->start, resource_size(dm->res));
 	for (i = 0; i < dm->nr_blocks; i++)
-		vfree(dm->blocks[i].backing);
+		hmirror_backing_free(dm->blocks[i].backing);
 	kvfree(dm->blocks);
 	kfree(dm);
 	hdev->devmem = NULL;

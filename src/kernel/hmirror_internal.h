@@ -91,7 +91,8 @@ struct hmirror_backend_ops {
  * @link: in the device memory's free or partial list, or none when full
  * @lru: in the device memory's LRU list while it holds pages
  * @pfn: its first device pfn
- * @backing: the sw backend's store for its contents, or NULL until used
+ * @backing: the sw backend's store for its contents: one system page per
+ *	     device page (NULL while handed over), or NULL until used
  *	      (always NULL in device-coherent memory: the pages hold them)
  * @used: pages allocated
  * @huge: allocated whole, as one device folio
@@ -101,7 +102,7 @@ struct hmirror_block {
 	struct list_head link;
 	struct list_head lru;
 	unsigned long pfn;
-	void *backing;
+	struct page **backing;
 	unsigned int used;
 	bool huge;
 	DECLARE_BITMAP(map, HMIRROR_CHUNK_PAGES);
@@ -489,7 +490,9 @@ int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb,
 void hmirror_devmem_fini(struct hmirror_device *hdev);
 struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 				  unsigned int order, bool evict);
-void *hmirror_devmem_kaddr(const struct page *page);
+struct page *hmirror_devmem_backing(const struct page *page);
+struct page *hmirror_devmem_backing_take(const struct page *page);
+void hmirror_devmem_backing_give(const struct page *page, struct page *bpage);
 bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page);
 unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev);
 void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);

@@ -84,19 +84,20 @@ struct hmirror_mig {
 	unsigned long hpfns[HMIRROR_CHUNK_PAGES];
 	s32 why[HMIRROR_CHUNK_PAGES];	/* a reason a page did not move */
 	struct page *pages[HMIRROR_CHUNK_PAGES];	/* bulk allocations */
+	DECLARE_BITMAP(handed, HMIRROR_CHUNK_PAGES);	/* backing handed over */
 };
 
+/* A device-private page's data is in its backing page. */
 static void *hmirror_page_map(struct page *page)
 {
 	if (is_device_private_page(page))
-		return hmirror_devmem_kaddr(page);
+		page = hmirror_devmem_backing(page);
 	return kmap_local_page(page);
 }
 
-static void hmirror_page_unmap(struct page *page, void *addr)
+static void hmirror_page_unmap(void *addr)
 {
-	if (!is_device_private_page(page))
-		kunmap_local(addr);
+	kunmap_local(addr);
 }
 
 /* Copy @nr pages from @spage (NULL: a hole, zeroes) to @dpage. */
@@ -111,11 +112,11 @@ static void hmirror_copy_pages(struct page *dpage, struct page *spage,
 		if (spage) {
 			s = hmirror_page_map(spage + i);
 			copy_page(d, s);
-			hmirror_page_unmap(spage + i, s);
+			hmirror_page_unmap(s);
 		} else {
 			clear_page(d);
 		}
-		hmirror_page_unmap(dpage + i, d);
+		hmirror_page_unmap(d);
 	}
 }
 
@@ -192,7 +193,8 @@ static struct folio *hmirror_alloc_pmd_folio(struct vm_area_struct *vma,
 }
 
 /*
- * Fresh system pages for the 4 KiB entries of @args, in one bulk
+ * Fresh system pages for the 4 KiB entries of @args that need a copy (not
+ * device-private pages: their backing pages are handed over), in one bulk
  * allocation when the VMA has no memory policy of its own to honour.
  */
 static void hmirror_alloc_bulk(struct migrate_vma *args, struct page **pages)
@@ -206,7 +208,8 @@ static void hmirror_alloc_bulk(struct migrate_vma *args, struct page **pages)
 		if (args->src[i] & HMIRROR_MPFN_COMPOUND)
 			i += HMIRROR_CHUNK_PAGES - 1;
 		else if (migrate_pfn_to_page(args->src[i]) &&
-			 (args->src[i] & MIGRATE_PFN_MIGRATE))
+			 (args->src[i] & MIGRATE_PFN_MIGRATE) &&
+			 !is_device_private_page(migrate_pfn_to_page(args->src[i])))
 			n++;
 	}
 	/* Short of @n, the rest come from alloc_page_vma() one by one. */
@@ -214,10 +217,68 @@ static void hmirror_alloc_bulk(struct migrate_vma *args, struct page **pages)
 		hmirror_alloc_pages_bulk(GFP_HIGHUSER_MOVABLE, n, pages);
 }
 
-/* System memory destinations for device pages collected in @args. */
+/*
+ * A device page's own backing page as its destination: no allocation, no
+ * copy. The extra reference keeps the page if the migration fails and
+ * hmirror_mig_handback() gives it back to the device page.
+ */
+static struct page *hmirror_handover(struct page *spage, unsigned long i,
+				     unsigned long *handed)
+{
+	struct page *dpage;
+
+	if (!handed || !is_device_private_page(spage))
+		return NULL;
+	dpage = hmirror_devmem_backing_take(spage);
+	if (!dpage)
+		return NULL;
+	get_page(dpage);
+	lock_page(dpage);
+	__set_bit(i, handed);
+	return dpage;
+}
+
+/*
+ * Between migrate_vma_pages() and migrate_vma_finalize(): backing pages
+ * of entries that did not move go back to their device pages (still
+ * locked, so nobody read them meanwhile); the others are the CPU's now.
+ * After finalize, hmirror_mig_handback_done() drops the extra references
+ * of those that moved.
+ */
+static void hmirror_mig_handback(struct migrate_vma *args,
+				 unsigned long *handed)
+{
+	unsigned long i;
+
+	for_each_set_bit(i, handed, args->npages) {
+		if (args->src[i] & MIGRATE_PFN_MIGRATE)
+			continue;
+		hmirror_devmem_backing_give(migrate_pfn_to_page(args->src[i]),
+					    migrate_pfn_to_page(args->dst[i]));
+		__clear_bit(i, handed);
+	}
+}
+
+static void hmirror_mig_handback_done(const unsigned long *dst,
+				      unsigned long *handed,
+				      unsigned long npages)
+{
+	unsigned long i;
+
+	for_each_set_bit(i, handed, npages)
+		put_page(migrate_pfn_to_page(dst[i]));
+	bitmap_zero(handed, npages);
+}
+
+/*
+ * System memory destinations for device pages collected in @args. With
+ * @handed, 4 KiB device-private pages move by handing their backing pages
+ * over (see hmirror_handover()), recorded there.
+ */
 static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 					    struct page *fault_page,
-					    struct page **bulk)
+					    struct page **bulk,
+					    unsigned long *handed)
 {
 	unsigned long i, j, n = args->npages, s, addr, b = 0;
 	struct page *spage, *dpage;
@@ -232,6 +293,14 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 		if (!spage || !(s & MIGRATE_PFN_MIGRATE))
 			continue;
 		addr = args->start + (i << PAGE_SHIFT);
+		if (!(s & HMIRROR_MPFN_COMPOUND)) {
+			dpage = hmirror_handover(spage, i, handed);
+			if (dpage) {
+				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+					       (s & MIGRATE_PFN_WRITE);
+				continue;
+			}
+		}
 		if (s & HMIRROR_MPFN_COMPOUND) {
 			folio = hmirror_alloc_pmd_folio(args->vma, addr);
 			if (folio) {
@@ -326,6 +395,7 @@ static long hmirror_mig_round(struct hmirror_device *hdev,
 
 	memset(m->src, 0, sizeof(m->src));
 	memset(m->dst, 0, sizeof(m->dst));
+	bitmap_zero(m->handed, HMIRROR_CHUNK_PAGES);
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -333,11 +403,16 @@ static long hmirror_mig_round(struct hmirror_device *hdev,
 		if (to_dev)
 			hmirror_alloc_copy_to_dev(hdev, &args, m->why);
 		else
-			hmirror_alloc_copy_to_sys(&args, NULL, m->pages);
+			hmirror_alloc_copy_to_sys(&args, NULL, m->pages,
+						  m->handed);
 		migrate_vma_pages(&args);
+		if (!to_dev)
+			hmirror_mig_handback(&args, m->handed);
 	}
 	moved = hmirror_mig_moved(args.src, args.dst, args.npages);
 	migrate_vma_finalize(&args);
+	if (!to_dev)
+		hmirror_mig_handback_done(args.dst, m->handed, args.npages);
 	return moved;
 }
 
@@ -637,9 +712,10 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	struct hmirror_device *hdev = page_pgmap(page)->owner;
 	struct hmirror_devmem *dm = hdev->devmem;
 	unsigned long start = vmf->address & PAGE_MASK, end;
-	unsigned long src1 = 0, dst1 = 0, moved = 0;
+	unsigned long src1 = 0, dst1 = 0, moved = 0, handed1 = 0;
 	struct hmirror_mig *m = NULL;
 	struct migrate_vma args = {};
+	unsigned long *handed = &handed1;
 	vm_fault_t ret;
 
 	args.vma = vmf->vma;
@@ -660,6 +736,7 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 			return VM_FAULT_OOM;
 		args.src = m->src;
 		args.dst = m->dst;
+		handed = m->handed;
 	}
 	args.start = start;
 	args.end = end;
@@ -671,12 +748,14 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	ret = 0;
 	if (args.cpages) {
 		ret = hmirror_alloc_copy_to_sys(&args, page,
-						m ? m->pages : NULL);
+						m ? m->pages : NULL, handed);
 		migrate_vma_pages(&args);
+		hmirror_mig_handback(&args, handed);
 		moved = hmirror_mig_moved(args.src, args.dst, args.npages);
 		atomic64_add(moved, &dm->migrated_out);
 	}
 	migrate_vma_finalize(&args);
+	hmirror_mig_handback_done(args.dst, handed, args.npages);
 	atomic64_inc(&dm->cpu_faults);
 	trace_hmirror_devmem_move(hdev->index, "fault", false, start, end,
 				  moved);

@@ -631,8 +631,8 @@ u64 hmirror_pt_lookup(struct hmirror_ctx *ctx, unsigned long addr)
  * tables. pt_lock keeps the page from being freed (invalidations zap the
  * PTE under it before the page goes).
  *
- * Return: the kernel address of @addr (its page's backing store for this
- * device's private pages, a kmap_local_page() of any other), or NULL if
+ * Return: the kernel address of @addr (a kmap_local_page() of its page, or
+ * of the backing page of this device's private pages), or NULL if
  * the device has no translation allowing the access.
  */
 void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
@@ -644,9 +644,10 @@ void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
 	if (!(pte & HMIRROR_PTE_VALID) || (write && !(pte & HMIRROR_PTE_WRITE)))
 		return NULL;
 	page = pfn_to_page(pte >> PAGE_SHIFT);
-	/* The device's own memory: its backing store, no kmap. */
+	/* The device's own memory: its data is in its backing page. */
 	if (is_device_private_page(page))
-		return hmirror_devmem_kaddr(page) + offset_in_page(addr);
+		return kmap_local_page(hmirror_devmem_backing(page)) +
+		       offset_in_page(addr);
 	if (excl && !(pte & HMIRROR_PTE_EXCL))
 		return NULL;
 	return kmap_local_page(page) + offset_in_page(addr);
@@ -658,8 +659,7 @@ void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
  */
 void hmirror_pt_unmap(void *addr)
 {
-	if (!is_vmalloc_addr(addr))
-		kunmap_local(addr);
+	kunmap_local(addr);
 }
 
 /**
