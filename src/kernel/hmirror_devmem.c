@@ -28,9 +28,10 @@
  * free, allocated whole as one THP-sized device folio, or split into 4 KiB
  * pages tracked by a bitmap. Its metadata is struct hmirror_block: 64
  * bytes of bitmap, two list heads, the backing pointer and counters,
- * about 120 bytes per 2 MiB, 0.23 bytes per 4 KiB page; the kernel's own
- * struct page array for the ZONE_DEVICE range (64 bytes per page) comes
- * on top, as for any ZONE_DEVICE memory. Small allocations fill partly
+ * about 120 bytes per 2 MiB, 0.23 bytes per 4 KiB page; a block in use
+ * adds its table of backing pages (8 bytes per page, sw backend only);
+ * the kernel's own struct page array for the ZONE_DEVICE range (64 bytes
+ * per page) comes on top, as for any ZONE_DEVICE memory. Small allocations fill partly
  * used blocks first, so 4 KiB pages do not fragment every block.
  *
  * Blocks holding pages sit on an LRU list, moved to its tail whenever
