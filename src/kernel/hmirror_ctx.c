@@ -352,20 +352,11 @@ static int hmirror_ioc_migrate(struct hmirror_ctx *ctx, void __user *uarg)
 static int hmirror_ioc_mr_reg(struct hmirror_ctx *ctx, void __user *uarg)
 {
 	struct hmirror_mr_reg req;
-	struct hmirror_mr_dereg undo = {};
-	int ret;
 
 	if (copy_from_user(&req, uarg, sizeof(req)))
 		return -EFAULT;
-	ret = hmirror_mr_reg(ctx, &req);
-	if (ret)
-		return ret;
-	if (!put_user(req.key, &((struct hmirror_mr_reg __user *)uarg)->key))
-		return 0;
-	/* Nobody learnt the key: the region goes, as if never made. */
-	undo.key = req.key;
-	hmirror_mr_dereg(ctx, &undo);
-	return -EFAULT;
+	return hmirror_mr_reg(ctx, &req,
+			      &((struct hmirror_mr_reg __user *)uarg)->key);
 }
 
 static int hmirror_ioc_mr_dereg(struct hmirror_ctx *ctx, void __user *uarg)

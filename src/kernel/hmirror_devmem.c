@@ -251,10 +251,15 @@ static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 	mem = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(*mem), GFP_KERNEL);
 	if (!mem)
 		return -ENOMEM;
-	n = hmirror_alloc_pages_bulk(GFP_HIGHUSER, HMIRROR_CHUNK_PAGES, mem);
-	if (n < HMIRROR_CHUNK_PAGES) {
-		hmirror_backing_free(mem);
-		return -ENOMEM;
+	/* Bulk allocation is best effort, without reclaim: the rest singly. */
+	hmirror_alloc_pages_bulk(GFP_HIGHUSER, HMIRROR_CHUNK_PAGES, mem);
+	for (n = 0; n < HMIRROR_CHUNK_PAGES; n++) {
+		if (!mem[n])
+			mem[n] = alloc_page(GFP_HIGHUSER);
+		if (!mem[n]) {
+			hmirror_backing_free(mem);
+			return -ENOMEM;
+		}
 	}
 	spin_lock(&dm->lock);
 	if (!b->backing) {

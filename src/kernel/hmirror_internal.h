@@ -239,6 +239,9 @@ struct hmirror_event_node {
  * @npages: PINNED: entries in @pages
  * @notifier: PINNED: watches the mapping under the region
  * @revoked: PINNED: the mapping changed; no job may use @pages (pt_lock)
+ * @pinned: PINNED: @pages are all pinned
+ * @check_work: PINNED: after a zap, checks whether the mapping still
+ *		maps @pages
  * @evn: PINNED: its revocation event, queued on ctx->events once
  */
 struct hmirror_mr {
@@ -253,6 +256,8 @@ struct hmirror_mr {
 	unsigned long npages;
 	struct mmu_interval_notifier notifier;
 	bool revoked;
+	bool pinned;
+	struct work_struct check_work;
 	struct hmirror_event_node evn;
 };
 
@@ -301,6 +306,7 @@ enum hmirror_ctx_state {
  * @inval_expires: when the deadline of that invalidation passes
  * @mrs: struct hmirror_mr by key; changed under @lock
  * @events: unread struct hmirror_event_node, under @pt_lock
+ * @orphans: unread events that outlived their regions (kmalloc()ed)
  * @revoke_gen: bumped on every revocation, so jobs recheck their regions
  * @stats: counters, as STATS reports them
  * @debugfs: this context's debugfs file
@@ -345,6 +351,7 @@ struct hmirror_ctx {
 
 	struct xarray mrs;
 	struct list_head events;
+	unsigned int orphans;
 	unsigned int revoke_gen;
 
 	struct hmirror_stats stats;
@@ -509,7 +516,8 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf);
 long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks);
 
 /* hmirror_mr.c */
-int hmirror_mr_reg(struct hmirror_ctx *ctx, struct hmirror_mr_reg *req);
+int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
+		   u32 __user *ukey);
 int hmirror_mr_dereg(struct hmirror_ctx *ctx, const struct hmirror_mr_dereg *req);
 void hmirror_mrs_destroy(struct hmirror_ctx *ctx);
 int hmirror_mr_resolve(struct hmirror_ctx *ctx, u32 key, u64 off, u64 len,

@@ -304,13 +304,12 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		end = r->start + HMIRROR_CHUNK_SIZE;
 	}
 	/*
-	 * While the context's own MIGRATE command runs, its jobs are parked
-	 * and their footprints are faulted again afterwards: nothing to wait
-	 * for (see hmirror_job_migrate()).
+	 * While the context's oldest job is parked at a MIGRATE command, no
+	 * job of it runs and every pending footprint is faulted again before
+	 * it goes on: nothing to wait for (see hmirror_job_migrate()).
 	 */
 	if (ctx->preempt != HMIRROR_PREEMPT_NONE ||
-	    ctx->state != HMIRROR_CTX_ALIVE ||
-	    (ctx->migrating && range->event == MMU_NOTIFY_MIGRATE) ||
+	    ctx->state != HMIRROR_CTX_ALIVE || ctx->migrating ||
 	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
 		hmirror_pt_zap(r, start, end);
 		/* The memory is gone: let the range go too, if idle. */

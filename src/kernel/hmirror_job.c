@@ -324,6 +324,29 @@ static int hmirror_job_check(struct hmirror_job *job)
 	return 0;
 }
 
+/*
+ * Copy the commands in, at the caller's stride: a program built when the
+ * structure was smaller gets the fields it did not know zeroed.
+ */
+static int hmirror_cmds_copy(struct hmirror_cmd *cmds,
+			     const struct hmirror_submit *sub)
+{
+	const char __user *ucmds = u64_to_user_ptr(sub->cmds);
+	size_t stride = sub->cmd_size ?: HMIRROR_CMD_SIZE_V1;
+	unsigned int i;
+
+	BUILD_BUG_ON(offsetof(struct hmirror_cmd, dst_key) !=
+		     HMIRROR_CMD_SIZE_V1);
+	if (stride == sizeof(*cmds))
+		return copy_from_user(cmds, ucmds,
+				      array_size(sub->nr_cmds, stride)) ?
+		       -EFAULT : 0;
+	for (i = 0; i < sub->nr_cmds; i++)
+		if (copy_from_user(&cmds[i], ucmds + i * stride, stride))
+			return -EFAULT;
+	return 0;
+}
+
 static struct hmirror_job *hmirror_job_create(struct hmirror_ctx *ctx,
 					      const struct hmirror_submit *sub)
 {
@@ -347,8 +370,7 @@ static struct hmirror_job *hmirror_job_create(struct hmirror_ctx *ctx,
 		ret = -ENOMEM;
 		goto err;
 	}
-	if (copy_from_user(job->cmds, u64_to_user_ptr(sub->cmds),
-			   array_size(sub->nr_cmds, sizeof(job->cmds[0])))) {
+	if (hmirror_cmds_copy(job->cmds, sub)) {
 		ret = -EFAULT;
 		goto err;
 	}
@@ -564,7 +586,10 @@ int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 	u64 fence = 0;
 	int ret;
 
-	if (sub->flags || memchr_inv(sub->reserved, 0, sizeof(sub->reserved)))
+	if (sub->flags || sub->pad || sub->reserved)
+		return -EINVAL;
+	if (sub->cmd_size && sub->cmd_size != HMIRROR_CMD_SIZE_V1 &&
+	    sub->cmd_size != sizeof(struct hmirror_cmd))
 		return -EINVAL;
 	if (!sub->nr_cmds || sub->nr_cmds > HMIRROR_MAX_CMDS)
 		return -EINVAL;
@@ -648,18 +673,24 @@ bool hmirror_job_revoked(struct hmirror_job *job)
 	return false;
 }
 
-/**
- * hmirror_jobs_cancel() - end every job of a context with -ECANCELED
- * @ctx: context, pt_lock held; the engine must not be running its jobs
- */
-void hmirror_jobs_cancel(struct hmirror_ctx *ctx)
+/* End every job of the context with @status, oldest first; pt_lock held. */
+static void __hmirror_jobs_fail(struct hmirror_ctx *ctx, int status)
 {
 	struct hmirror_job *job;
 
 	lockdep_assert_held(&ctx->pt_lock);
 	while ((job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job,
 					       link)))
-		hmirror_job_complete(job, -ECANCELED);
+		hmirror_job_complete(job, status);
+}
+
+/**
+ * hmirror_jobs_cancel() - end every job of a context with -ECANCELED
+ * @ctx: context, pt_lock held; the engine must not be running its jobs
+ */
+void hmirror_jobs_cancel(struct hmirror_ctx *ctx)
+{
+	__hmirror_jobs_fail(ctx, -ECANCELED);
 }
 
 /**
@@ -763,11 +794,15 @@ static int hmirror_jobs_segs(struct hmirror_ctx *ctx, struct hmirror_seg **segsp
  * job is parked meanwhile, so the engine runs nothing of the context.
  *
  * A NONE-class context keeps its translations from submit to completion,
- * and invalidations wait for its jobs. Its own MIGRATE cannot be waited
- * for, so while it runs, migration invalidations of the context zap
- * without waiting (ctx->migrating), and the footprints of all its pending
- * jobs are faulted in again afterwards, at the pages' new places, before
- * the job goes on. Any other invalidation still waits as usual.
+ * and invalidations wait for its jobs. A job parked at MIGRATE cannot be
+ * waited for: the worker serving it needs mmap_lock and causes
+ * invalidations of its own (THP splits as well as the migration). So from
+ * the moment the engine parks it (ctx->migrating, set under pt_lock) until
+ * it goes on, every invalidation of the context zaps without waiting, and
+ * the footprints of all its pending jobs are faulted in again afterwards,
+ * at the pages' new places, before the job goes on. If that fails (the
+ * memory went away meanwhile), all of them fail: none has its
+ * translations any more.
  */
 static int hmirror_job_migrate(struct hmirror_ctx *ctx,
 			       const struct hmirror_cmd *c, u64 *moved,
@@ -831,7 +866,10 @@ static int hmirror_job_fault_done(struct hmirror_ctx *ctx, u64 fence, int ret,
 		ctx->migrating = false;
 	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
 	if (ctx->state == HMIRROR_CTX_ALIVE && job && job->fence == fence) {
-		if (ret) {
+		if (ret && migrate && ctx->preempt == HMIRROR_PREEMPT_NONE) {
+			/* None has its translations: all fail, in order. */
+			__hmirror_jobs_fail(ctx, ret);
+		} else if (ret) {
 			hmirror_job_complete(job, ret);
 		} else {
 			if (migrate) {
@@ -875,14 +913,14 @@ void hmirror_job_fault_work(struct work_struct *work)
 	spin_lock(&ctx->pt_lock);
 	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
 	if (ctx->state != HMIRROR_CTX_ALIVE || !job || !job->parked) {
+		/* Its job is gone: nothing parked at MIGRATE any more. */
+		ctx->migrating = false;
 		spin_unlock(&ctx->pt_lock);
 		goto out;
 	}
 	/* A copy: a reset may cancel and free the job meanwhile. */
 	c = job->cmds[job->cur];
 	migrate = c.op == HMIRROR_OP_MIGRATE && !job->done;
-	if (migrate)
-		ctx->migrating = true;
 	/* The rest of the operand in this chunk, in one hmm_range_fault(). */
 	addr = job->fault_addr & PAGE_MASK;
 	end = min(ALIGN(job->fault_end, PAGE_SIZE),

@@ -5,6 +5,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
@@ -35,9 +36,10 @@
  * engine uses those pages, not the device page table: the non-ODP model of
  * RDMA and PeerDirect. The pin keeps the pages, not the mapping: after a
  * munmap, mremap or madvise(DONTNEED) the process no longer sees what the
- * device would write. So an interval notifier watches the mapping, and an
- * unmap or a zap revokes the region: the engine refuses its pages from
- * then on (jobs naming it fail with -ECANCELED, checked under pt_lock at
+ * device would write. So an interval notifier watches the mapping: an
+ * unmap revokes the region at once, a zap once a look at the page table
+ * (after the zap) finds the pages gone. The engine refuses a revoked
+ * region's pages from then on (jobs naming it fail with -ECANCELED, checked under pt_lock at
  * every page step, so none is in progress once the callback returns), and
  * one HMIRROR_EVENT_MR_REVOKED record is queued for read(). The pages stay
  * pinned until the region is deregistered. Changes that keep the pages
@@ -48,49 +50,116 @@
  * pending fails with -EBUSY rather than pull pages from under it.
  */
 
-/* The core's events that take the pages away from the mapping. */
-static u32 hmirror_mr_revoke_reason(enum mmu_notifier_event event)
+/*
+ * Unread revocation events kept after their regions were deregistered;
+ * past this, deregistering another revoked region waits for a read().
+ */
+#define HMIRROR_MAX_ORPHAN_EVENTS	1024
+
+/* Revoke @mr, once, for @reason over [start, end); pt_lock held. */
+static void __hmirror_mr_revoke(struct hmirror_mr *mr, u32 reason,
+				unsigned long start, unsigned long end)
 {
-	switch (event) {
-	case MMU_NOTIFY_UNMAP:
-		return HMIRROR_REVOKE_UNMAP;
-	case MMU_NOTIFY_CLEAR:
-		return HMIRROR_REVOKE_CLEAR;
-	default:
-		return 0;
-	}
+	struct hmirror_ctx *ctx = mr->ctx;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	if (mr->revoked)
+		return;
+	mr->revoked = true;
+	ctx->revoke_gen++;
+	mr->evn.ev = (struct hmirror_event){
+		.type = HMIRROR_EVENT_MR_REVOKED,
+		.key = mr->key,
+		.reason = reason,
+		.addr = start,
+		.len = end > start ? end - start : 0,
+	};
+	list_add_tail(&mr->evn.link, &ctx->events);
+	ctx->stats.mr_revoked++;
 }
 
+/*
+ * Does the CPU's page table still map the region's pinned pages? A
+ * snapshot (no fault) taken once any invalidation in progress is over.
+ */
+static bool hmirror_mr_changed(struct hmirror_mr *mr)
+{
+	unsigned long first = ALIGN_DOWN(mr->start, PAGE_SIZE), *pfns;
+	struct hmm_range range = { .notifier = &mr->notifier };
+	struct mm_struct *mm = mr->ctx->mm;
+	unsigned long i, done, n;
+	bool changed = false;
+	int ret;
+
+	pfns = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*pfns), GFP_KERNEL);
+	if (!pfns || !mmget_not_zero(mm)) {
+		kvfree(pfns);
+		return true;	/* cannot tell: the safe answer */
+	}
+	mmap_read_lock(mm);
+	for (done = 0; done < mr->npages && !changed; done += n) {
+		n = min_t(unsigned long, mr->npages - done, HMIRROR_CHUNK_PAGES);
+		range.start = first + (done << PAGE_SHIFT);
+		range.end = range.start + (n << PAGE_SHIFT);
+		range.hmm_pfns = pfns;
+		do {
+			range.notifier_seq = mmu_interval_read_begin(&mr->notifier);
+			ret = hmm_range_fault(&range);
+		} while (ret == -EBUSY);
+		for (i = 0; i < n && !changed; i++)
+			changed = ret || !(pfns[i] & HMM_PFN_VALID) ||
+				  hmm_pfn_to_page(pfns[i]) != mr->pages[done + i];
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	kvfree(pfns);
+	return changed;
+}
+
+/* After a zap: revoke the region if its pages are not mapped any more. */
+static void hmirror_mr_check_work(struct work_struct *work)
+{
+	struct hmirror_mr *mr = container_of(work, struct hmirror_mr,
+					     check_work);
+	struct hmirror_ctx *ctx = mr->ctx;
+
+	if (READ_ONCE(mr->revoked) || !hmirror_mr_changed(mr))
+		return;
+	spin_lock(&ctx->pt_lock);
+	__hmirror_mr_revoke(mr, HMIRROR_REVOKE_CLEAR, mr->start,
+			    mr->start + mr->len);
+	spin_unlock(&ctx->pt_lock);
+	wake_up_all(&ctx->wq);
+}
+
+/*
+ * An unmap takes the pages away for sure. A zap (MMU_NOTIFY_CLEAR) may or
+ * may not: madvise(DONTNEED) does, but a THP split, a migration or
+ * reclaim attempt that fails on the pinned page, or KSM, sends one too and
+ * then leaves the page mapped. So a zap only schedules a check of the
+ * page table once it is over. Other events keep the pages.
+ */
 static bool hmirror_mr_invalidate(struct mmu_interval_notifier *mni,
 				  const struct mmu_notifier_range *range,
 				  unsigned long cur_seq)
 {
 	struct hmirror_mr *mr = container_of(mni, struct hmirror_mr, notifier);
 	struct hmirror_ctx *ctx = mr->ctx;
-	u32 reason = hmirror_mr_revoke_reason(range->event);
-	unsigned long start, end;
 
 	mmu_interval_set_seq(mni, cur_seq);
-	if (!reason)
+	if (range->event == MMU_NOTIFY_CLEAR) {
+		if (READ_ONCE(mr->pinned))
+			queue_work(hmirror_wq, &mr->check_work);
+		return true;
+	}
+	if (range->event != MMU_NOTIFY_UNMAP)
 		return true;
 
-	start = max(range->start, mr->start);
-	end = min(range->end, mr->start + mr->len);
 	/* A spinlock and a list: fine for non-blockable ranges too. */
 	spin_lock(&ctx->pt_lock);
-	if (!mr->revoked) {
-		mr->revoked = true;
-		ctx->revoke_gen++;
-		mr->evn.ev = (struct hmirror_event){
-			.type = HMIRROR_EVENT_MR_REVOKED,
-			.key = mr->key,
-			.reason = reason,
-			.addr = start,
-			.len = end > start ? end - start : 0,
-		};
-		list_add_tail(&mr->evn.link, &ctx->events);
-		ctx->stats.mr_revoked++;
-	}
+	__hmirror_mr_revoke(mr, HMIRROR_REVOKE_UNMAP,
+			    max(range->start, mr->start),
+			    min(range->end, mr->start + mr->len));
 	spin_unlock(&ctx->pt_lock);
 	wake_up_all(&ctx->wq);
 	return true;
@@ -137,8 +206,9 @@ static int hmirror_mr_pin(struct hmirror_mr *mr)
 	ret = hmirror_mr_charge(mm, mr->npages);
 	if (ret)
 		return ret;
+	/* Huge requests fail plainly (RLIMIT_MEMLOCK may be unlimited). */
 	mr->pages = kvmalloc_array(mr->npages, sizeof(*mr->pages),
-				   GFP_KERNEL_ACCOUNT);
+				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!mr->pages) {
 		ret = -ENOMEM;
 		goto err_uncharge;
@@ -167,11 +237,15 @@ static int hmirror_mr_pin(struct hmirror_mr *mr)
 		}
 		done += n;
 	}
-	/* Changed while being pinned: the pages may not be the mapping's. */
-	if (READ_ONCE(mr->revoked)) {
+	/*
+	 * Changed while being pinned (FOLL_LONGTERM may itself migrate pages
+	 * first): the pages must be the mapping's now.
+	 */
+	if (READ_ONCE(mr->revoked) || hmirror_mr_changed(mr)) {
 		ret = -EAGAIN;
 		goto err_unpin;
 	}
+	WRITE_ONCE(mr->pinned, true);
 	return 0;
 
 err_unpin:
@@ -219,11 +293,17 @@ static int hmirror_mr_check(const struct hmirror_mr_reg *req)
 /**
  * hmirror_mr_reg() - HMIRROR_IOC_MR_REG
  * @ctx: context, used from its own mm
- * @req: the request; @req->key is set on success
+ * @req: the request
+ * @ukey: where the caller learns the key
+ *
+ * The key is copied out before the region can be used (under ctx->lock,
+ * which submit takes to resolve keys): a failed copy-out undoes a region
+ * nobody can have used.
  *
  * Return: 0 or a negative errno; on error no region exists.
  */
-int hmirror_mr_reg(struct hmirror_ctx *ctx, struct hmirror_mr_reg *req)
+int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
+		   u32 __user *ukey)
 {
 	struct hmirror_mr *mr;
 	u32 key;
@@ -239,6 +319,7 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, struct hmirror_mr_reg *req)
 	mr->mode = req->mode;
 	mr->access = req->access;
 	INIT_LIST_HEAD(&mr->evn.link);
+	INIT_WORK(&mr->check_work, hmirror_mr_check_work);
 	if (req->len == HMIRROR_MR_IMPLICIT_LEN) {
 		mr->start = 0;
 		mr->len = TASK_SIZE;
@@ -269,11 +350,23 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, struct hmirror_mr_reg *req)
 			goto err;
 		}
 	}
+	if (put_user(key, ukey)) {
+		xa_erase(&ctx->mrs, key);
+		if (mr->pages) {
+			mmu_interval_notifier_remove(&mr->notifier);
+			cancel_work_sync(&mr->check_work);
+			spin_lock(&ctx->pt_lock);
+			list_del_init(&mr->evn.link);
+			spin_unlock(&ctx->pt_lock);
+			hmirror_mr_unpin(mr);
+		}
+		ret = -EFAULT;
+		goto err;
+	}
 	spin_lock(&ctx->pt_lock);
 	ctx->stats.mrs++;
 	spin_unlock(&ctx->pt_lock);
 	mutex_unlock(&ctx->lock);
-	req->key = key;
 	return 0;
 err:
 	mutex_unlock(&ctx->lock);
@@ -291,8 +384,10 @@ static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 {
 	lockdep_assert_held(&ctx->lock);
 	xa_erase(&ctx->mrs, mr->key);
-	if (mr->mode == HMIRROR_MR_PINNED)
+	if (mr->mode == HMIRROR_MR_PINNED) {
 		mmu_interval_notifier_remove(&mr->notifier);
+		cancel_work_sync(&mr->check_work);
+	}
 
 	spin_lock(&ctx->pt_lock);
 	if (!list_empty(&mr->evn.link)) {
@@ -300,6 +395,7 @@ static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 			node->ev = mr->evn.ev;
 			node->alloc = true;
 			list_replace(&mr->evn.link, &node->link);
+			ctx->orphans++;
 			node = NULL;
 		} else {
 			list_del(&mr->evn.link);
@@ -331,7 +427,7 @@ int hmirror_mr_dereg(struct hmirror_ctx *ctx, const struct hmirror_mr_dereg *req
 	if (req->flags || memchr_inv(req->reserved, 0, sizeof(req->reserved)))
 		return -EINVAL;
 	/* Allocated up front: a failure must leave the region as it was. */
-	node = kzalloc_obj(*node, GFP_KERNEL);
+	node = kzalloc_obj(*node, GFP_KERNEL_ACCOUNT);
 	if (!node)
 		return -ENOMEM;
 
@@ -341,7 +437,9 @@ int hmirror_mr_dereg(struct hmirror_ctx *ctx, const struct hmirror_mr_dereg *req
 		ret = -ENOENT;
 	} else {
 		spin_lock(&ctx->pt_lock);
-		if (mr->users)
+		/* Jobs name it, or too many events wait unread already. */
+		if (mr->users || (!list_empty(&mr->evn.link) &&
+				  ctx->orphans >= HMIRROR_MAX_ORPHAN_EVENTS))
 			ret = -EBUSY;
 		spin_unlock(&ctx->pt_lock);
 	}
@@ -491,6 +589,8 @@ ssize_t hmirror_events_read(struct hmirror_ctx *ctx, char __user *buf,
 		done += sizeof(ev);
 		spin_lock(&ctx->pt_lock);
 		list_del_init(&node->link);
+		if (node->alloc)
+			ctx->orphans--;
 		spin_unlock(&ctx->pt_lock);
 		if (node->alloc)
 			kfree(node);

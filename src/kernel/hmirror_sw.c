@@ -240,6 +240,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 	case HMIRROR_OP_MIGRATE:
 		/* Moving pages sleeps: the worker does it, then sets done. */
 		if (!job->done) {
+			/* From now on invalidations need not wait for us. */
+			job->ctx->migrating = true;
 			hmirror_sw_park(job, c->src, c->src + c->len, false,
 					false);
 			return HMIRROR_STEP_PARKED;

@@ -659,8 +659,10 @@ static void test_submit(void **state)
 	assert_int_equal(sent.nr_cmds, 3);
 	assert_int_equal(sent.flags, 0);
 	assert_int_equal(sent.fence, 0);
-	assert_int_equal(sent.reserved[0], 0);
-	assert_int_equal(sent.reserved[1], 0);
+	/* The library's own stride, so the kernel reads the keys too. */
+	assert_int_equal(sent.cmd_size, sizeof(struct hmirror_cmd));
+	assert_int_equal(sent.pad, 0);
+	assert_int_equal(sent.reserved, 0);
 	assert_int_equal(fence, MOCK_FENCE);
 
 	/* The fence may be ignored. */

@@ -25,7 +25,7 @@
 #include <linux/types.h>
 
 /* Bumped on every incompatible change of this header. */
-#define HMIRROR_ABI_VERSION	2
+#define HMIRROR_ABI_VERSION	1
 
 /* Character devices are /dev/hmirror<N>, N < hmirror_info.nr_devices. */
 #define HMIRROR_DEV_PREFIX	"hmirror"
@@ -220,6 +220,11 @@ struct hmirror_cmd {
  * @nr_cmds: entries in @cmds, 1..hmirror_info.max_cmds
  * @flags: must be zero
  * @fence: out: the job's fence
+ * @cmd_size: sizeof(struct hmirror_cmd) as the caller knows it: the stride
+ *	      of @cmds. 0 means HMIRROR_CMD_SIZE_V1 (programs built before
+ *	      the structure grew); anything else the kernel does not know is
+ *	      -EINVAL
+ * @pad: must be zero
  * @reserved: must be zero
  *
  * Every command is checked before anything runs, and the job's whole
@@ -240,8 +245,13 @@ struct hmirror_submit {
 	__u32 nr_cmds;
 	__u32 flags;
 	__u64 fence;
-	__u64 reserved[2];
+	__u32 cmd_size;
+	__u32 pad;
+	__u64 reserved;
 };
+
+/* Size of the first struct hmirror_cmd, without the region keys. */
+#define HMIRROR_CMD_SIZE_V1	48
 
 /**
  * struct hmirror_wait - HMIRROR_IOC_WAIT: wait for a fence
@@ -420,6 +430,8 @@ struct hmirror_migrate {
  * mapping under it changes anyway (munmap, mremap, madvise), the region is
  * revoked: its jobs fail with -ECANCELED and one HMIRROR_EVENT_MR_REVOKED
  * record can be read() from the context's file (poll: EPOLLPRI).
+ * Registering fails with -EAGAIN if the mapping changed while the pages
+ * were being pinned (try again).
  */
 struct hmirror_mr_reg {
 	__u64 addr;

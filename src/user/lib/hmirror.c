@@ -444,6 +444,7 @@ int hmirror_submit(struct hmirror *h, const struct hmirror_job *job,
 	memset(&s, 0, sizeof(s));
 	s.cmds = uaddr(job->cmds);
 	s.nr_cmds = job->nr_cmds;
+	s.cmd_size = sizeof(*job->cmds);
 	ret = hm_ioctl(h->fd, HMIRROR_IOC_SUBMIT, &s);
 	if (ret)
 		return ret;

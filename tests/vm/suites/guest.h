@@ -174,6 +174,7 @@ static inline int hm_submit(int fd, const struct hmirror_cmd *cmds,
 	struct hmirror_submit s = {
 		.cmds = (uintptr_t)cmds,
 		.nr_cmds = n,
+		.cmd_size = sizeof(*cmds),
 	};
 
 	if (ioctl(fd, HMIRROR_IOC_SUBMIT, &s))

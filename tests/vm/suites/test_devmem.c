@@ -900,6 +900,39 @@ static void test_job_migrate_none(void **state)
 	munmap(buf, len);
 }
 
+/*
+ * NONE class: moving half a THP splits it (a zap, not a migration event)
+ * while the job that asked for it, and whose earlier COPY read it, is
+ * parked. Nothing may wait for that job: no escalation, and the job and
+ * its data come through.
+ */
+static void test_job_migrate_none_thp_split(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 1), *out = hm_map(len);
+	uint64_t *moved = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	struct hmirror_stats st;
+	struct hmirror_cmd c[3];
+
+	(void)state;
+	pattern(buf, len, 41);
+	memset(out, 0, len);
+	c[0] = hm_copy(out, buf, len);
+	c[1] = job_migrate(buf, len / 2, HMIRROR_MIGRATE_TO_DEVICE, moved);
+	c[2] = hm_copy(out, buf, len);
+	assert_int_equal(hm_run(fd, c, 3), 0);
+	assert_int_equal(*moved, len / 2 / PG);
+	hm_stats(fd, &st);
+	assert_int_equal(st.escalations, 0);
+	assert_true(pattern_ok(out, len, 41));
+	assert_true(pattern_ok(buf, len, 41));
+	close(fd);
+	munmap(moved, PG);
+	munmap(out, len);
+	munmap(buf, len);
+}
+
 /* Device memory runs out inside the job: the rest stays, data intact. */
 static void test_job_migrate_alloc_failure(void **state)
 {
@@ -1147,6 +1180,7 @@ static const struct {
 	DEVMEM_TEST(bad_migrate, K_BOTH),
 	DEVMEM_TEST(job_migrate, K_BOTH),
 	DEVMEM_TEST(job_migrate_none, K_PRIVATE),
+	DEVMEM_TEST(job_migrate_none_thp_split, K_BOTH),
 	DEVMEM_TEST(job_migrate_alloc_failure, K_BOTH),
 	DEVMEM_TEST(job_migrate_bad, K_BOTH),
 	DEVMEM_TEST(unload_evicts, K_BOTH | K_MIXED),

@@ -269,10 +269,19 @@ static void test_bad_commands(void **state)
 	memset(&s, 0, sizeof(s));
 	s.cmds = (uintptr_t)big;
 	s.nr_cmds = 1;
-	s.reserved[0] = 1;
+	s.cmd_size = sizeof(big[0]);
+	s.reserved = 1;
 	assert_int_equal(ioctl(fd, HMIRROR_IOC_SUBMIT, &s), -1);
 	assert_int_equal(errno, EINVAL);
-	s.reserved[0] = 0;
+	s.reserved = 0;
+	s.pad = 1;
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_SUBMIT, &s), -1);
+	assert_int_equal(errno, EINVAL);
+	s.pad = 0;
+	s.cmd_size = sizeof(big[0]) - 4;	/* a stride nobody defined */
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_SUBMIT, &s), -1);
+	assert_int_equal(errno, EINVAL);
+	s.cmd_size = sizeof(big[0]);
 	s.flags = 1;
 	assert_int_equal(ioctl(fd, HMIRROR_IOC_SUBMIT, &s), -1);
 	assert_int_equal(errno, EINVAL);
