@@ -290,6 +290,42 @@ static int hmirror_mr_check(const struct hmirror_mr_reg *req)
 	return 0;
 }
 
+/*
+ * Take the region out; ctx->lock held. An unread revocation event
+ * outlives it in @node, if given (else it is dropped: the context is
+ * going away).
+ */
+static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
+			    struct hmirror_event_node *node)
+{
+	lockdep_assert_held(&ctx->lock);
+	xa_erase(&ctx->mrs, mr->key);
+	if (mr->mode == HMIRROR_MR_PINNED) {
+		mmu_interval_notifier_remove(&mr->notifier);
+		cancel_work_sync(&mr->check_work);
+	}
+
+	spin_lock(&ctx->pt_lock);
+	if (!list_empty(&mr->evn.link)) {
+		if (node) {
+			node->ev = mr->evn.ev;
+			node->alloc = true;
+			list_replace(&mr->evn.link, &node->link);
+			ctx->orphans++;
+			node = NULL;
+		} else {
+			list_del(&mr->evn.link);
+		}
+	}
+	ctx->stats.mrs--;
+	spin_unlock(&ctx->pt_lock);
+	kfree(node);
+
+	if (mr->pages)
+		hmirror_mr_unpin(mr);
+	kfree(mr);
+}
+
 /**
  * hmirror_mr_reg() - HMIRROR_IOC_MR_REG
  * @ctx: context, used from its own mm
@@ -350,64 +386,19 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
 			goto err;
 		}
 	}
-	if (put_user(key, ukey)) {
-		xa_erase(&ctx->mrs, key);
-		if (mr->pages) {
-			mmu_interval_notifier_remove(&mr->notifier);
-			cancel_work_sync(&mr->check_work);
-			spin_lock(&ctx->pt_lock);
-			list_del_init(&mr->evn.link);
-			spin_unlock(&ctx->pt_lock);
-			hmirror_mr_unpin(mr);
-		}
-		ret = -EFAULT;
-		goto err;
-	}
 	spin_lock(&ctx->pt_lock);
 	ctx->stats.mrs++;
 	spin_unlock(&ctx->pt_lock);
+	if (put_user(key, ukey)) {
+		hmirror_mr_free(ctx, mr, NULL);
+		ret = -EFAULT;
+	}
 	mutex_unlock(&ctx->lock);
-	return 0;
+	return ret;
 err:
 	mutex_unlock(&ctx->lock);
 	kfree(mr);
 	return ret;
-}
-
-/*
- * Take the region out; ctx->lock held. An unread revocation event
- * outlives it in @node, if given (else it is dropped: the context is
- * going away).
- */
-static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
-			    struct hmirror_event_node *node)
-{
-	lockdep_assert_held(&ctx->lock);
-	xa_erase(&ctx->mrs, mr->key);
-	if (mr->mode == HMIRROR_MR_PINNED) {
-		mmu_interval_notifier_remove(&mr->notifier);
-		cancel_work_sync(&mr->check_work);
-	}
-
-	spin_lock(&ctx->pt_lock);
-	if (!list_empty(&mr->evn.link)) {
-		if (node) {
-			node->ev = mr->evn.ev;
-			node->alloc = true;
-			list_replace(&mr->evn.link, &node->link);
-			ctx->orphans++;
-			node = NULL;
-		} else {
-			list_del(&mr->evn.link);
-		}
-	}
-	ctx->stats.mrs--;
-	spin_unlock(&ctx->pt_lock);
-	kfree(node);
-
-	if (mr->pages)
-		hmirror_mr_unpin(mr);
-	kfree(mr);
 }
 
 /**

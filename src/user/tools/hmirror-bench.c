@@ -398,13 +398,38 @@ static double fault_hmirror(size_t len, enum kind kind, bool verify,
 }
 
 /* test_hmm's HMM_DMIRROR_READ of a fresh buffer on a fresh file: MB/s. */
-static double fault_test_hmm(size_t len, enum kind kind, bool verify,
-			     double *thp)
+/* One test_hmm command over [p, p + len), into @out; its time in ms. */
+static double dmirror_cmd(int fd, char *p, char *out, size_t len,
+			  unsigned long req, const char *name)
 {
 	struct hmm_dmirror_cmd cmd;
 	uint64_t t0, t1;
+	int ret;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.addr = (uintptr_t)p;
+	cmd.ptr = (uintptr_t)out;
+	cmd.npages = len / page_size;
+	t0 = now_ns();
+	ret = ioctl(fd, req, &cmd);
+	t1 = now_ns();
+	if (ret)
+		die("%s: %s", name, strerror(errno));
+	/* MIGRATE_TO_SYS counts a THP once: the data check is the proof. */
+	if (!cmd.cpages || (req != HMM_DMIRROR_MIGRATE_TO_SYS &&
+			    cmd.cpages != cmd.npages))
+		die("%s handled %llu of %llu pages", name,
+		    (unsigned long long)cmd.cpages,
+		    (unsigned long long)cmd.npages);
+	return ms_since(t0, t1);
+}
+
+static double fault_test_hmm(size_t len, enum kind kind, bool verify,
+			     double *thp)
+{
 	char *p, *out;
-	int fd, ret;
+	double ms;
+	int fd;
 
 	p = buf_fresh(len, kind);
 	if (kind == KIND_THP)
@@ -414,25 +439,13 @@ static double fault_test_hmm(size_t len, enum kind kind, bool verify,
 	fd = open(opt.dmirror, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		die("%s: %s", opt.dmirror, strerror(errno));
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.addr = (uintptr_t)p;
-	cmd.ptr = (uintptr_t)out;
-	cmd.npages = len / page_size;
-	t0 = now_ns();
-	ret = ioctl(fd, HMM_DMIRROR_READ, &cmd);
-	t1 = now_ns();
-	if (ret)
-		die("HMM_DMIRROR_READ: %s", strerror(errno));
-	if (cmd.cpages != cmd.npages)
-		die("HMM_DMIRROR_READ copied %llu of %llu pages",
-		    (unsigned long long)cmd.cpages,
-		    (unsigned long long)cmd.npages);
+	ms = dmirror_cmd(fd, p, out, len, HMM_DMIRROR_READ, "HMM_DMIRROR_READ");
 	close(fd);
 	if (verify && memcmp(p, out, len))
 		die("HMM_DMIRROR_READ: the copy differs from the buffer");
 	munmap(out, len);
 	munmap(p, len);
-	return (double)len / 1e6 / (ms_since(t0, t1) / 1e3);
+	return (double)len / 1e6 / (ms / 1e3);
 }
 
 static void thp_note(struct rec *r, double share_min)
@@ -639,31 +652,6 @@ static double mig_hmirror(size_t len, enum kind kind, bool verify,
 	return mig_done(p, out, len, ms, verify, "hmirror migration");
 }
 
-static double dmirror_mig(int fd, char *p, char *out, size_t len,
-			  unsigned long req, const char *name)
-{
-	struct hmm_dmirror_cmd cmd;
-	uint64_t t0, t1;
-	int ret;
-
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.addr = (uintptr_t)p;
-	cmd.ptr = (uintptr_t)out;
-	cmd.npages = len / page_size;
-	t0 = now_ns();
-	ret = ioctl(fd, req, &cmd);
-	t1 = now_ns();
-	if (ret)
-		die("%s: %s", name, strerror(errno));
-	/* MIGRATE_TO_SYS counts a THP once: the data check is the proof. */
-	if (!cmd.cpages || (req == HMM_DMIRROR_MIGRATE_TO_DEV &&
-			    cmd.cpages != cmd.npages))
-		die("%s moved %llu of %llu pages", name,
-		    (unsigned long long)cmd.cpages,
-		    (unsigned long long)cmd.npages);
-	return ms_since(t0, t1);
-}
-
 static double mig_test_hmm(size_t len, enum kind kind, bool verify,
 			   double *thp)
 {
@@ -676,12 +664,12 @@ static double mig_test_hmm(size_t len, enum kind kind, bool verify,
 	memset(out, 0, len);
 	if (kind == KIND_THP)
 		*thp = thp_share(len);
-	ms = dmirror_mig(fd, p, out, len, HMM_DMIRROR_MIGRATE_TO_DEV,
+	ms = dmirror_cmd(fd, p, out, len, HMM_DMIRROR_MIGRATE_TO_DEV,
 			 "HMM_DMIRROR_MIGRATE_TO_DEV");
 	if (mig_what == MIG_TO_DEV && verify)
 		buf_check(out, len, "test_hmm read-back");
 	if (mig_what == MIG_TO_SYS)
-		ms = dmirror_mig(fd, p, out, len, HMM_DMIRROR_MIGRATE_TO_SYS,
+		ms = dmirror_cmd(fd, p, out, len, HMM_DMIRROR_MIGRATE_TO_SYS,
 				 "HMM_DMIRROR_MIGRATE_TO_SYS");
 	else if (mig_what == MIG_FAULT_BACK)
 		ms = touch_pages(p, len);
