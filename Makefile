@@ -31,6 +31,8 @@ MAN3_LINKS := \
 	hmirror_mr_reg.3:hmirror_mr_dereg.3 \
 	hmirror_mr_reg.3:hmirror_job_use_keys.3 \
 	hmirror_mr_reg.3:hmirror_read_event.3 \
+	hmirror_mr_reg.3:hmirror_mr_reg_flags.3 \
+	hmirror_mr_reg.3:hmirror_mr_advise.3 \
 	hmirror_open.3:hmirror_open_path.3 hmirror_open.3:hmirror_close.3 \
 	hmirror_open.3:hmirror_fd.3 hmirror_open.3:hmirror_get_info.3 \
 	hmirror_open.3:hmirror_dev_path.3 \

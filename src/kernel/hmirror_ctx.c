@@ -73,6 +73,8 @@ struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 	xa_init(&ctx->ranges);
 	xa_init_flags(&ctx->mrs, XA_FLAGS_ALLOC1);
 	INIT_LIST_HEAD(&ctx->events);
+	INIT_LIST_HEAD(&ctx->advices);
+	INIT_WORK(&ctx->advise_work, hmirror_advise_work);
 	INIT_LIST_HEAD(&ctx->jobs);
 	INIT_LIST_HEAD(&ctx->run_link);
 	init_waitqueue_head(&ctx->wq);
@@ -145,6 +147,7 @@ void __hmirror_ctx_destroy(struct hmirror_ctx *ctx)
 	spin_unlock(&ctx->pt_lock);
 	wake_up_all(&ctx->wq);
 
+	hmirror_advise_destroy(ctx);
 	hmirror_mrs_destroy(ctx);
 	hmirror_ranges_destroy(ctx);
 	hmirror_debugfs_ctx_fini(ctx);
@@ -368,6 +371,15 @@ static int hmirror_ioc_mr_dereg(struct hmirror_ctx *ctx, void __user *uarg)
 	return hmirror_mr_dereg(ctx, &req);
 }
 
+static int hmirror_ioc_mr_advise(struct hmirror_ctx *ctx, void __user *uarg)
+{
+	struct hmirror_mr_advise req;
+
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	return hmirror_mr_advise(ctx, &req);
+}
+
 static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
 {
@@ -399,6 +411,8 @@ static long hmirror_ctx_ioctl(struct file *file, unsigned int cmd,
 		return hmirror_ioc_mr_reg(ctx, uarg);
 	case HMIRROR_IOC_MR_DEREG:
 		return hmirror_ioc_mr_dereg(ctx, uarg);
+	case HMIRROR_IOC_MR_ADVISE:
+		return hmirror_ioc_mr_advise(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -15,6 +15,7 @@
  * hmirror/objects                live objects of the whole module
  * hmirror/hmm_fault_floor        the benchmark floor (hmirror_floor.c)
  * hmirror/hmirror<N>/contexts    one line per context of device N
+ * hmirror/hmirror<N>/mrs         one line per memory region of device N
  * hmirror/hmirror<N>/ctx<ID>     every counter of one context, as STATS
  *
  * The counters are the ones HMIRROR_IOC_STATS returns, read under the
@@ -51,6 +52,83 @@ static int hmirror_contexts_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hmirror_contexts);
 
+static const char *hmirror_mr_mode_name(const struct hmirror_mr *mr)
+{
+	if (mr->mode == HMIRROR_MR_PINNED)
+		return "pinned";
+	return mr->start == 0 && mr->len == TASK_SIZE ? "implicit" : "odp";
+}
+
+/*
+ * Pages of @mr the device maps now, and how many of them are in its own
+ * memory; ctx->lock held, so no range goes away meanwhile.
+ */
+static void hmirror_mr_count(struct hmirror_mr *mr, u64 *mapped, u64 *local)
+{
+	struct hmirror_ctx *ctx = mr->ctx;
+	unsigned long addr, end = mr->start + mr->len, next;
+	struct hmirror_range *r;
+	unsigned long idx;
+	u64 pte;
+
+	lockdep_assert_held(&ctx->lock);
+	*mapped = *local = 0;
+	if (mr->mode == HMIRROR_MR_PINNED) {
+		*mapped = mr->revoked ? 0 : mr->npages;
+		return;
+	}
+	xa_for_each_range(&ctx->ranges, idx, r, mr->start >> HMIRROR_CHUNK_SHIFT,
+			  (end - 1) >> HMIRROR_CHUNK_SHIFT) {
+		addr = max(ALIGN_DOWN(mr->start, PAGE_SIZE), r->start);
+		next = min(end, r->start + HMIRROR_CHUNK_SIZE);
+		spin_lock(&ctx->pt_lock);
+		for (; addr < next; addr += PAGE_SIZE) {
+			pte = hmirror_pt_lookup(ctx, addr);
+			if (!(pte & HMIRROR_PTE_VALID))
+				continue;
+			(*mapped)++;
+			*local += hmirror_page_is_mine(ctx->hdev,
+						       pfn_to_page(pte >> PAGE_SHIFT));
+		}
+		spin_unlock(&ctx->pt_lock);
+		cond_resched();
+	}
+}
+
+static int hmirror_mrs_show(struct seq_file *m, void *unused)
+{
+	struct hmirror_device *hdev = m->private;
+	struct hmirror_ctx *ctx;
+	struct hmirror_mr *mr;
+	unsigned long key;
+	u64 mapped, local;
+
+	seq_puts(m, "ctx pid key mode access flags start len mapped on_device faults users revoked\n");
+	mutex_lock(&hdev->ctxs_lock);
+	list_for_each_entry(ctx, &hdev->ctxs, link) {
+		mutex_lock(&ctx->lock);
+		xa_for_each(&ctx->mrs, key, mr) {
+			hmirror_mr_count(mr, &mapped, &local);
+			spin_lock(&ctx->pt_lock);
+			seq_printf(m, "%u %d %u %s %s%s%s %s 0x%lx %lu %llu %llu %llu %u %d\n",
+				   ctx->id, pid_nr(ctx->owner), mr->key,
+				   hmirror_mr_mode_name(mr),
+				   mr->access & HMIRROR_ACCESS_READ ? "r" : "-",
+				   mr->access & HMIRROR_ACCESS_WRITE ? "w" : "-",
+				   mr->access & HMIRROR_ACCESS_ATOMIC ? "a" : "-",
+				   mr->flags & HMIRROR_MR_F_NO_MIGRATE ?
+				   "no_migrate" : "-",
+				   mr->start, mr->len, mapped, local,
+				   mr->faults, mr->users, mr->revoked);
+			spin_unlock(&ctx->pt_lock);
+		}
+		mutex_unlock(&ctx->lock);
+	}
+	mutex_unlock(&hdev->ctxs_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmirror_mrs);
+
 static int hmirror_ctx_stats_show(struct seq_file *m, void *unused)
 {
 	struct hmirror_ctx *ctx = m->private;
@@ -82,6 +160,11 @@ static int hmirror_ctx_stats_show(struct seq_file *m, void *unused)
 	HMIRROR_SHOW(pt_bytes);
 	HMIRROR_SHOW(excl_taken);
 	HMIRROR_SHOW(excl_revoked);
+	HMIRROR_SHOW(mrs);
+	HMIRROR_SHOW(mr_revoked);
+	HMIRROR_SHOW(advices);
+	HMIRROR_SHOW(advices_failed);
+	HMIRROR_SHOW(pt_hits);
 #undef HMIRROR_SHOW
 	return 0;
 }
@@ -134,6 +217,8 @@ void hmirror_debugfs_device_init(struct hmirror_device *hdev)
 			    &hmirror_contexts_fops);
 	debugfs_create_file("devmem", 0444, hdev->debugfs, hdev,
 			    &hmirror_devmem_fops);
+	debugfs_create_file("mrs", 0444, hdev->debugfs, hdev,
+			    &hmirror_mrs_fops);
 }
 
 /**

@@ -232,9 +232,12 @@ struct hmirror_event_node {
  * @key: its key, the index in ctx->mrs
  * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED
  * @access: HMIRROR_ACCESS_*
+ * @flags: HMIRROR_MR_F_*
  * @start: first byte (0 for an implicit region)
  * @len: bytes (TASK_SIZE for an implicit region)
- * @users: operands of pending jobs that name it (pt_lock)
+ * @users: operands of pending jobs (and queued advice) that name it
+ *	   (pt_lock)
+ * @faults: hmm_range_fault() calls for memory named through it (pt_lock)
  * @pages: PINNED: the pinned pages, from the page holding @start
  * @npages: PINNED: entries in @pages
  * @notifier: PINNED: watches the mapping under the region
@@ -249,9 +252,11 @@ struct hmirror_mr {
 	u32 key;
 	u32 mode;
 	u32 access;
+	u32 flags;
 	unsigned long start;
 	unsigned long len;
 	unsigned int users;
+	u64 faults;
 	struct page **pages;
 	unsigned long npages;
 	struct mmu_interval_notifier notifier;
@@ -308,6 +313,9 @@ enum hmirror_ctx_state {
  * @events: unread struct hmirror_event_node, under @pt_lock
  * @orphans: unread events that outlived their regions (kmalloc()ed)
  * @revoke_gen: bumped on every revocation, so jobs recheck their regions
+ * @advices: queued asynchronous advice, in order (pt_lock)
+ * @advise_work: carries @advices out
+ * @advise_pending: advice queued, or done with its event unread (pt_lock)
  * @stats: counters, as STATS reports them
  * @debugfs: this context's debugfs file
  */
@@ -353,6 +361,9 @@ struct hmirror_ctx {
 	struct list_head events;
 	unsigned int orphans;
 	unsigned int revoke_gen;
+	struct list_head advices;
+	struct work_struct advise_work;
+	unsigned int advise_pending;
 
 	struct hmirror_stats stats;
 	struct dentry *debugfs;
@@ -364,12 +375,14 @@ struct hmirror_ctx {
  * @end: one past the last byte
  * @write: the job writes it
  * @excl: the job needs it device-exclusive (HMIRROR_CMD_F_EXCLUSIVE)
+ * @mr: the ODP region the operand named it through, or NULL
  */
 struct hmirror_seg {
 	unsigned long start;
 	unsigned long end;
 	bool write;
 	bool excl;
+	struct hmirror_mr *mr;
 };
 
 /**
@@ -452,6 +465,9 @@ void hmirror_ranges_reclaim_work(struct work_struct *work);
 #define HMIRROR_PT_WRITE	BIT(0)
 #define HMIRROR_PT_UNLOCKED	BIT(1)
 #define HMIRROR_PT_EPERM	BIT(2)
+#define HMIRROR_PT_PRESENT	BIT(3)
+#define HMIRROR_PT_PULL		BIT(4)
+#define HMIRROR_PT_LOCAL	BIT(5)
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		     unsigned long end, unsigned int flags, unsigned long *pfns,
 		     struct hmirror_range **rp, unsigned long *seqp);
@@ -508,6 +524,7 @@ void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st)
 extern const struct mmu_interval_notifier_ops hmirror_snapshot_ops;
 /* hmirror_migrate_range() flags */
 #define HMIRROR_MIG_SYSTEM_ONLY	BIT(0)
+#define HMIRROR_MIG_DEVICE_ONLY	BIT(1)
 int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, bool to_dev, unsigned int flags,
 			  s32 __user *ustatus, u64 *moved, u64 *failed);
@@ -523,9 +540,19 @@ void hmirror_mrs_destroy(struct hmirror_ctx *ctx);
 int hmirror_mr_resolve(struct hmirror_ctx *ctx, u32 key, u64 off, u64 len,
 		       u32 need, struct hmirror_mr **mrp, u64 *addr);
 struct page *hmirror_mr_page(struct hmirror_mr *mr, unsigned long addr);
+int hmirror_mr_fault(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
+		     unsigned long start, unsigned long end, unsigned int flags,
+		     unsigned long *pfns, struct hmirror_range **rp,
+		     unsigned long *seqp);
 ssize_t hmirror_events_read(struct hmirror_ctx *ctx, char __user *buf,
 			    size_t count, bool nonblock);
 bool hmirror_events_pending(struct hmirror_ctx *ctx);
+
+/* hmirror_advise.c */
+int hmirror_mr_advise(struct hmirror_ctx *ctx,
+		      const struct hmirror_mr_advise *req);
+void hmirror_advise_work(struct work_struct *work);
+void hmirror_advise_destroy(struct hmirror_ctx *ctx);
 
 /* hmirror_fault.c */
 bool hmirror_fault_should_fail(enum hmirror_fault_site site);

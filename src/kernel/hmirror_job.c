@@ -52,6 +52,7 @@ struct hmirror_mark {
 	unsigned long end;
 	bool write;
 	bool excl;
+	struct hmirror_mr *mr;
 	struct hmirror_range *range;
 	unsigned long seq;
 };
@@ -95,6 +96,7 @@ static int hmirror_opnd_add_excl(struct hmirror_job *job, bool dst, u64 addr,
 		return 0;
 	job->segs[job->nr_segs++] = (struct hmirror_seg){
 		.start = addr, .end = end, .write = write, .excl = excl,
+		.mr = hmirror_opnd_mr(job, job->cur, dst),
 	};
 	return 0;
 }
@@ -415,6 +417,7 @@ static int hmirror_segs_marks(const struct hmirror_seg *segs,
 				.start = s, .end = next,
 				.write = segs[i].write,
 				.excl = segs[i].excl,
+				.mr = segs[i].mr,
 			};
 		}
 	}
@@ -429,7 +432,7 @@ static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
 	if (m->excl)
 		return hmirror_pt_make_exclusive(ctx, m->start, m->end, pfns,
 						 &m->range, &m->seq);
-	return hmirror_pt_fault(ctx, m->start, m->end,
+	return hmirror_mr_fault(ctx, m->mr, m->start, m->end,
 				m->write ? HMIRROR_PT_WRITE : 0, pfns,
 				&m->range, &m->seq);
 }
@@ -904,6 +907,7 @@ void hmirror_job_fault_work(struct work_struct *work)
 	struct hmirror_range *r;
 	struct hmirror_job *job;
 	struct hmirror_cmd c;
+	struct hmirror_mr *mr;
 	unsigned int nr_marks = 0;
 	bool write, excl, migrate;
 	u64 fence, moved = 0;
@@ -927,6 +931,8 @@ void hmirror_job_fault_work(struct work_struct *work)
 		  ALIGN(addr + 1, HMIRROR_CHUNK_SIZE));
 	write = job->fault_write;
 	excl = job->fault_excl;
+	/* The engine writes dst operands only, and reads src ones. */
+	mr = hmirror_opnd_mr(job, job->cur, write);
 	fence = job->fence;
 	spin_unlock(&ctx->pt_lock);
 
@@ -945,7 +951,7 @@ void hmirror_job_fault_work(struct work_struct *work)
 							ctx->fault_pfns, &r,
 							&seq);
 		else
-			ret = hmirror_pt_fault(ctx, addr, end,
+			ret = hmirror_mr_fault(ctx, mr, addr, end,
 					       write ? HMIRROR_PT_WRITE : 0,
 					       ctx->fault_pfns, &r, &seq);
 		mmput(ctx->mm);

@@ -533,13 +533,16 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 	}
 
 	if (to_dev) {
-		r = hmirror_mig_round(hdev, vma, start, end, m, true, hdev,
-				      MIGRATE_VMA_SELECT_SYSTEM);
-		if (r < 0)
-			return r;
-		moved += r;
-		left = flags & HMIRROR_MIG_SYSTEM_ONLY ? 0 :
-		       hmirror_mig_uncollected(m, n);
+		left = n;
+		if (!(flags & HMIRROR_MIG_DEVICE_ONLY)) {
+			r = hmirror_mig_round(hdev, vma, start, end, m, true,
+					      hdev, MIGRATE_VMA_SELECT_SYSTEM);
+			if (r < 0)
+				return r;
+			moved += r;
+			left = flags & HMIRROR_MIG_SYSTEM_ONLY ? 0 :
+			       hmirror_mig_uncollected(m, n);
+		}
 		/* Pages in the other instances' memory, device to device. */
 		for (i = 0; left && i < hmirror_nr_devices; i++) {
 			other = hmirror_device_get(i);
@@ -577,7 +580,8 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
  * @end: page-aligned end
  * @to_dev: to this context's device memory, else to system memory
  * @flags: HMIRROR_MIG_SYSTEM_ONLY: to the device, leave pages that are in
- *	   another device's memory where they are (no device-to-device move)
+ *	   another device's memory where they are (no device-to-device move);
+ *	   HMIRROR_MIG_DEVICE_ONLY: to the device, move only those
  * @ustatus: user array of one s32 per page for the status, or NULL
  * @moved: out: pages moved
  * @failed: out: pages not at the target afterwards

@@ -270,9 +270,13 @@ static int hmirror_mr_check(const struct hmirror_mr_reg *req)
 		  HMIRROR_ACCESS_ATOMIC;
 	u64 end;
 
-	if (req->flags || memchr_inv(req->reserved, 0, sizeof(req->reserved)))
+	if (req->flags & ~HMIRROR_MR_F_NO_MIGRATE ||
+	    memchr_inv(req->reserved, 0, sizeof(req->reserved)))
 		return -EINVAL;
 	if (req->mode != HMIRROR_MR_ODP && req->mode != HMIRROR_MR_PINNED)
+		return -EINVAL;
+	/* Pinned pages never move: the flag would mean nothing. */
+	if (req->mode == HMIRROR_MR_PINNED && req->flags)
 		return -EINVAL;
 	if (!req->access || req->access & ~all)
 		return -EINVAL;
@@ -354,6 +358,7 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
 	mr->ctx = ctx;
 	mr->mode = req->mode;
 	mr->access = req->access;
+	mr->flags = req->flags;
 	INIT_LIST_HEAD(&mr->evn.link);
 	INIT_WORK(&mr->check_work, hmirror_mr_check_work);
 	if (req->len == HMIRROR_MR_IMPLICIT_LEN) {
@@ -516,6 +521,47 @@ struct page *hmirror_mr_page(struct hmirror_mr *mr, unsigned long addr)
 }
 
 /**
+ * hmirror_mr_fault() - hmirror_pt_fault() of memory named through a region
+ * @ctx: context, ctx->lock held
+ * @mr: the ODP region, or NULL for memory named by address
+ * @start: as for hmirror_pt_fault()
+ * @end: as for hmirror_pt_fault()
+ * @flags: as for hmirror_pt_fault()
+ * @pfns: as for hmirror_pt_fault()
+ * @rp: as for hmirror_pt_fault()
+ * @seqp: as for hmirror_pt_fault()
+ *
+ * A region's pages in another instance's memory move here first
+ * (HMIRROR_PT_PULL), or fail the call with -EXDEV for a region
+ * registered with HMIRROR_MR_F_NO_MIGRATE (HMIRROR_PT_LOCAL); the
+ * region's fault count grows by the hmm_range_fault() calls made.
+ *
+ * Return: as hmirror_pt_fault().
+ */
+int hmirror_mr_fault(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
+		     unsigned long start, unsigned long end, unsigned int flags,
+		     unsigned long *pfns, struct hmirror_range **rp,
+		     unsigned long *seqp)
+{
+	u64 before;
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	if (!mr || mr->mode != HMIRROR_MR_ODP)
+		return hmirror_pt_fault(ctx, start, end, flags, pfns, rp, seqp);
+
+	flags |= mr->flags & HMIRROR_MR_F_NO_MIGRATE ? HMIRROR_PT_LOCAL :
+						       HMIRROR_PT_PULL;
+	/* Only ctx->lock's holder faults: the count moves by our calls. */
+	before = READ_ONCE(ctx->stats.faults);
+	ret = hmirror_pt_fault(ctx, start, end, flags, pfns, rp, seqp);
+	spin_lock(&ctx->pt_lock);
+	mr->faults += ctx->stats.faults - before;
+	spin_unlock(&ctx->pt_lock);
+	return ret;
+}
+
+/**
  * hmirror_events_pending() - has the context events to read?
  * @ctx: context
  *
@@ -580,7 +626,9 @@ ssize_t hmirror_events_read(struct hmirror_ctx *ctx, char __user *buf,
 		done += sizeof(ev);
 		spin_lock(&ctx->pt_lock);
 		list_del_init(&node->link);
-		if (node->alloc)
+		if (node->alloc && ev.type == HMIRROR_EVENT_ADVISE_DONE)
+			ctx->advise_pending--;
+		else if (node->alloc)
 			ctx->orphans--;
 		spin_unlock(&ctx->pt_lock);
 		if (node->alloc)

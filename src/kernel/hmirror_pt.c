@@ -284,6 +284,39 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 	r->ctx->stats.ptes += added;
 }
 
+/*
+ * PREFETCH_NO_FAULT: program only what hmm_range_fault() found present;
+ * a page it did not find keeps its PTE (a device-exclusive page is not
+ * present for the CPU, yet ours), since an invalidation zapped any PTE
+ * whose CPU page went away. Return: pages programmed.
+ */
+static unsigned long __hmirror_pt_program_present(struct hmirror_range *r,
+						  unsigned long start,
+						  unsigned long npages,
+						  const unsigned long *pfns)
+{
+	unsigned long first = (start - r->start) >> PAGE_SHIFT, i, n = 0;
+
+	lockdep_assert_held(&r->ctx->pt_lock);
+	for (i = 0; i < npages; i++) {
+		if (!(pfns[i] & HMM_PFN_VALID))
+			continue;
+		__hmirror_pt_set(r, first + i, hmirror_pte_from_hmm(pfns[i]));
+		n++;
+	}
+	return n;
+}
+
+static unsigned long hmirror_pfns_present(const unsigned long *pfns,
+					  unsigned long npages)
+{
+	unsigned long i, n = 0;
+
+	for (i = 0; i < npages; i++)
+		n += !!(pfns[i] & HMM_PFN_VALID);
+	return n;
+}
+
 static bool hmirror_pfns_writable(const unsigned long *pfns,
 				  unsigned long npages)
 {
@@ -291,6 +324,30 @@ static bool hmirror_pfns_writable(const unsigned long *pfns,
 
 	for (i = 0; i < npages; i++)
 		if (!(pfns[i] & HMM_PFN_WRITE))
+			return false;
+	return true;
+}
+
+/*
+ * Does the device map every page of [start, end) already, with the access
+ * wanted? Its PTEs are never stale (invalidations zap them under pt_lock
+ * before the CPU's change), so if they are all there, as after a
+ * prefetch, there is nothing for hmm_range_fault() to do.
+ */
+static bool __hmirror_pt_covered(struct hmirror_range *r, unsigned long start,
+				 unsigned long end, bool write)
+{
+	unsigned long i, first = (start - r->start) >> PAGE_SHIFT;
+	unsigned long n = (end - start) >> PAGE_SHIFT;
+	u64 need = HMIRROR_PTE_VALID | (write ? HMIRROR_PTE_WRITE : 0);
+
+	lockdep_assert_held(&r->ctx->pt_lock);
+	if (r->huge)
+		return (r->huge & need) == need;
+	if (!r->ptes || r->nr_valid < n)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((r->ptes[first + i] & need) != need)
 			return false;
 	return true;
 }
@@ -312,6 +369,80 @@ static int hmirror_pt_hmm_fault(struct hmm_range *range, unsigned int flags)
 	return ret;
 }
 
+/*
+ * Is some page of [start, end) in another instance's device memory? Only
+ * instances holding pages are asked, one walk without faults each: their
+ * private pages show only to their own owner.
+ */
+static int hmirror_pt_foreign(struct hmirror_range *r, unsigned long start,
+			      unsigned long end, unsigned long *pfns)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	struct hmm_range range = {
+		.notifier = &r->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+	};
+	struct hmirror_device *other;
+	unsigned int d;
+	int ret;
+
+	for (d = 0; d < hmirror_nr_devices; d++) {
+		other = hmirror_device_get(d);
+		if (other == ctx->hdev || !other->devmem ||
+		    !atomic64_read(&other->devmem->resident))
+			continue;
+		range.dev_private_owner = other;
+		do {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			ret = hmirror_pt_hmm_fault(&range, 0);
+		} while (ret == -EBUSY);
+		if (ret)
+			return ret;
+		for (i = 0; i < n; i++)
+			if ((pfns[i] & HMM_PFN_VALID) &&
+			    hmirror_page_is_mine(other, hmm_pfn_to_page(pfns[i])))
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Pages of a region in another instance's memory: move them here, device
+ * to device, or refuse (HMIRROR_PT_LOCAL). Without device memory, or when
+ * a pending NONE-class job overlaps (the move would wait for it), the
+ * fault that follows brings them to system memory instead.
+ */
+static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
+			   unsigned long end, unsigned int flags,
+			   unsigned long *pfns)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	u64 newest, moved, failed;
+	bool busy;
+	int ret;
+
+	ret = hmirror_pt_foreign(r, start, end, pfns);
+	if (ret <= 0)
+		return ret;
+	if (flags & HMIRROR_PT_LOCAL)
+		return -EXDEV;
+	if (!ctx->hdev->devmem)
+		return 0;
+	spin_lock(&ctx->pt_lock);
+	busy = ctx->preempt == HMIRROR_PREEMPT_NONE &&
+	       hmirror_jobs_overlap(ctx, start, end, &newest);
+	spin_unlock(&ctx->pt_lock);
+	if (busy)
+		return 0;
+	return hmirror_migrate_range(ctx, start, end, true,
+				     HMIRROR_MIG_DEVICE_ONLY, NULL, &moved,
+				     &failed);
+}
+
 /**
  * hmirror_pt_fault() - mirror [start, end) of one chunk into the device PT
  * @ctx: context; its mm must be pinned (mmget) by the caller
@@ -319,7 +450,11 @@ static int hmirror_pt_hmm_fault(struct hmm_range *range, unsigned int flags)
  * @end: page-aligned end, in the same chunk as @start
  * @flags: HMIRROR_PT_WRITE (fault for writing), HMIRROR_PT_UNLOCKED (let
  *	   the fault handlers drop the mmap lock, as userfaultfd needs),
- *	   HMIRROR_PT_EPERM (report a write to a read-only mapping as -EPERM)
+ *	   HMIRROR_PT_EPERM (report a write to a read-only mapping as -EPERM),
+ *	   HMIRROR_PT_PRESENT (fault nothing: mirror the pages the CPU maps,
+ *	   with the CPU's access), HMIRROR_PT_PULL (pages in another
+ *	   instance's memory move to this one's first), HMIRROR_PT_LOCAL
+ *	   (...or fail the call with -EXDEV)
  * @pfns: scratch space for HMIRROR_CHUNK_PAGES hmm pfns
  * @rp: out: the chunk's range
  * @seqp: out: the notifier sequence the PTEs were programmed under
@@ -333,23 +468,25 @@ static int hmirror_pt_hmm_fault(struct hmm_range *range, unsigned int flags)
  * Return: 0, -EFAULT if some page is not mapped with the access wanted
  * (-EPERM for a write to a read-only mapping under HMIRROR_PT_EPERM),
  * -EINTR on a fatal signal, -ENOMEM, -EOPNOTSUPP for HMIRROR_PT_UNLOCKED
- * on a kernel without hmm_range_fault_unlocked_timeout().
+ * on a kernel without hmm_range_fault_unlocked_timeout(), -EXDEV.
  */
 int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		     unsigned long end, unsigned int flags, unsigned long *pfns,
 		     struct hmirror_range **rp, unsigned long *seqp)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
-	bool write = flags & HMIRROR_PT_WRITE;
+	bool present = flags & HMIRROR_PT_PRESENT;
+	bool write = (flags & HMIRROR_PT_WRITE) && !present;
 	struct hmm_range range = {
 		.start = start,
 		.end = end,
-		.default_flags = HMM_PFN_REQ_FAULT |
+		.default_flags = present ? 0 : HMM_PFN_REQ_FAULT |
 				 (write ? HMM_PFN_REQ_WRITE : 0),
 		.dev_private_owner = ctx->hdev,
 		.hmm_pfns = pfns,
 	};
 	struct hmirror_range *r;
+	unsigned long done;
 	bool huge;
 	int ret;
 
@@ -362,6 +499,33 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		return PTR_ERR(r);
 
 	range.notifier = &r->notifier;
+
+	/*
+	 * Mirrored already (prefetched, or by an earlier job): the sequence
+	 * now vouches for the PTEs as a fault's would, as drm_gpusvm does
+	 * for ranges whose pages are valid. Publication checks it again.
+	 */
+	if (!present) {
+		range.notifier_seq = mmu_interval_read_begin(&r->notifier);
+		spin_lock(&ctx->pt_lock);
+		ret = ctx->state == HMIRROR_CTX_ALIVE &&
+		      !mmu_interval_read_retry(&r->notifier, range.notifier_seq) &&
+		      __hmirror_pt_covered(r, start, end, write);
+		if (ret)
+			ctx->stats.pt_hits++;
+		spin_unlock(&ctx->pt_lock);
+		if (ret) {
+			*rp = r;
+			*seqp = range.notifier_seq;
+			return 0;
+		}
+	}
+
+	if (flags & (HMIRROR_PT_PULL | HMIRROR_PT_LOCAL)) {
+		ret = hmirror_pt_pull(r, start, end, flags, pfns);
+		if (ret)
+			goto out;
+	}
 
 	for (;;) {
 		if (fatal_signal_pending(current)) {
@@ -394,8 +558,10 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			continue;
 		}
 
-		huge = hmm_pfn_to_map_order(pfns[0]) >= PMD_ORDER;
-		if (!huge) {
+		done = present ? hmirror_pfns_present(pfns, npages) : npages;
+		huge = (pfns[0] & HMM_PFN_VALID) &&
+		       hmm_pfn_to_map_order(pfns[0]) >= PMD_ORDER;
+		if (!huge && done) {
 			ret = hmirror_range_alloc_ptes(r);
 			if (ret)
 				break;
@@ -413,16 +579,24 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			spin_unlock(&ctx->pt_lock);
 			continue;
 		}
-		__hmirror_pt_program(r, start, npages, pfns, huge);
+		if (present && !huge)
+			__hmirror_pt_program_present(r, start, npages, pfns);
+		else
+			__hmirror_pt_program(r, start, npages, pfns, huge);
 		ctx->stats.faults++;
-		ctx->stats.pages_faulted += npages;
+		ctx->stats.pages_faulted += done;
 		spin_unlock(&ctx->pt_lock);
 		*rp = r;
 		*seqp = range.notifier_seq;
 		break;
 	}
-	if (ret)
+out:
+	/* Nothing mirrored (a failure, or nothing present): no empty range. */
+	if (ret || (!READ_ONCE(r->nr_valid) && !READ_ONCE(r->huge))) {
 		hmirror_range_drop_idle(ctx, r);
+		if (!ret)
+			*rp = NULL;
+	}
 	trace_hmirror_fault(ctx->hdev->index, ctx->id, start, end, write, ret);
 	return ret;
 }
@@ -533,6 +707,7 @@ int hmirror_pt_make_exclusive(struct hmirror_ctx *ctx, unsigned long start,
 	struct hmirror_range *r;
 	unsigned long addr, seq, fseq;
 	bool done;
+	u64 pte;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
@@ -570,8 +745,16 @@ again:
 		 */
 		if (fseq != seq)
 			goto again;
-		/* Our own memory: no CPU can reach it, nothing to take. */
-		if (is_device_private_page(hmm_pfn_to_page(pfns[0])))
+		/*
+		 * Our own memory: no CPU can reach it, nothing to take. The
+		 * PTE says so (the fault may have found it mapped already
+		 * and left @pfns alone), and @seq vouches for it.
+		 */
+		spin_lock(&ctx->pt_lock);
+		pte = hmirror_pt_lookup(ctx, addr);
+		spin_unlock(&ctx->pt_lock);
+		if ((pte & HMIRROR_PTE_VALID) &&
+		    is_device_private_page(pfn_to_page(pte >> PAGE_SHIFT)))
 			continue;
 		ret = hmirror_pt_take_exclusive(r, addr, seq);
 		if (ret == -EAGAIN)

@@ -802,6 +802,70 @@ static void test_stats(void **state)
 	assert_int_equal(hmirror_stats(NULL, &st), -EINVAL);
 }
 
+/* ---- memory regions ----------------------------------------------------- */
+
+static void reply_mr_reg(void *arg)
+{
+	((struct hmirror_mr_reg *)arg)->key = 77;
+}
+
+static void test_mr_reg_flags(void **state)
+{
+	struct hmirror *h = *state;
+	struct hmirror_mr_reg sent;
+	char buf[64];
+	uint32_t key = 5;
+
+	mock.reply = reply_mr_reg;
+	assert_int_equal(hmirror_mr_reg_flags(h, buf, sizeof(buf), HMIRROR_MR_ODP,
+					      HMIRROR_ACCESS_READ,
+					      HMIRROR_MR_F_NO_MIGRATE, &key), 0);
+	assert_int_equal(mock.req, HMIRROR_IOC_MR_REG);
+	memcpy(&sent, mock.arg_in, sizeof(sent));
+	assert_int_equal(sent.addr, (uintptr_t)buf);
+	assert_int_equal(sent.len, sizeof(buf));
+	assert_int_equal(sent.mode, HMIRROR_MR_ODP);
+	assert_int_equal(sent.access, HMIRROR_ACCESS_READ);
+	assert_int_equal(sent.flags, HMIRROR_MR_F_NO_MIGRATE);
+	assert_int_equal(sent.key, 5);
+	assert_int_equal(key, 77);
+	/* The plain call sends no flags. */
+	assert_int_equal(hmirror_mr_reg(h, buf, 8, HMIRROR_MR_PINNED,
+					HMIRROR_ACCESS_WRITE, &key), 0);
+	memcpy(&sent, mock.arg_in, sizeof(sent));
+	assert_int_equal(sent.flags, 0);
+	/* A failure leaves the key alone. */
+	key = 9;
+	mock.fail_errno = EEXIST;
+	assert_int_equal(hmirror_mr_reg_flags(h, buf, 8, HMIRROR_MR_ODP,
+					      HMIRROR_ACCESS_READ, 0, &key),
+			 -EEXIST);
+	assert_int_equal(key, 9);
+	assert_int_equal(hmirror_mr_reg_flags(h, buf, 8, 0, 1, 0, NULL), -EINVAL);
+}
+
+static void test_mr_advise(void **state)
+{
+	struct hmirror *h = *state;
+	struct hmirror_mr_advise sent, zero;
+
+	memset(&zero, 0, sizeof(zero));
+	assert_int_equal(hmirror_mr_advise(h, 3, HMIRROR_ADVISE_PREFETCH_WRITE,
+					   4096, 8192, HMIRROR_ADVISE_F_ASYNC), 0);
+	assert_int_equal(mock.req, HMIRROR_IOC_MR_ADVISE);
+	memcpy(&sent, mock.arg_in, sizeof(sent));
+	assert_int_equal(sent.key, 3);
+	assert_int_equal(sent.advice, HMIRROR_ADVISE_PREFETCH_WRITE);
+	assert_int_equal(sent.offset, 4096);
+	assert_int_equal(sent.len, 8192);
+	assert_int_equal(sent.flags, HMIRROR_ADVISE_F_ASYNC);
+	assert_int_equal(sent.pad, 0);
+	assert_memory_equal(sent.reserved, zero.reserved, sizeof(sent.reserved));
+	mock.fail_errno = EAGAIN;
+	assert_int_equal(hmirror_mr_advise(h, 3, 0, 0, 1, 0), -EAGAIN);
+	assert_int_equal(hmirror_mr_advise(NULL, 3, 0, 0, 1, 0), -EINVAL);
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static void test_strerror(void **state)
@@ -893,6 +957,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wait,
 						setup_handle, teardown_handle),
 		cmocka_unit_test_setup_teardown(test_stats,
+						setup_handle, teardown_handle),
+		cmocka_unit_test_setup_teardown(test_mr_reg_flags,
+						setup_handle, teardown_handle),
+		cmocka_unit_test_setup_teardown(test_mr_advise,
 						setup_handle, teardown_handle),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_crc32c),

@@ -320,6 +320,11 @@ struct hmirror_wait {
  *	CPU touched the page, or any other invalidation)
  * @mrs: memory regions registered on this context
  * @mr_revoked: pinned regions of this context revoked by a mapping change
+ * @advices: HMIRROR_IOC_MR_ADVISE calls carried out (synchronous, or
+ *	asynchronous and done)
+ * @advices_failed: ...of which ended with an error
+ * @pt_hits: pieces of a job's footprint (or a prefetch) found mirrored
+ *	already, with the access needed: no hmm_range_fault() call
  *
  * The structure grows at the end: user space sets @size to the size it
  * knows and gets that much back, and the ioctl number's size bits are not
@@ -359,6 +364,9 @@ struct hmirror_stats {
 	__u64 excl_revoked;
 	__u64 mrs;
 	__u64 mr_revoked;
+	__u64 advices;
+	__u64 advices_failed;
+	__u64 pt_hits;
 };
 
 /* HMIRROR_IOC_MIGRATE targets. */
@@ -410,6 +418,13 @@ struct hmirror_migrate {
 #define HMIRROR_ACCESS_WRITE	(1U << 1)
 #define HMIRROR_ACCESS_ATOMIC	(1U << 2)	/* needs READ and WRITE */
 
+/*
+ * hmirror_mr_reg.flags. NO_MIGRATE (ODP only): a job naming pages of the
+ * region that are in another device instance's memory fails with -EXDEV
+ * instead of moving them here.
+ */
+#define HMIRROR_MR_F_NO_MIGRATE	(1U << 0)
+
 /* An implicit ODP region: addr 0, this length, the whole address space. */
 #define HMIRROR_MR_IMPLICIT_LEN	(~0ULL)
 
@@ -421,7 +436,7 @@ struct hmirror_migrate {
  * @access: HMIRROR_ACCESS_* (at least one)
  * @key: in: 0 for a key chosen by the kernel, else the key wanted
  *	 (-EEXIST if taken); out: the region's key
- * @flags: must be zero
+ * @flags: HMIRROR_MR_F_*
  * @reserved: must be zero
  *
  * An ODP region costs the same whatever its size: nothing is faulted or
@@ -432,6 +447,14 @@ struct hmirror_migrate {
  * record can be read() from the context's file (poll: EPOLLPRI).
  * Registering fails with -EAGAIN if the mapping changed while the pages
  * were being pinned (try again).
+ *
+ * An ODP region's pages may live in device memory. Those in this
+ * device's memory are used in place; those in another instance's memory
+ * are moved here, device to device, when a job names them through the
+ * region (or, with HMIRROR_MR_F_NO_MIGRATE, fail the submit with -EXDEV).
+ * A pending job of a NONE-class context that overlaps them leaves them
+ * where they are (moving would wait for it): they then come to system
+ * memory, as memory named by address does.
  */
 struct hmirror_mr_reg {
 	__u64 addr;
@@ -457,8 +480,59 @@ struct hmirror_mr_dereg {
 	__u64 reserved[2];
 };
 
+/* hmirror_mr_advise.advice */
+#define HMIRROR_ADVISE_PREFETCH		0	/* mirror, faulting for reading */
+#define HMIRROR_ADVISE_PREFETCH_WRITE	1	/* mirror, faulting for writing */
+#define HMIRROR_ADVISE_PREFETCH_NO_FAULT 2	/* mirror what is present only */
+#define HMIRROR_ADVISE_MIGRATE_TO_DEVICE 3	/* move to this device's memory */
+#define HMIRROR_ADVISE_MIGRATE_TO_SYSTEM 4	/* move to system memory */
+
+/* hmirror_mr_advise.flags */
+#define HMIRROR_ADVISE_F_ASYNC	(1U << 0)	/* return now, event when done */
+
+/* Most asynchronous advice a context may have queued or unread. */
+#define HMIRROR_ADVISE_MAX_ASYNC	256
+
+/**
+ * struct hmirror_mr_advise - HMIRROR_IOC_MR_ADVISE: advice on an ODP region
+ * @key: the region (ODP; a PINNED region is -EOPNOTSUPP)
+ * @advice: HMIRROR_ADVISE_*
+ * @offset: first byte, relative to the region's start
+ * @len: bytes, at least 1, at most hmirror_info.max_job_bytes (-E2BIG)
+ * @flags: HMIRROR_ADVISE_F_*
+ * @pad: must be zero
+ * @reserved: must be zero
+ *
+ * PREFETCH and PREFETCH_WRITE mirror the pages now, as a job's submit
+ * would, so the first job using them faults nothing: memory not mapped
+ * (or not writable, for PREFETCH_WRITE, which the region must allow:
+ * -EACCES) is -EFAULT, and pages before it stay mirrored. PREFETCH_NO_FAULT
+ * mirrors only the pages the CPU maps already, with the CPU's access,
+ * and never fails for a hole. The MIGRATE hints move the pages as
+ * HMIRROR_IOC_MIGRATE does (whole pages covering the range; pages that
+ * cannot move stay, and that is no error), -EOPNOTSUPP without device
+ * memory.
+ *
+ * Synchronous advice returns when done, with its outcome. With
+ * HMIRROR_ADVISE_F_ASYNC the call returns 0 once the advice is queued
+ * (-EAGAIN with HMIRROR_ADVISE_MAX_ASYNC queued or unread) and the
+ * context's worker carries it out in order; one HMIRROR_EVENT_ADVISE_DONE
+ * record then says how it went. Deregistering the region meanwhile is
+ * -EBUSY.
+ */
+struct hmirror_mr_advise {
+	__u32 key;
+	__u32 advice;
+	__u64 offset;
+	__u64 len;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
 /* hmirror_event.type */
 #define HMIRROR_EVENT_MR_REVOKED	1
+#define HMIRROR_EVENT_ADVISE_DONE	2	/* asynchronous advice done */
 
 /* hmirror_event.reason of HMIRROR_EVENT_MR_REVOKED */
 #define HMIRROR_REVOKE_UNMAP	1	/* munmap, mremap */
@@ -468,16 +542,19 @@ struct hmirror_mr_dereg {
  * struct hmirror_event - a record read() from a context's file
  * @type: HMIRROR_EVENT_*
  * @key: the region concerned
- * @reason: HMIRROR_REVOKE_*
- * @pad: zero
- * @addr: start of the change that caused it
- * @len: its length (within the region)
+ * @reason: MR_REVOKED: HMIRROR_REVOKE_*; ADVISE_DONE: the HMIRROR_ADVISE_*
+ * @status: ADVISE_DONE: 0 or the advice's negative errno (-ECANCELED if
+ *	    the context was reset first); zero otherwise
+ * @addr: MR_REVOKED: start of the change that caused it; ADVISE_DONE:
+ *	  the advice's offset
+ * @len: MR_REVOKED: its length (within the region); ADVISE_DONE: the
+ *	 advice's length
  */
 struct hmirror_event {
 	__u32 type;
 	__u32 key;
 	__u32 reason;
-	__u32 pad;
+	__s32 status;
 	__u64 addr;
 	__u64 len;
 };
@@ -492,5 +569,6 @@ struct hmirror_event {
 #define HMIRROR_IOC_MIGRATE	_IOWR(HMIRROR_IOC_MAGIC, 0x05, struct hmirror_migrate)
 #define HMIRROR_IOC_MR_REG	_IOWR(HMIRROR_IOC_MAGIC, 0x06, struct hmirror_mr_reg)
 #define HMIRROR_IOC_MR_DEREG	_IOW(HMIRROR_IOC_MAGIC, 0x07, struct hmirror_mr_dereg)
+#define HMIRROR_IOC_MR_ADVISE	_IOW(HMIRROR_IOC_MAGIC, 0x08, struct hmirror_mr_advise)
 
 #endif /* _UAPI_LINUX_HMIRROR_H */

@@ -522,11 +522,19 @@ int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
 int hmirror_mr_reg(struct hmirror *h, void *addr, uint64_t len,
 		   unsigned int mode, unsigned int access, uint32_t *key)
 {
+	return hmirror_mr_reg_flags(h, addr, len, mode, access, 0, key);
+}
+
+int hmirror_mr_reg_flags(struct hmirror *h, void *addr, uint64_t len,
+			 unsigned int mode, unsigned int access,
+			 unsigned int flags, uint32_t *key)
+{
 	struct hmirror_mr_reg r = {
 		.addr = (uintptr_t)addr,
 		.len = len,
 		.mode = mode,
 		.access = access,
+		.flags = flags,
 	};
 	int ret;
 
@@ -547,6 +555,22 @@ int hmirror_mr_dereg(struct hmirror *h, uint32_t key)
 	if (!h)
 		return -EINVAL;
 	return hm_ioctl(h->fd, HMIRROR_IOC_MR_DEREG, &d);
+}
+
+int hmirror_mr_advise(struct hmirror *h, uint32_t key, unsigned int advice,
+		      uint64_t offset, uint64_t len, unsigned int flags)
+{
+	struct hmirror_mr_advise a = {
+		.key = key,
+		.advice = advice,
+		.offset = offset,
+		.len = len,
+		.flags = flags,
+	};
+
+	if (!h)
+		return -EINVAL;
+	return hm_ioctl(h->fd, HMIRROR_IOC_MR_ADVISE, &a);
 }
 
 int hmirror_job_use_keys(struct hmirror_job *job, uint32_t dst_key,

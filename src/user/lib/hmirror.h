@@ -408,6 +408,45 @@ int hmirror_mr_reg(struct hmirror *h, void *addr, uint64_t len,
 		   unsigned int mode, unsigned int access, uint32_t *key);
 
 /**
+ * hmirror_mr_reg_flags() - hmirror_mr_reg() with registration flags
+ * @h: the device handle
+ * @addr: as for hmirror_mr_reg()
+ * @len: as for hmirror_mr_reg()
+ * @mode: as for hmirror_mr_reg()
+ * @access: as for hmirror_mr_reg()
+ * @flags: HMIRROR_MR_F_* (HMIRROR_MR_F_NO_MIGRATE: jobs on pages of the
+ *	   region in another device's memory fail with -EXDEV)
+ * @key: as for hmirror_mr_reg()
+ *
+ * Return: as hmirror_mr_reg(); -EINVAL for flags a PINNED region cannot
+ * have.
+ */
+int hmirror_mr_reg_flags(struct hmirror *h, void *addr, uint64_t len,
+			 unsigned int mode, unsigned int access,
+			 unsigned int flags, uint32_t *key);
+
+/**
+ * hmirror_mr_advise() - prefetch or migrate part of an ODP region
+ * @h: the device handle
+ * @key: the region
+ * @advice: HMIRROR_ADVISE_* (PREFETCH, PREFETCH_WRITE, PREFETCH_NO_FAULT,
+ *	    MIGRATE_TO_DEVICE, MIGRATE_TO_SYSTEM)
+ * @offset: first byte, from the region's start
+ * @len: bytes
+ * @flags: 0 to return when done, or HMIRROR_ADVISE_F_ASYNC to return at
+ *	   once and get an HMIRROR_EVENT_ADVISE_DONE record (its status the
+ *	   outcome) from hmirror_read_event() when done
+ *
+ * Return: 0, -ENOENT (no such key), -EINVAL (outside the region, bad
+ * advice or flags), -EACCES (PREFETCH_WRITE on a region without WRITE),
+ * -EOPNOTSUPP (a PINNED region; a MIGRATE hint without device memory),
+ * -E2BIG, -EAGAIN (too much asynchronous advice queued or unread),
+ * -EFAULT (a prefetch met unmapped memory) or another -errno.
+ */
+int hmirror_mr_advise(struct hmirror *h, uint32_t key, unsigned int advice,
+		      uint64_t offset, uint64_t len, unsigned int flags);
+
+/**
  * hmirror_mr_dereg() - deregister a memory region
  * @h: the device handle
  * @key: the region
@@ -431,7 +470,7 @@ int hmirror_job_use_keys(struct hmirror_job *job, uint32_t dst_key,
 			 uint32_t src_key);
 
 /**
- * hmirror_read_event() - read one event (a pinned region revoked)
+ * hmirror_read_event() - read one event (a pinned region revoked, advice done)
  * @h: the device handle
  * @ev: the record
  *

@@ -30,6 +30,12 @@
  *   fault_back_*        CPU reads of one byte per page of a buffer in
  *                       device memory (migrate_to_ram), us per page;
  *                       anchor: the same on test_hmm's device memory
+ *   mr_prefetched_job_* a CRC32C job over a CPU-written buffer named
+ *                       through an ODP region after a PREFETCH of it, ms;
+ *                       anchor: the same job on a region not prefetched
+ *                       (its first touch mirrors the buffer)
+ *   mr_prefetch_and_job_* the PREFETCH and that job together, ms; anchor:
+ *                       the first-touch job alone
  *
  * Output: a table on stdout, progress on stderr, and with --json FILE a
  * JSON list of {"name", "unit", "hmirror", "anchor", "anchor_name",
@@ -77,7 +83,8 @@ enum {
 	B_ESC = 1 << 3,		/* (3) */
 	B_PT = 1 << 4,		/* (4) */
 	B_MIGRATE = 1 << 5,	/* device memory: migration, fault-back */
-	B_ALL = (1 << 6) - 1,
+	B_MR = 1 << 6,		/* memory regions: first touch, prefetch */
+	B_ALL = (1 << 7) - 1,
 };
 
 static const struct {
@@ -86,6 +93,7 @@ static const struct {
 } bench_names[] = {
 	{ "fault", B_FAULT }, { "mirror", B_MIRROR }, { "inval", B_INVAL },
 	{ "escalation", B_ESC }, { "pt", B_PT }, { "migrate", B_MIGRATE },
+	{ "mr", B_MR },
 };
 
 static struct {
@@ -976,6 +984,99 @@ static void bench_esc(void)
 	}
 }
 
+/* ---- memory regions: first touch against prefetch ---------------------- */
+
+/*
+ * One CRC32C job through an ODP region over a fresh CPU-written buffer,
+ * on a fresh context; with @prefetch, a synchronous PREFETCH first, timed
+ * apart. Returns the job's ms, the prefetch's in *pf_ms.
+ */
+static double mr_job(size_t len, enum kind kind, bool prefetch, double *pf_ms,
+		     double *thp)
+{
+	struct hmirror_cmd cmds[1];
+	struct hmirror_job job;
+	struct hmirror *h;
+	uint32_t key = 0, *out;
+	uint64_t t0;
+	double ms;
+	char *p;
+	int ret;
+
+	p = buf_fresh(len, kind);
+	if (kind == KIND_THP)
+		*thp = fmin(*thp, thp_share(len));
+	out = (uint32_t *)buf_map(page_size, KIND_4K);
+	*out = 0;
+	h = ctx_open(HMIRROR_PREEMPT_PAGE);
+	ret = hmirror_mr_reg(h, p, len, HMIRROR_MR_ODP, HMIRROR_ACCESS_READ,
+			     &key);
+	if (ret)
+		die("hmirror_mr_reg: %s", hmirror_strerror(ret));
+	/* The result page is mirrored first: only the buffer differs. */
+	hmirror_job_init(&job, cmds, 1);
+	if (hmirror_job_crc32c(&job, out, p, page_size, 0))
+		die("CRC32C command");
+	job_run(h, &job);
+	*pf_ms = 0;
+	if (prefetch) {
+		t0 = now_ns();
+		ret = hmirror_mr_advise(h, key, HMIRROR_ADVISE_PREFETCH, 0, len, 0);
+		if (ret)
+			die("hmirror_mr_advise: %s", hmirror_strerror(ret));
+		*pf_ms = ms_since(t0, now_ns());
+	}
+	hmirror_job_reset(&job);
+	if (hmirror_job_crc32c(&job, out, (void *)0, len, 0) ||
+	    hmirror_job_use_keys(&job, 0, key))
+		die("CRC32C command");
+	ms = job_run(h, &job);
+	hmirror_close(h);
+	munmap(out, page_size);
+	munmap(p, len);
+	return ms;
+}
+
+static void bench_mr(void)
+{
+	double first[64], pre[64], both[64], pf, th;
+	unsigned int s, k, i, reps;
+
+	for (k = KIND_4K; k <= KIND_THP; k++) {
+		for (s = 0; s < opt.nr_sizes; s++) {
+			size_t len = (size_t)opt.sizes[s] * MIB;
+			struct rec *r1, *r2;
+
+			reps = reps_for(len);
+			th = 1;
+			/* Uncounted: first passes over fresh memory (1a). */
+			mr_job(len, k, false, &pf, &th);
+			mr_job(len, k, true, &pf, &th);
+			th = 1;
+			for (i = 0; i < reps; i++) {
+				first[i] = mr_job(len, k, false, &pf, &th);
+				pre[i] = mr_job(len, k, true, &pf, &th);
+				both[i] = pre[i] + pf;
+				progress("mr %s %u MiB rep %u: first touch %.2f ms, prefetch %.2f ms + job %.2f ms",
+					 kind_name[k], opt.sizes[s], i + 1,
+					 first[i], pf, pre[i]);
+			}
+			r1 = rec_add("ms", median(pre, reps), median(first, reps),
+				     "the job on a region not prefetched", false,
+				     "mr_prefetched_job_%s_%uMiB", kind_name[k],
+				     opt.sizes[s]);
+			r2 = rec_add("ms", median(both, reps), median(first, reps),
+				     "the job on a region not prefetched", false,
+				     "mr_prefetch_and_job_%s_%uMiB", kind_name[k],
+				     opt.sizes[s]);
+			if (k == KIND_THP) {
+				thp_note(r1, th);
+				thp_note(r2, th);
+			}
+		}
+	}
+}
+
 /* ---- (4) page-table memory ---------------------------------------------- */
 
 static void bench_pt(void)
@@ -1114,7 +1215,7 @@ static void usage(FILE *f)
 		"  --esc-reps N         escalation: repetitions, worst kept (3)\n"
 		"  --deadline MS        escalation: the contexts' deadline (100)\n"
 		"  --pt-size MIB        page-table memory: buffer size (64)\n"
-		"  --only LIST          fault,mirror,inval,escalation,pt,migrate (all)\n"
+		"  --only LIST          fault,mirror,inval,escalation,pt,migrate,mr (all)\n"
 		"  --no-thp-inval       invalidation: 4 KiB pages only\n"
 		"  --no-verify          skip checking the data the jobs read\n"
 		"  -d, --device N       /dev/hmirrorN (0)\n"
@@ -1333,6 +1434,8 @@ int main(int argc, char **argv)
 		bench_pt();
 	if (opt.only & B_MIGRATE)
 		bench_migrate();
+	if (opt.only & B_MR)
+		bench_mr();
 
 	print_table();
 	printf("\nhmirror-bench: %u figures in %.0f s\n", nr_recs,

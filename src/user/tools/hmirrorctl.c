@@ -7,6 +7,7 @@
  *   hmirrorctl stats [-d N] [--json]       a new context's counters on N
  *   hmirrorctl config [-d N] [--json]      a new context's configuration
  *   hmirrorctl contexts [-d N]             the contexts open now (debugfs)
+ *   hmirrorctl mr list [-d N]              their memory regions (debugfs)
  *   hmirrorctl set deadline MS             default deadline of new contexts
  *   hmirrorctl set policy kill|revoke      default policy of new contexts
  *
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 		"       hmirrorctl stats [-d N] [--json]\n"
 		"       hmirrorctl config [-d N] [--json]\n"
 		"       hmirrorctl contexts [-d N]\n"
+		"       hmirrorctl mr list [-d N]\n"
 		"       hmirrorctl set deadline MS\n"
 		"       hmirrorctl set policy kill|revoke\n"
 		"       hmirrorctl -h | --help\n");
@@ -411,9 +413,9 @@ static int write_param(const char *name, const char *val)
 	return ret;
 }
 
-/* ---- contexts (debugfs) ----------------------------------------------------- */
+/* ---- contexts and regions (debugfs) ------------------------------------ */
 
-/* How a column of the debugfs contexts file is shown. */
+/* How a column of the debugfs contexts and mrs files is shown. */
 enum cell_fmt {
 	FMT_PLAIN,
 	FMT_MS,		/* milliseconds: "500 ms" */
@@ -429,11 +431,13 @@ static const struct {
 	{ "inflight", "JOBS", FMT_PLAIN },		/* jobs in flight */
 	{ "pt_bytes", "PT_SIZE", FMT_BYTES },
 	{ "escalations", "RESETS", FMT_PLAIN },	/* for missing the deadline */
+	{ "len", "SIZE", FMT_BYTES },		/* of a region */
+	{ "on_device", "ON_DEV", FMT_PLAIN },	/* mapped pages in its memory */
 };
 
 /*
- * The contexts of one or more devices, in the columns of the debugfs
- * file (whatever its header names), with the device in front.
+ * The lines of a debugfs table (contexts, mrs) of one or more devices, in
+ * the file's columns (whatever its header names), the device in front.
  */
 struct ctx_table {
 	char *header;		/* the first file's header line, split in place */
@@ -625,16 +629,16 @@ static int ctx_table_add(struct ctx_table *t, unsigned int dev, char *line)
 	return ret;
 }
 
-/* Read /sys/kernel/debug/hmirror/hmirror<dev>/contexts into @t. */
-static int read_contexts(struct ctx_table *t, unsigned int dev)
+/* Read /sys/kernel/debug/hmirror/hmirror<dev>/<file> into @t. */
+static int read_table(struct ctx_table *t, unsigned int dev, const char *file)
 {
 	char path[128], *line = NULL;
 	size_t cap = 0;
 	int first = 1, ret = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), DEBUGFS_DIR "/" HMIRROR_DEV_PREFIX "%u/contexts",
-		 dev);
+	snprintf(path, sizeof(path), DEBUGFS_DIR "/" HMIRROR_DEV_PREFIX "%u/%s",
+		 dev, file);
 	f = fopen(path, "re");
 	if (!f) {
 		ret = -errno;
@@ -733,7 +737,9 @@ static int ctx_table_print(const struct ctx_table *t)
 	return 0;
 }
 
-static int cmd_contexts(unsigned int index, int all)
+/* Device @index's (or, @all, every device's) debugfs table @file. */
+static int cmd_table(unsigned int index, int all, const char *file,
+		     const char *what)
 {
 	struct ctx_table t = { 0 };
 	unsigned int nr, dev;
@@ -760,13 +766,13 @@ static int cmd_contexts(unsigned int index, int all)
 		return -ENOENT;
 	}
 	for (dev = all ? 0 : index; !ret && dev < (all ? nr : index + 1); dev++)
-		ret = read_contexts(&t, dev);
+		ret = read_table(&t, dev, file);
 	if (!ret && !t.nrows) {
 		if (all)
-			printf("no contexts open on any device (%u device%s)\n", nr,
+			printf("no %s on any device (%u device%s)\n", what, nr,
 			       nr == 1 ? "" : "s");
 		else
-			printf("no contexts open on device %u\n", index);
+			printf("no %s on device %u\n", what, index);
 	} else if (!ret) {
 		ret = ctx_table_print(&t);
 		if (ret)
@@ -911,13 +917,15 @@ enum { OPT_JSON = 256 };
 static const struct {
 	const char *name;
 	unsigned int takes_dev:1, takes_json:1, nargs:2;
+	const char *sub;	/* the one subcommand word it must have */
 } commands[] = {
-	{ "list", 0, 0, 0 },
-	{ "info", 1, 0, 0 },
-	{ "stats", 1, 1, 0 },
-	{ "config", 1, 1, 0 },
-	{ "contexts", 1, 0, 0 },
-	{ "set", 0, 0, 2 },
+	{ "list", 0, 0, 0, NULL },
+	{ "info", 1, 0, 0, NULL },
+	{ "stats", 1, 1, 0, NULL },
+	{ "config", 1, 1, 0, NULL },
+	{ "contexts", 1, 0, 0, NULL },
+	{ "mr", 1, 0, 0, "list" },
+	{ "set", 0, 0, 2, NULL },
 };
 
 int main(int argc, char **argv)
@@ -952,8 +960,17 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* set's values are not options: "set deadline -1" is a bad value. */
 	optind = 2;
+	if (commands[c].sub) {
+		if (argc < 3 || strcmp(argv[2], commands[c].sub)) {
+			fprintf(stderr, "hmirrorctl: %s needs '%s'\n", cmd,
+				commands[c].sub);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		optind = 3;
+	}
+	/* set's values are not options: "set deadline -1" is a bad value. */
 	while ((opt = getopt_long(argc, argv, commands[c].nargs ? "+d:h" : "d:h",
 				  longopts, NULL)) != -1) {
 		switch (opt) {
@@ -1001,7 +1018,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "config")) {
 		ret = cmd_config(index, json);
 	} else if (!strcmp(cmd, "contexts")) {
-		ret = cmd_contexts(index, !dev_given);
+		ret = cmd_table(index, !dev_given, "contexts", "contexts open");
+	} else if (!strcmp(cmd, "mr")) {
+		ret = cmd_table(index, !dev_given, "mrs", "memory regions");
 	} else {
 		if (parse_set(argv + optind, argc - optind, &req)) {
 			usage(stderr);

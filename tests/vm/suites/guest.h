@@ -332,3 +332,38 @@ static inline long long hm_ctx_counter(unsigned int dev, pid_t owner,
 	fclose(f);
 	return v;
 }
+
+/* A pattern over [p, p + len), a function of the offset and @seed. */
+static inline void hm_pattern(uint8_t *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i += 8)
+		*(uint64_t *)(p + i) = (i / 8) * 0x9e3779b97f4a7c15ull + seed;
+}
+
+static inline int hm_pattern_ok(const uint8_t *p, size_t len,
+				unsigned int seed)
+{
+	for (size_t i = 0; i < len; i += 8)
+		if (*(const uint64_t *)(p + i) !=
+		    (i / 8) * 0x9e3779b97f4a7c15ull + seed)
+			return 0;
+	return 1;
+}
+
+/* MIGRATE; returns the ioctl's result, pages moved and failed. */
+static inline int hm_migrate(int fd, void *p, size_t len, unsigned int target,
+			     int32_t *status, uint64_t *moved, uint64_t *failed)
+{
+	struct hmirror_migrate m = {
+		.addr = (uintptr_t)p, .len = len, .target = target,
+		.status = (uintptr_t)status,
+	};
+
+	if (ioctl(fd, HMIRROR_IOC_MIGRATE, &m))
+		return -errno;
+	if (moved)
+		*moved = m.moved;
+	if (failed)
+		*failed = m.failed;
+	return 0;
+}

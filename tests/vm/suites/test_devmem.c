@@ -122,39 +122,6 @@ static int suite_down(void **state)
 	return 0;
 }
 
-static void pattern(uint8_t *p, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i += 8)
-		*(uint64_t *)(p + i) = (i / 8) * 0x9e3779b97f4a7c15ull + seed;
-}
-
-static int pattern_ok(const uint8_t *p, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i += 8)
-		if (*(const uint64_t *)(p + i) !=
-		    (i / 8) * 0x9e3779b97f4a7c15ull + seed)
-			return 0;
-	return 1;
-}
-
-/* MIGRATE; returns the ioctl's result, pages moved and failed. */
-static int migrate(int fd, void *p, size_t len, unsigned int target,
-		   int32_t *status, uint64_t *moved, uint64_t *failed)
-{
-	struct hmirror_migrate m = {
-		.addr = (uintptr_t)p, .len = len, .target = target,
-		.status = (uintptr_t)status,
-	};
-
-	if (ioctl(fd, HMIRROR_IOC_MIGRATE, &m))
-		return -errno;
-	if (moved)
-		*moved = m.moved;
-	if (failed)
-		*failed = m.failed;
-	return 0;
-}
-
 static uint64_t resident(int fd)
 {
 	struct hmirror_stats st;
@@ -212,8 +179,8 @@ static long long devmem_field(unsigned int dev, const char *name)
 /* Write a pattern over [buf, buf + len) and move all of it to the device. */
 static void to_device(int fd, uint8_t *buf, size_t len, unsigned int seed)
 {
-	pattern(buf, len, seed);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	hm_pattern(buf, len, seed);
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, NULL, NULL), 0);
 	assert_int_equal(resident(fd), len / PG);
 }
@@ -256,11 +223,11 @@ static void test_round_trip(void **state)
 	uint32_t crc;
 
 	(void)state;
-	pattern(buf, len, 1);
+	hm_pattern(buf, len, 1);
 	crc = hm_crc32c(~0U, buf, len);
 	hm_stats(fd, &z);
 	memset(status, 0x55, n * sizeof(*status));
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(failed, 0);
@@ -277,19 +244,19 @@ static void test_round_trip(void **state)
 	assert_int_equal(st.migrated_to_dev, n);
 
 	/* Already there: nothing moves, every page says 0. */
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(moved, 0);
 	assert_int_equal(failed, 0);
 
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
 				 status, &moved, &failed), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(failed, 0);
 	assert_int_equal(resident(fd), 0);
 	hm_stats(fd, &st);
 	assert_int_equal(st.dev_cpu_faults, z.dev_cpu_faults);
-	assert_true(pattern_ok(buf, len, 1));
+	assert_true(hm_pattern_ok(buf, len, 1));
 	close(fd);
 	free(status);
 	munmap(buf, len);
@@ -308,9 +275,9 @@ static void test_cpu_fault(void **state)
 	uint32_t crc;
 
 	(void)state;
-	pattern(buf, len, 2);
+	hm_pattern(buf, len, 2);
 	crc = hm_crc32c(~0U, buf, len);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, NULL, NULL), 0);
 	assert_int_equal(resident(fd), 64);
 	hm_stats(fd, &st0);
@@ -332,7 +299,7 @@ static void test_cpu_fault(void **state)
 	buf[7 * PG + 1] = (uint8_t)(((7 * PG / 8) * 0x9e3779b97f4a7c15ull + 2) >> 8);
 	assert_int_equal(dev_crc(fd, buf, len), crc);
 	assert_int_equal(resident(fd), coherent(0) ? 64 : 62);
-	assert_true(pattern_ok(buf, len, 2));
+	assert_true(hm_pattern_ok(buf, len, 2));
 	assert_int_equal(resident(fd), coherent(0) ? 64 : 0);
 	hm_stats(fd, &st);
 	if (coherent(0))
@@ -351,7 +318,7 @@ static void test_job_writes_device_memory(void **state)
 
 	(void)state;
 	memset(buf, 1, len);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, NULL, NULL), 0);
 	assert_int_equal(hm_run(fd, &c, 1), 0);
 	assert_int_equal(resident(fd), 32);
@@ -373,15 +340,15 @@ static void test_fork_cow(void **state)
 	pid_t pid;
 
 	(void)state;
-	pattern(buf, len, 3);
+	hm_pattern(buf, len, 3);
 	crc = hm_crc32c(~0U, buf, len);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, NULL, NULL), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		/* The child sees the data, and its writes stay its own. */
-		if (!pattern_ok(buf, len, 3))
+		if (!hm_pattern_ok(buf, len, 3))
 			_exit(1);
 		memset(buf, 0x77, len);
 		_exit(0);
@@ -391,7 +358,7 @@ static void test_fork_cow(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	/* The parent's device view and CPU view are both untouched. */
 	assert_int_equal(dev_crc(fd, buf, len), crc);
-	assert_true(pattern_ok(buf, len, 3));
+	assert_true(hm_pattern_ok(buf, len, 3));
 	/* A write by the parent after the child is gone. */
 	buf[0] = 9;
 	assert_int_equal(buf[0], 9);
@@ -408,7 +375,7 @@ static void test_munmap(void **state)
 
 	(void)state;
 	memset(buf, 3, len);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, NULL, NULL), 0);
 	assert_int_equal(resident(fd), len / PG);
 	assert_int_equal(munmap(buf + len / 2, len / 2), 0);
@@ -431,14 +398,14 @@ static void test_eviction(void **state)
 	(void)state;
 	assert_int_equal(madvise(a, len, MADV_NOHUGEPAGE), 0);
 	assert_int_equal(madvise(b, len, MADV_NOHUGEPAGE), 0);
-	pattern(a, len, 4);
-	pattern(b, len, 5);
+	hm_pattern(a, len, 4);
+	hm_pattern(b, len, 5);
 	crc = hm_crc32c(~0U, b, len);
 	hm_stats(fd, &st0);
-	assert_int_equal(migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, len / PG);
-	assert_int_equal(migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, len / PG);
 	assert_int_equal(failed, 0);
@@ -446,8 +413,8 @@ static void test_eviction(void **state)
 	assert_int_equal(st.dev_evicted - st0.dev_evicted, len / PG);
 	assert_int_equal(st.dev_resident, len / PG);
 	assert_int_equal(dev_crc(fd, b, len), crc);
-	assert_true(pattern_ok(a, len, 4));
-	assert_true(pattern_ok(b, len, 5));
+	assert_true(hm_pattern_ok(a, len, 4));
+	assert_true(hm_pattern_ok(b, len, 5));
 	close(fd);
 	munmap(a, len);
 	munmap(b, len);
@@ -468,14 +435,14 @@ static void test_dev_to_dev(void **state)
 	uint32_t crc;
 
 	(void)state;
-	pattern(buf, len, 6);
+	hm_pattern(buf, len, 6);
 	crc = hm_crc32c(~0U, buf, len);
 	hm_stats(fd0, &z0);
-	assert_int_equal(migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, NULL), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(dev_crc(fd0, buf, len), crc);
-	assert_int_equal(migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(failed, 0);
@@ -497,11 +464,11 @@ static void test_dev_to_dev(void **state)
 	assert_int_equal(st1.dev_resident, coherent(1) ? n : 0);
 
 	/* Back, device 1 to device 0, with no CPU fault on the way. */
-	assert_int_equal(migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, NULL, &failed), 0);
 	assert_int_equal(failed, 0);
 	hm_stats(fd1, &z1);
-	assert_int_equal(migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(failed, 0);
@@ -511,7 +478,7 @@ static void test_dev_to_dev(void **state)
 	assert_int_equal(st1.dev_migrated_out - z1.dev_migrated_out, n);
 	assert_int_equal(resident(fd0), n);
 	assert_int_equal(dev_crc(fd0, buf, len), crc);
-	assert_true(pattern_ok(buf, len, 6));
+	assert_true(hm_pattern_ok(buf, len, 6));
 	assert_int_equal(resident(fd0), coherent(0) ? n : 0);
 	close(fd0);
 	close(fd1);
@@ -543,7 +510,7 @@ static void test_thp_split(void **state)
 		assert_int_equal(devmem_field(0, "blocks_huge"), 0);
 		assert_int_equal(munmap(buf + len / 2, len / 2), 0);
 		assert_int_equal(resident(fd), 256);
-		assert_true(pattern_ok(buf, len / 2, 7));
+		assert_true(hm_pattern_ok(buf, len / 2, 7));
 		assert_int_equal(resident(fd), 256);
 		close(fd);
 		munmap(buf, len / 2);
@@ -559,7 +526,7 @@ static void test_thp_split(void **state)
 	 */
 	assert_int_equal(munmap(buf + len / 2, len / 2), 0);
 	assert_true(resident(fd) <= 512);
-	assert_true(pattern_ok(buf, len / 2, 7));
+	assert_true(hm_pattern_ok(buf, len / 2, 7));
 	assert_int_equal(resident(fd), 0);
 	close(fd);
 	munmap(buf, len / 2);
@@ -590,18 +557,18 @@ static void test_thp_eviction(void **state)
 	uint64_t moved = 0, failed = 0;
 
 	(void)state;
-	pattern(a, len, 11);
-	pattern(b, len, 12);
-	assert_int_equal(migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
+	hm_pattern(a, len, 11);
+	hm_pattern(b, len, 12);
+	assert_int_equal(hm_migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, len / PG);
-	assert_int_equal(migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, len / PG);
 	assert_int_equal(failed, 0);
 	assert_int_equal(resident(fd), len / PG);
-	assert_true(pattern_ok(a, len, 11));
-	assert_true(pattern_ok(b, len, 12));
+	assert_true(hm_pattern_ok(a, len, 11));
+	assert_true(hm_pattern_ok(b, len, 12));
 	assert_int_equal(resident(fd), coherent(0) ? len / PG : 0);
 	close(fd);
 	munmap(a, len);
@@ -619,16 +586,16 @@ static void test_thp_then_small(void **state)
 	size_t bad = 0;
 
 	(void)state;
-	pattern(a, len, 13);
-	assert_int_equal(migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
+	hm_pattern(a, len, 13);
+	assert_int_equal(hm_migrate(fd, a, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, NULL), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(munmap(a, len), 0);
 	assert_int_equal(resident(fd), 0);
 
 	b = hm_map_aligned(len, 0);
-	pattern(b, len, 14);
-	assert_int_equal(migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
+	hm_pattern(b, len, 14);
+	assert_int_equal(hm_migrate(fd, b, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	for (size_t i = 0; i < n; i++)
 		bad += status[i] != 0;
@@ -637,7 +604,7 @@ static void test_thp_then_small(void **state)
 	assert_int_equal(bad, 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(failed, 0);
-	assert_true(pattern_ok(b, len, 14));
+	assert_true(hm_pattern_ok(b, len, 14));
 	close(fd);
 	free(status);
 	munmap(b, len);
@@ -656,10 +623,10 @@ static void test_alloc_failure(void **state)
 
 	(void)state;
 	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
-	pattern(buf, len, 8);
+	hm_pattern(buf, len, 8);
 	crc = hm_crc32c(~0U, buf, len);
 	assert_int_equal(guest_write_file(site, "10 -1"), 0);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(guest_write_file(site, "0 0"), 0);
 	assert_int_equal(moved, 10);
@@ -668,12 +635,12 @@ static void test_alloc_failure(void **state)
 		assert_int_equal(status[i], i < 10 ? 0 : -ENOMEM);
 	assert_int_equal(resident(fd), 10);
 	assert_int_equal(dev_crc(fd, buf, len), crc);
-	assert_true(pattern_ok(buf, len, 8));
+	assert_true(hm_pattern_ok(buf, len, 8));
 	/*
 	 * Disarmed, it all moves: the rest, and for private memory the
 	 * first 10 again, which the CPU's reads brought home.
 	 */
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(moved, coherent(0) ? n - 10 : n);
 	assert_int_equal(failed, 0);
@@ -691,14 +658,14 @@ static void test_several_vmas(void **state)
 	uint64_t moved = 0, failed = 0;
 
 	(void)state;
-	pattern(buf, len, 15);
+	hm_pattern(buf, len, 15);
 	assert_int_equal(mprotect(buf + 4 * PG, 4 * PG, PROT_READ), 0);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, 12);
 	assert_int_equal(failed, 0);
 	assert_int_equal(resident(fd), 12);
-	assert_true(pattern_ok(buf, len, 15));
+	assert_true(hm_pattern_ok(buf, len, 15));
 	assert_int_equal(resident(fd), coherent(0) ? 12 : 0);
 	close(fd);
 	munmap(buf, len);
@@ -722,12 +689,12 @@ static void test_pinned_and_shared(void **state)
 
 	(void)state;
 	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
-	pattern(buf, len, 23);
+	hm_pattern(buf, len, 23);
 	assert_int_equal(pipe(pipefd), 0);
 	iov[0] = (struct iovec){ .iov_base = buf + 2 * PG, .iov_len = PG };
 	iov[1] = (struct iovec){ .iov_base = buf + 5 * PG, .iov_len = PG };
 	assert_int_equal(vmsplice(pipefd[1], iov, 2, 0), (ssize_t)(2 * PG));
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(moved, n - 2);
 	assert_int_equal(failed, 2);
@@ -740,26 +707,26 @@ static void test_pinned_and_shared(void **state)
 	assert_int_equal(memcmp(sink + PG, buf + 5 * PG, PG), 0);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(failed, 0);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(status[i], 0);
 	assert_int_equal(resident(fd), n);
-	assert_true(pattern_ok(buf, len, 23));
+	assert_true(hm_pattern_ok(buf, len, 23));
 
 	/* Shared memory stays, every page of it, with its data. */
 	sh = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(sh != MAP_FAILED);
-	pattern(sh, 4 * PG, 24);
-	assert_int_equal(migrate(fd, sh, 4 * PG, HMIRROR_MIGRATE_TO_DEVICE,
+	hm_pattern(sh, 4 * PG, 24);
+	assert_int_equal(hm_migrate(fd, sh, 4 * PG, HMIRROR_MIGRATE_TO_DEVICE,
 				 status, &moved, &failed), 0);
 	assert_int_equal(moved, 0);
 	assert_int_equal(failed, 4);
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(status[i], -EFAULT);
-	assert_true(pattern_ok(sh, 4 * PG, 24));
+	assert_true(hm_pattern_ok(sh, 4 * PG, 24));
 	munmap(sh, 4 * PG);
 	close(fd);
 	munmap(sink, 2 * PG);
@@ -778,12 +745,12 @@ static void test_bad_migrate(void **state)
 	hole = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_int_equal(munmap(hole, PG), 0);
 	memset(buf, 1, 4 * PG);
-	assert_int_equal(migrate(fd, buf + 1, PG, 1, NULL, NULL, NULL), -EINVAL);
-	assert_int_equal(migrate(fd, buf, PG + 1, 1, NULL, NULL, NULL), -EINVAL);
-	assert_int_equal(migrate(fd, buf, 0, 1, NULL, NULL, NULL), -EINVAL);
-	assert_int_equal(migrate(fd, buf, PG, 2, NULL, NULL, NULL), -EINVAL);
-	assert_int_equal(migrate(fd, hole, PG, 1, NULL, NULL, NULL), -EFAULT);
-	assert_int_equal(migrate(fd, (void *)0xffff888000000000ull, PG, 1,
+	assert_int_equal(hm_migrate(fd, buf + 1, PG, 1, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(hm_migrate(fd, buf, PG + 1, 1, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(hm_migrate(fd, buf, 0, 1, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(hm_migrate(fd, buf, PG, 2, NULL, NULL, NULL), -EINVAL);
+	assert_int_equal(hm_migrate(fd, hole, PG, 1, NULL, NULL, NULL), -EFAULT);
+	assert_int_equal(hm_migrate(fd, (void *)0xffff888000000000ull, PG, 1,
 				 NULL, NULL, NULL), -EINVAL);
 	m = (struct hmirror_migrate){ .addr = (uintptr_t)buf, .len = PG,
 				      .target = 1, .flags = 1 };
@@ -916,7 +883,7 @@ static void test_job_migrate_none_thp_split(void **state)
 	struct hmirror_cmd c[3];
 
 	(void)state;
-	pattern(buf, len, 41);
+	hm_pattern(buf, len, 41);
 	memset(out, 0, len);
 	c[0] = hm_copy(out, buf, len);
 	c[1] = job_migrate(buf, len / 2, HMIRROR_MIGRATE_TO_DEVICE, moved);
@@ -925,8 +892,8 @@ static void test_job_migrate_none_thp_split(void **state)
 	assert_int_equal(*moved, len / 2 / PG);
 	hm_stats(fd, &st);
 	assert_int_equal(st.escalations, 0);
-	assert_true(pattern_ok(out, len, 41));
-	assert_true(pattern_ok(buf, len, 41));
+	assert_true(hm_pattern_ok(out, len, 41));
+	assert_true(hm_pattern_ok(buf, len, 41));
 	close(fd);
 	munmap(moved, PG);
 	munmap(out, len);
@@ -947,7 +914,7 @@ static void test_job_migrate_alloc_failure(void **state)
 
 	(void)state;
 	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
-	pattern(buf, len, 21);
+	hm_pattern(buf, len, 21);
 	crc = hm_crc32c(~0U, buf, len);
 	hm_stats(fd, &st0);
 	c = job_migrate(buf, len, HMIRROR_MIGRATE_TO_DEVICE, moved);
@@ -959,7 +926,7 @@ static void test_job_migrate_alloc_failure(void **state)
 	hm_stats(fd, &st);
 	assert_int_equal(st.migrate_failed - st0.migrate_failed, n - 7);
 	assert_int_equal(dev_crc(fd, buf, len), crc);
-	assert_true(pattern_ok(buf, len, 21));
+	assert_true(hm_pattern_ok(buf, len, 21));
 	close(fd);
 	munmap(moved, PG);
 	munmap(buf, len);
@@ -1012,7 +979,7 @@ static void test_unload_evicts(void **state)
 	to_device(fd, buf, len, 9);
 	close(fd);
 	kind_unload();
-	assert_true(pattern_ok(buf, len, 9));
+	assert_true(hm_pattern_ok(buf, len, 9));
 	kind_load(k);
 	munmap(buf, len);
 }
@@ -1064,7 +1031,7 @@ static void test_fault_during_unload(void **state)
 	r.stop = 1;
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(r.bad, 0);
-	assert_true(pattern_ok(buf, len, 31));
+	assert_true(hm_pattern_ok(buf, len, 31));
 	kind_load(k);
 	munmap(buf, len);
 }
@@ -1084,32 +1051,32 @@ static void test_in_place(void **state)
 	uint32_t crc;
 
 	(void)state;
-	pattern(ref, len, 17);
+	hm_pattern(ref, len, 17);
 	crc = hm_crc32c(~0U, ref, len);
 	munmap(ref, len);
 	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
 	to_device(fd, buf, len, 16);
 	hm_stats(fd, &st0);
 	/* Every page rewritten by the CPU, in device memory. */
-	pattern(buf, len, 17);
+	hm_pattern(buf, len, 17);
 	hm_stats(fd, &st);
 	assert_int_equal(st.dev_cpu_faults, st0.dev_cpu_faults);
 	assert_int_equal(st.dev_resident, n);
 	assert_int_equal(st.dev_migrated_out, st0.dev_migrated_out);
 	/* Still there: nothing to move, nothing stayed behind. */
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, 0);
 	assert_int_equal(failed, 0);
 	/* The device reads the CPU's data from its own memory. */
 	assert_int_equal(dev_crc(fd, buf, len), crc);
 	assert_int_equal(resident(fd), n);
-	assert_int_equal(migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
 				 NULL, &moved, &failed), 0);
 	assert_int_equal(moved, n);
 	assert_int_equal(failed, 0);
 	assert_int_equal(resident(fd), 0);
-	assert_true(pattern_ok(buf, len, 17));
+	assert_true(hm_pattern_ok(buf, len, 17));
 	close(fd);
 	munmap(buf, len);
 }

@@ -4,7 +4,9 @@
  * cases, commands naming memory by (key, offset) checked against bounds
  * and rights, explicit and implicit ODP regions over a sparse 64 GiB
  * space, pinned regions used by the device through their own pages and
- * revoked (once, with one event) when the mapping under them changes.
+ * revoked (once, with one event) when the mapping under them changes;
+ * advice (prefetch variants, synchronous and asynchronous, migration
+ * hints) and regions on another device's memory (moved here, or -EXDEV).
  */
 #include <poll.h>
 #include <unistd.h>
@@ -96,7 +98,7 @@ static void test_reg_bad(void **state)
 				HMIRROR_ACCESS_ATOMIC | HMIRROR_ACCESS_READ,
 				NULL), -EINVAL);
 	r = (struct hmirror_mr_reg){ .addr = (uintptr_t)buf, .len = PG,
-				     .access = RW, .flags = 1 };
+				     .access = RW, .flags = 2 };	/* unknown */
 	assert_int_equal(ioctl(fd, HMIRROR_IOC_MR_REG, &r), -1);
 	assert_int_equal(errno, EINVAL);
 	r = (struct hmirror_mr_reg){ .addr = (uintptr_t)buf, .len = PG,
@@ -588,6 +590,523 @@ static void test_read_other_process(void **state)
 	munmap(buf, PG);
 }
 
+/* MR_ADVISE; returns -errno. */
+static int advise(int fd, uint32_t key, unsigned int advice, uint64_t off,
+		  uint64_t len, unsigned int flags)
+{
+	struct hmirror_mr_advise a = { .key = key, .advice = advice,
+		.offset = off, .len = len, .flags = flags };
+
+	return ioctl(fd, HMIRROR_IOC_MR_ADVISE, &a) ? -errno : 0;
+}
+
+/* The next event, waiting up to 10 s for it. */
+static struct hmirror_event next_event(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLPRI };
+	struct hmirror_event ev;
+
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	assert_true(p.revents & POLLPRI);
+	assert_int_equal(read(fd, &ev, sizeof(ev)), (ssize_t)sizeof(ev));
+	return ev;
+}
+
+/* CRC32C of @len bytes at offset @off of region @key, by a job. */
+static uint32_t key_crc(int fd, uint32_t key, uint64_t off, size_t len,
+			uint32_t *out)
+{
+	struct hmirror_cmd c = keyed((struct hmirror_cmd){
+		.op = HMIRROR_OP_CRC32C, .dst = (uintptr_t)out, .src = off,
+		.len = len, .value = ~0U }, 0, key);
+
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	return *out;
+}
+
+/*
+ * PREFETCH mirrors the range now: a job on it afterwards calls
+ * hmm_range_fault() for nothing but its result page, and the prefetched
+ * PTEs are invalidated like faulted ones. Without the prefetch (or with a
+ * fast path that trusted stale PTEs) the counts or the data would differ.
+ */
+static void test_prefetch(void **state)
+{
+	const size_t len = 4 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	uint32_t *out = hm_map(PG), key = 0, crc;
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st1, st2;
+
+	(void)state;
+	hm_pattern(buf, len, 7);
+	*out = 0;	/* the result page is faulted in and mirrored first */
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_ODP, RW, &key), 0);
+	(void)key_crc(fd, key, 0, 8, out);
+	st0 = stats(fd);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, len, 0), 0);
+	st1 = stats(fd);
+	assert_int_equal(st1.advices, st0.advices + 1);
+	assert_int_equal(st1.ptes, len / PG + 1);
+	assert_true(st1.pages_faulted >= st0.pages_faulted + len / PG - 1);
+
+	crc = key_crc(fd, key, 0, len, out);
+	assert_int_equal(crc, hm_crc32c(~0U, buf, len));
+	st2 = stats(fd);
+	/* The two chunks and the result page were all found mirrored. */
+	assert_int_equal(st2.faults, st1.faults);
+	assert_int_equal(st2.pt_hits, st1.pt_hits + 3);
+
+	/* Prefetched PTEs go with the pages: the job sees the zeros. */
+	assert_int_equal(madvise(buf + MiB, MiB, MADV_DONTNEED), 0);
+	assert_int_equal(stats(fd).ptes, (len - MiB) / PG + 1);
+	crc = key_crc(fd, key, 0, len, out);
+	assert_int_equal(crc, hm_crc32c(~0U, buf, len));
+	assert_true(all(buf + MiB, MiB, 0));
+
+	/* Bad advice changes nothing. */
+	st0 = stats(fd);
+	assert_int_equal(advise(fd, key, 5, 0, PG, 0), -EINVAL);
+	assert_int_equal(advise(fd, key, 0, 0, PG, 2), -EINVAL);
+	assert_int_equal(advise(fd, key, 0, 0, 0, 0), -EINVAL);
+	assert_int_equal(advise(fd, key, 0, len - PG, 2 * PG, 0), -EINVAL);
+	assert_int_equal(advise(fd, key, 0, 0, ~0ULL, 0), -EINVAL);
+	assert_int_equal(advise(fd, key + 1, 0, 0, PG, 0), -ENOENT);
+	{
+		struct hmirror_mr_advise a = { .key = key, .len = PG,
+					       .reserved = { 1 } };
+
+		assert_int_equal(ioctl(fd, HMIRROR_IOC_MR_ADVISE, &a), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	st1 = stats(fd);
+	assert_int_equal(st1.advices, st0.advices);
+	assert_int_equal(st1.ptes, st0.ptes);
+	close(fd);
+	munmap(out, PG);
+	munmap(buf, len);
+}
+
+/*
+ * PREFETCH_WRITE needs a writable region and mapping, and mirrors for
+ * writing: a write job after it faults nothing, where one after a read
+ * prefetch of never-touched memory (the zero page, read-only) must.
+ * A read-only page fails PREFETCH_WRITE, a hole any prefetch, with
+ * -EFAULT.
+ */
+static void test_prefetch_write(void **state)
+{
+	const size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint32_t key = 0, ro = 0;
+	struct hmirror_stats st0, st1;
+	struct hmirror_cmd c;
+
+	(void)state;
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_ODP, RW, &key), 0);
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_ODP,
+				HMIRROR_ACCESS_READ, &ro), 0);
+	assert_int_equal(advise(fd, ro, HMIRROR_ADVISE_PREFETCH_WRITE, 0, PG, 0),
+			 -EACCES);
+
+	/* Read prefetch of untouched memory, then a write: a fault. */
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, len / 2, 0), 0);
+	st0 = stats(fd);
+	c = keyed(hm_fill((void *)0, 0x33, len / 2), key, 0);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	st1 = stats(fd);
+	assert_true(st1.faults > st0.faults);
+	assert_true(all(buf, len / 2, 0x33));
+
+	/* Write prefetch, then a write: none. */
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_WRITE,
+				len / 2, len / 2, 0), 0);
+	st0 = stats(fd);
+	c = keyed(hm_fill((void *)(len / 2), 0x44, len / 2), key, 0);
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	st1 = stats(fd);
+	assert_int_equal(st1.faults, st0.faults);
+	assert_true(all(buf + len / 2, len / 2, 0x44));
+
+	/* A read-only page in the middle, then a hole. */
+	assert_int_equal(mprotect(buf + MiB, PG, PROT_READ), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_WRITE, 0, len, 0),
+			 -EFAULT);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, len, 0), 0);
+	assert_int_equal(munmap(buf + MiB, PG), 0);
+	st0 = stats(fd);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, len, 0),
+			 -EFAULT);
+	st1 = stats(fd);
+	assert_int_equal(st1.advices_failed, st0.advices_failed + 1);
+	close(fd);
+	munmap(buf, len);
+}
+
+/*
+ * PREFETCH_NO_FAULT over a sparse 64 GiB region: it mirrors exactly the
+ * pages the CPU maps, faults nothing in, and leaves no range behind for
+ * the thousands of chunks with nothing present.
+ */
+static void test_prefetch_no_fault(void **state)
+{
+	static const size_t offs[] = { 0, 17 * GiB + 5 * PG, 64 * GiB - 2 * PG };
+	uint8_t *base = sparse_map(offs, 3);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st;
+	unsigned int chunks = 0;
+	uint32_t key = 0;
+
+	(void)state;
+	/* The base is only page-aligned: a window may span two chunks. */
+	for (unsigned int i = 0; i < 2; i++)
+		chunks += (((uintptr_t)base + offs[i] + 2 * PG - 1) >> 21) -
+			  (((uintptr_t)base + offs[i]) >> 21) + 1;
+	assert_int_equal(mr_reg(fd, base, 64 * GiB, HMIRROR_MR_ODP, RW, &key), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_NO_FAULT, 0,
+				4 * GiB + PG, 0), -E2BIG);
+	st0 = stats(fd);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_NO_FAULT, 0,
+				4 * GiB, 0), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_NO_FAULT,
+				16 * GiB, 4 * GiB, 0), 0);
+	st = stats(fd);
+	assert_int_equal(st.ptes, st0.ptes + 4);
+	assert_int_equal(st.ranges, st0.ranges + chunks);
+	assert_int_equal(st.pages_faulted, st0.pages_faulted + 4);
+	/* Untouched pages of a window's chunk stay untouched. */
+	assert_int_equal(mprotect(base + PG * 4, PG, PROT_READ | PROT_WRITE), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_NO_FAULT, 0,
+				8 * PG, 0), 0);
+	assert_int_equal(stats(fd).ptes, st.ptes);
+	close(fd);
+	munmap(base, 64 * GiB);
+}
+
+/*
+ * Asynchronous advice: one ADVISE_DONE event per call, in order, with
+ * the outcome; at most HMIRROR_ADVISE_MAX_ASYNC queued or unread (an
+ * unbounded queue would take the 257th); closing with advice queued
+ * leaves nothing behind (the suite's object count and kmemleak).
+ */
+static void test_advise_async(void **state)
+{
+	const size_t len = 4 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_event ev;
+	uint32_t key = 0;
+	unsigned int i;
+
+	(void)state;
+	memset(buf, 1, len);
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_ODP, RW, &key), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH_WRITE, PG,
+				len - PG, HMIRROR_ADVISE_F_ASYNC), 0);
+	ev = next_event(fd);
+	assert_int_equal(ev.type, HMIRROR_EVENT_ADVISE_DONE);
+	assert_int_equal(ev.key, key);
+	assert_int_equal(ev.reason, HMIRROR_ADVISE_PREFETCH_WRITE);
+	assert_int_equal(ev.status, 0);
+	assert_int_equal(ev.addr, PG);
+	assert_int_equal(ev.len, len - PG);
+	assert_int_equal(stats(fd).ptes, len / PG - 1);
+
+	/* A failure is reported by the event, not the call. */
+	assert_int_equal(munmap(buf + len - PG, PG), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, len,
+				HMIRROR_ADVISE_F_ASYNC), 0);
+	ev = next_event(fd);
+	assert_int_equal(ev.status, -EFAULT);
+
+	for (i = 0; i < HMIRROR_ADVISE_MAX_ASYNC; i++)
+		assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH,
+					(i % 16) * PG, PG,
+					HMIRROR_ADVISE_F_ASYNC), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, PG,
+				HMIRROR_ADVISE_F_ASYNC), -EAGAIN);
+	for (i = 0; i < HMIRROR_ADVISE_MAX_ASYNC; i++) {
+		ev = next_event(fd);
+		assert_int_equal(ev.status, 0);
+		assert_int_equal(ev.addr, (i % 16) * PG);
+	}
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0, PG,
+				HMIRROR_ADVISE_F_ASYNC), 0);
+	(void)next_event(fd);
+
+	/* Queued and unread at close. */
+	for (i = 0; i < 64; i++)
+		assert_int_equal(advise(fd, key, HMIRROR_ADVISE_PREFETCH, 0,
+					len - PG, HMIRROR_ADVISE_F_ASYNC), 0);
+	close(fd);
+	munmap(buf, len - PG);
+}
+
+/*
+ * Migration hints move the pages covering the range (whole pages, an
+ * unaligned range included) and keep the data; pinned regions take no
+ * advice.
+ */
+static void test_advise_migrate(void **state)
+{
+	const size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	uint32_t *out = hm_map(PG), key = 0, pin = 0, crc;
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats st0, st;
+
+	(void)state;
+	hm_pattern(buf, len, 3);
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_ODP, RW, &key), 0);
+	assert_int_equal(mr_reg(fd, buf, PG, HMIRROR_MR_PINNED, RW, &pin), 0);
+	assert_int_equal(advise(fd, pin, HMIRROR_ADVISE_PREFETCH, 0, PG, 0),
+			 -EOPNOTSUPP);
+	assert_int_equal(advise(fd, pin, HMIRROR_ADVISE_MIGRATE_TO_DEVICE, 0,
+				PG, 0), -EOPNOTSUPP);
+	assert_int_equal(mr_dereg(fd, pin), 0);
+
+	st0 = stats(fd);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_MIGRATE_TO_DEVICE,
+				PG / 2, PG, 0), 0);
+	st = stats(fd);
+	assert_int_equal(st.migrated_to_dev, st0.migrated_to_dev + 2);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_MIGRATE_TO_DEVICE, 0,
+				len, HMIRROR_ADVISE_F_ASYNC), 0);
+	assert_int_equal(next_event(fd).status, 0);
+	st = stats(fd);
+	assert_int_equal(st.migrated_to_dev, st0.migrated_to_dev + len / PG);
+	assert_int_equal(st.dev_resident, st0.dev_resident + len / PG);
+	crc = hm_crc32c(~0U, buf, len);	/* brings the pages back */
+	assert_int_equal(key_crc(fd, key, 0, len, out), crc);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_MIGRATE_TO_DEVICE, 0,
+				len, 0), 0);
+	assert_int_equal(advise(fd, key, HMIRROR_ADVISE_MIGRATE_TO_SYSTEM, 0,
+				len, 0), 0);
+	st = stats(fd);
+	assert_int_equal(st.dev_resident, st0.dev_resident);
+	assert_true(hm_pattern_ok(buf, len, 3));
+	close(fd);
+	munmap(out, PG);
+	munmap(buf, len);
+}
+
+/*
+ * A region whose pages are in the other instance's memory: a job through
+ * it moves them here, device to device (the same job by address brings
+ * them to system memory instead); with HMIRROR_MR_F_NO_MIGRATE the submit
+ * fails with -EXDEV and nothing moves, and so does a PAGE-class job
+ * already submitted whose pages move there before it runs.
+ */
+static void test_foreign_pages(void **state)
+{
+	const size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	uint32_t *out = hm_map(PG), key = 0, local = 0, crc;
+	uint64_t *flag = hm_map(PG), fence = 0;
+	int fd0 = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	int fd1 = hm_open(1, HMIRROR_PREEMPT_PAGE);
+	struct hmirror_stats a0, a1;
+	struct hmirror_cmd c[2];
+	int32_t status;
+
+	(void)state;
+	hm_pattern(buf, len, 9);
+	/* Now: a CPU read of device-private pages later would move them. */
+	crc = hm_crc32c(~0U, buf, len);
+	assert_int_equal(mr_reg(fd0, buf, len, HMIRROR_MR_ODP, RW, &key), 0);
+	{
+		struct hmirror_mr_reg r = { .addr = (uintptr_t)buf, .len = PG,
+			.mode = HMIRROR_MR_PINNED, .access = RW,
+			.flags = HMIRROR_MR_F_NO_MIGRATE };
+
+		assert_int_equal(ioctl(fd0, HMIRROR_IOC_MR_REG, &r), -1);
+		assert_int_equal(errno, EINVAL);
+		r.mode = HMIRROR_MR_ODP;
+		r.flags = 2;
+		assert_int_equal(ioctl(fd0, HMIRROR_IOC_MR_REG, &r), -1);
+		assert_int_equal(errno, EINVAL);
+		r.flags = HMIRROR_MR_F_NO_MIGRATE;
+		assert_int_equal(ioctl(fd0, HMIRROR_IOC_MR_REG, &r), 0);
+		local = r.key;
+	}
+
+	/* By address: device 1's pages come back to system memory. */
+	assert_int_equal(hm_migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				    NULL, NULL, NULL), 0);
+	assert_int_equal(stats(fd1).dev_resident, len / PG);
+	a0 = stats(fd0);
+	c[0] = (struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)out, .src = (uintptr_t)buf, .len = len,
+		.value = ~0U };
+	assert_int_equal(hm_run(fd0, c, 1), 0);
+	assert_int_equal(stats(fd1).dev_resident, 0);
+	assert_int_equal(stats(fd0).migrated_to_dev, a0.migrated_to_dev);
+
+	/* Through the NO_MIGRATE region: -EXDEV, nothing moves or runs. */
+	assert_int_equal(hm_migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				    NULL, NULL, NULL), 0);
+	*out = 0;
+	c[0] = keyed((struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)out, .src = 0, .len = PG, .value = ~0U },
+		0, local);
+	assert_int_equal(hm_submit(fd0, c, 1, NULL), -EXDEV);
+	assert_int_equal(*out, 0);
+	assert_int_equal(stats(fd1).dev_resident, len / PG);
+
+	/* Through the ODP region: moved here, device to device. */
+	a0 = stats(fd0);
+	a1 = stats(fd1);
+	assert_int_equal(key_crc(fd0, key, 0, len, out), crc);
+	assert_int_equal(stats(fd0).migrated_to_dev, a0.migrated_to_dev + len / PG);
+	assert_int_equal(stats(fd1).dev_resident, 0);
+	assert_int_equal(stats(fd1).dev_migrated_out, a1.dev_migrated_out + len / PG);
+	assert_int_equal(stats(fd0).dev_cpu_faults, a0.dev_cpu_faults);
+
+	/* Submitted on system pages that move to device 1 before it runs. */
+	assert_int_equal(hm_migrate(fd0, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+				    NULL, NULL, NULL), 0);
+	*flag = 0;
+	c[0] = hm_wait_value(flag, 1, 0);
+	c[1] = keyed((struct hmirror_cmd){ .op = HMIRROR_OP_CRC32C,
+		.dst = (uintptr_t)out, .src = 0, .len = PG, .value = ~0U },
+		0, local);
+	assert_int_equal(hm_submit(fd0, c, 2, &fence), 0);
+	assert_int_equal(hm_migrate(fd1, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				    NULL, NULL, NULL), 0);
+	*flag = 1;
+	assert_int_equal(hm_wait(fd0, fence, 10000000000ULL, &status), 0);
+	assert_int_equal(status, -EXDEV);
+	assert_int_equal(stats(fd1).dev_resident, len / PG);
+
+	assert_true(hm_pattern_ok(buf, len, 9));
+	close(fd1);
+	close(fd0);
+	munmap(flag, PG);
+	munmap(out, PG);
+	munmap(buf, len);
+}
+
+/* Columns of a region's line in debugfs hmirror<dev>/mrs; 0 if absent. */
+struct mr_line {
+	char mode[16], access[8], flags[16];
+	unsigned long long mapped, on_device, faults;
+};
+
+static int mr_line(unsigned int dev, uint32_t key, struct mr_line *l)
+{
+	char path[64], line[256];
+	unsigned int ctx, k;
+	int pid, found = 0;
+	struct mr_line t;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/hmirror/hmirror%u/mrs", dev);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u %d %u %15s %7s %15s %*s %*s %llu %llu %llu",
+			   &ctx, &pid, &k, t.mode, t.access, t.flags,
+			   &t.mapped, &t.on_device, &t.faults) == 9 &&
+		    k == key && pid == getpid()) {
+			*l = t;
+			found++;
+		}
+	fclose(f);
+	return found == 1;
+}
+
+/* Does `hmirrorctl mr list -d 0` print a line with all of @words? */
+static int ctl_lists(const char *const *words, unsigned int n)
+{
+	const char *ko = getenv("HMIRROR_KO");
+	char cmd[512], line[512];
+	int found = 0;
+	FILE *p;
+
+	/* HMIRROR_KO is <repo>/src/kernel/hmirror.ko. */
+	assert_non_null(ko);
+	snprintf(cmd, sizeof(cmd), "%.*s/build/tools/hmirrorctl mr list -d 0",
+		 (int)(strstr(ko, "/src/kernel/") - ko), ko);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		unsigned int i;
+
+		for (i = 0; i < n && strstr(line, words[i]); i++)
+			;
+		found |= i == n;
+	}
+	assert_int_equal(pclose(p), 0);
+	return found;
+}
+
+/*
+ * hmirrorctl mr list and the debugfs file under it: mode, rights, flags,
+ * pages mapped and in device memory, faults, per region.
+ */
+static void test_mr_list(void **state)
+{
+	const size_t len = 4 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint32_t odp = 0, imp = 0, pin = 0, loc = 0;
+	char k_odp[16], k_pin[16];
+	struct mr_line l;
+
+	(void)state;
+	memset(buf, 5, len);
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_ODP, RW, &odp), 0);
+	assert_int_equal(mr_reg(fd, NULL, HMIRROR_MR_IMPLICIT_LEN,
+				HMIRROR_MR_ODP, HMIRROR_ACCESS_READ, &imp), 0);
+	assert_int_equal(mr_reg(fd, buf, 2 * PG, HMIRROR_MR_PINNED, RW, &pin), 0);
+	{
+		struct hmirror_mr_reg r = { .addr = (uintptr_t)buf, .len = PG,
+			.mode = HMIRROR_MR_ODP, .access = RW,
+			.flags = HMIRROR_MR_F_NO_MIGRATE };
+
+		assert_int_equal(ioctl(fd, HMIRROR_IOC_MR_REG, &r), 0);
+		loc = r.key;
+	}
+	assert_int_equal(mr_dereg(fd, pin), 0);	/* it would keep pages home */
+	assert_int_equal(advise(fd, odp, HMIRROR_ADVISE_MIGRATE_TO_DEVICE, 0,
+				PG, 0), 0);
+	assert_int_equal(advise(fd, odp, HMIRROR_ADVISE_PREFETCH, 0, MiB, 0), 0);
+
+	assert_true(mr_line(0, odp, &l));
+	assert_string_equal(l.mode, "odp");
+	assert_string_equal(l.access, "rw-");
+	assert_string_equal(l.flags, "-");
+	assert_int_equal(l.mapped, MiB / PG);
+	assert_int_equal(l.on_device, 1);
+	assert_true(l.faults >= 1);
+	assert_true(mr_line(0, imp, &l));
+	assert_string_equal(l.mode, "implicit");
+	assert_int_equal(l.mapped, MiB / PG);
+	assert_int_equal(l.faults, 0);	/* nothing named through it */
+	assert_true(mr_line(0, loc, &l));
+	assert_string_equal(l.flags, "no_migrate");
+	assert_int_equal(l.mapped, 1);
+	pin = 0;
+	assert_int_equal(mr_reg(fd, buf + PG, 2 * PG, HMIRROR_MR_PINNED,
+				HMIRROR_ACCESS_READ, &pin), 0);
+	assert_true(mr_line(0, pin, &l));
+	assert_string_equal(l.mode, "pinned");
+	assert_string_equal(l.access, "r--");
+	assert_int_equal(l.mapped, 2);
+
+	snprintf(k_odp, sizeof(k_odp), " %u ", odp);
+	snprintf(k_pin, sizeof(k_pin), " %u ", pin);
+	assert_true(ctl_lists((const char *const[]){ k_odp, "odp", "rw-",
+						     "4 MiB", " 256 " }, 5));
+	assert_true(ctl_lists((const char *const[]){ k_pin, "pinned", "r--",
+						     "8 KiB" }, 4));
+	assert_true(ctl_lists((const char *const[]){ "implicit" }, 1));
+	assert_true(ctl_lists((const char *const[]){ "no_migrate" }, 1));
+	close(fd);
+	munmap(buf, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +1122,13 @@ int main(void)
 		cmocka_unit_test(test_memlock),
 		cmocka_unit_test(test_read_other_process),
 		cmocka_unit_test(test_legacy_stride),
+		cmocka_unit_test(test_prefetch),
+		cmocka_unit_test(test_prefetch_write),
+		cmocka_unit_test(test_prefetch_no_fault),
+		cmocka_unit_test(test_advise_async),
+		cmocka_unit_test(test_advise_migrate),
+		cmocka_unit_test(test_foreign_pages),
+		cmocka_unit_test(test_mr_list),
 	};
 
 	guest_suite_setup();
