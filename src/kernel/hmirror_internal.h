@@ -304,7 +304,7 @@ enum hmirror_ctx_state {
  *	       zap without waiting for this context's jobs
  * @deadline_timer: armed by a refused non-blockable invalidation
  * @escalate_work: escalation from the deadline timer
- * @reclaim_work: frees ranges an unmap left empty, a little later
+ * @reclaim_work: frees ranges an invalidation left empty, a little later
  * @refused_fence: newest job that made a non-blockable invalidation fail
  * @refused_at: when the oldest refusal still pending began
  * @inval_seq: the invalidation (core cur_seq) @inval_expires belongs to

@@ -312,9 +312,12 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	    ctx->state != HMIRROR_CTX_ALIVE || ctx->migrating ||
 	    !hmirror_jobs_overlap(ctx, start, end, &newest)) {
 		hmirror_pt_zap(r, start, end);
-		/* The memory is gone: let the range go too, if idle. */
-		if (range->event == MMU_NOTIFY_UNMAP && !r->nr_valid &&
-		    ctx->state == HMIRROR_CTX_ALIVE)
+		/*
+		 * Nothing mirrored is left (unmapped, zapped, migrated): let
+		 * the range go too, if idle, as mlx5 frees an implicit ODP
+		 * child whose pages are all invalidated.
+		 */
+		if (!r->nr_valid && ctx->state == HMIRROR_CTX_ALIVE)
 			queue_delayed_work(hmirror_wq, &ctx->reclaim_work,
 					   HMIRROR_RECLAIM_DELAY);
 		spin_unlock(&ctx->pt_lock);

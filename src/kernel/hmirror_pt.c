@@ -39,9 +39,13 @@
  * CPU mapping of order >= PMD_ORDER the whole chunk is mapped by one huge
  * entry instead and no array is needed.
  *
- * A range whose PTEs are all gone after an unmap, and that no job's
- * footprint touches, is freed by the context's reclaim work: a process
- * that maps and unmaps memory for ever does not grow the mirror for ever.
+ * A range whose PTEs are all gone after an invalidation (an unmap, a zap
+ * such as madvise(DONTNEED) or reclaim, a migration), and that no job's
+ * footprint touches, is freed by the context's reclaim work a little
+ * later, as mlx5 frees an implicit ODP child whose pages are all
+ * invalidated: neither a process that maps and unmaps memory for ever nor
+ * an implicit region swept over a large address space grows the mirror
+ * for ever, and the next job on the chunk makes it anew.
  * Ranges are never merged: a chunk is the unit of both notifier and PTE
  * table, and two chunks are exactly as cheap as one range over both.
  *

@@ -1107,6 +1107,61 @@ static void test_mr_list(void **state)
 	munmap(buf, len);
 }
 
+/* Wait up to 2 s for the context's ranges to reach @n. */
+static uint64_t ranges_settle(int fd, uint64_t n)
+{
+	struct hmirror_stats st = stats(fd);
+
+	for (int i = 0; i < 200 && st.ranges != n; i++) {
+		usleep(10000);
+		st = stats(fd);
+	}
+	return st.ranges;
+}
+
+/*
+ * The ranges an implicit region's jobs made go once idle and empty, as
+ * mlx5's implicit ODP children do: after a zap (DONTNEED) and after a
+ * migration to device memory (whose pages the next job maps anew), not
+ * only after an unmap.
+ */
+static void test_implicit_reclaim(void **state)
+{
+	const size_t len = 16 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	uint32_t *out = hm_map(PG), imp = 0;
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint64_t base;
+	uint32_t crc;
+
+	(void)state;
+	hm_pattern(buf, len, 4);
+	crc = hm_crc32c(~0U, buf, len);
+	assert_int_equal(mr_reg(fd, NULL, HMIRROR_MR_IMPLICIT_LEN,
+				HMIRROR_MR_ODP, RW, &imp), 0);
+	*out = 0;
+	base = stats(fd).ranges;	/* none yet: the result page's comes */
+	assert_int_equal(key_crc(fd, imp, (uintptr_t)buf, len, out), crc);
+	assert_int_equal(stats(fd).ranges, base + len / (2 * MiB) + 1);
+
+	assert_int_equal(madvise(buf, len / 2, MADV_DONTNEED), 0);
+	assert_int_equal(ranges_settle(fd, base + len / (4 * MiB) + 1),
+			 base + len / (4 * MiB) + 1);
+	hm_pattern(buf, len / 2, 4);
+	assert_int_equal(key_crc(fd, imp, (uintptr_t)buf, len, out), crc);
+	assert_int_equal(stats(fd).ranges, base + len / (2 * MiB) + 1);
+
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				    NULL, NULL, NULL), 0);
+	assert_int_equal(ranges_settle(fd, base + 1), base + 1);
+	assert_int_equal(key_crc(fd, imp, (uintptr_t)buf, len, out), crc);
+	assert_int_equal(stats(fd).ranges, base + len / (2 * MiB) + 1);
+	assert_true(hm_pattern_ok(buf, len, 4));
+	close(fd);
+	munmap(out, PG);
+	munmap(buf, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1129,6 +1184,7 @@ int main(void)
 		cmocka_unit_test(test_advise_migrate),
 		cmocka_unit_test(test_foreign_pages),
 		cmocka_unit_test(test_mr_list),
+		cmocka_unit_test(test_implicit_reclaim),
 	};
 
 	guest_suite_setup();
