@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <linux/userfaultfd.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -1388,6 +1389,231 @@ static void test_oom_reaper_refusal(void **state)
 	assert_int_equal(oom_cgroup_done(cg), 1);
 }
 
+/* A context of another process's kind: its jobs run while a victim dies. */
+struct bystander {
+	int fd;
+	uint8_t *buf;
+	volatile int stop;
+	unsigned long jobs, bad;
+};
+
+static void *bystander_fn(void *arg)
+{
+	struct bystander *b = arg;
+	const size_t len = 256 * 1024;
+
+	for (unsigned int v = 1; !b->stop; v++) {
+		struct hmirror_cmd c = hm_fill(b->buf, (uint8_t)v, len);
+
+		if (hm_run(b->fd, &c, 1)) {
+			b->bad++;
+			continue;
+		}
+		for (size_t i = 0; i < len; i += 4096)
+			if (b->buf[i] != (uint8_t)v)
+				b->bad++;
+		b->jobs++;
+		usleep(2000);	/* a steady load, not a second victim */
+	}
+	return NULL;
+}
+
+static void bystander_start(struct bystander *b, pthread_t *t)
+{
+	struct hmirror_ctx_config c = {
+		.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 30000,
+	};
+
+	b->fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	assert_int_equal(hm_config(b->fd, &c), 0);
+	b->buf = hm_map(256 * 1024);
+	assert_int_equal(pthread_create(t, NULL, bystander_fn, b), 0);
+}
+
+/* Its jobs all went through, none reset, and it still works. */
+static void bystander_check(struct bystander *b, pthread_t t)
+{
+	struct hmirror_stats st;
+	unsigned long before = b->jobs;
+
+	usleep(200000);
+	b->stop = 1;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	hm_stats(b->fd, &st);
+	print_message("# bystander: %lu jobs, %lu after the victim died\n",
+		      b->jobs, b->jobs - before);
+	assert_int_equal(b->bad, 0);
+	assert_true(b->jobs - before > 0);
+	assert_int_equal(st.escalations, 0);
+	assert_int_equal(st.jobs_failed + st.jobs_cancelled, 0);
+	close(b->fd);
+	munmap(b->buf, 256 * 1024);
+}
+
+/*
+ * The victim holds mirrored memory under a NONE-class job stuck on
+ * WAIT_VALUE and 8 MiB in device memory, then allocates until it is
+ * OOM-killed; returns never. @cg: the cgroup to join, or NULL (global).
+ */
+static void oom_victim_run(const char *cg)
+{
+	struct hmirror_ctx_config c = {
+		.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 30000,
+	};
+	const size_t big = cg ? 512 * MiB : 16UL << 30;
+	uint8_t *m, *d, *x;
+	int fd;
+
+	if (cg) {
+		fd = oom_child_stuck(cg, &c, 16 * MiB, &m);
+	} else {
+		struct hmirror_cmd cmd[2];
+
+		if (guest_write_file("/proc/self/oom_score_adj", "1000"))
+			_exit(1);
+		m = hm_map(16 * MiB);
+		fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+		if (hm_config(fd, &c))
+			_exit(2);
+		cmd[0] = hm_wait_value((uint64_t *)m, 1, 0);
+		cmd[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_MIRROR,
+			.src = (uintptr_t)m, .len = 16 * MiB };
+		if (hm_submit(fd, cmd, 2, NULL))
+			_exit(3);
+	}
+	d = hm_map(8 * MiB);
+	memset(d, 0x6b, 8 * MiB);
+	if (hm_migrate(fd, d, 8 * MiB, HMIRROR_MIGRATE_TO_DEVICE, NULL, NULL,
+		       NULL))
+		_exit(6);
+	x = mmap(NULL, big, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (x == MAP_FAILED)
+		_exit(5);
+	/* Faulted by the kernel, 64 MiB a call: fewer traps under TCG. */
+	for (size_t i = 0; ; i = (i + 64 * MiB) % big)
+		if (madvise(x + i, 64 * MiB, 23 /* MADV_POPULATE_WRITE */))
+			x[i] = 1;	/* until the OOM killer comes */
+}
+
+/*
+ * The kernel's time, in us, of the first record from offset @kmsg on that
+ * contains @what (a mark written to /dev/kmsg has one too); 0 if none.
+ */
+static uint64_t kmsg_time(int kmsg, const char *what)
+{
+	char rec[2048];
+	unsigned long long us;
+	ssize_t n;
+
+	while ((n = read(kmsg, rec, sizeof(rec) - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EPIPE)
+				continue;
+			return 0;
+		}
+		rec[n] = '\0';
+		if (strstr(rec, what) &&
+		    sscanf(rec, "%*u,%*u,%llu", &us) == 1)
+			return us;
+	}
+	return 0;
+}
+
+/* Wait up to 5 s for device 0's resident pages to drop to @n. */
+static uint64_t resident_settle(int fd, uint64_t n)
+{
+	struct hmirror_stats st;
+
+	hm_stats(fd, &st);
+	for (int i = 0; i < 500 && st.dev_resident > n; i++) {
+		usleep(10000);
+		hm_stats(fd, &st);
+	}
+	return st.dev_resident;
+}
+
+/*
+ * OOM with device memory and a bystander: a cgroup-limited victim (or,
+ * @global, one the whole VM's memory runs out on) holds mirrored memory
+ * under a stuck NONE-class job and device-resident pages. It must be
+ * killed and torn down well inside its 30 s deadline (the reaper's
+ * refused non-blockable invalidation must not hold its exit), its device
+ * pages freed, and another context, NONE class too, must see every job
+ * through with no reset.
+ */
+static void oom_with_bystander(bool global)
+{
+	const char *cg = global ? NULL : "/sys/fs/cgroup/hmirror-oom-dev";
+	struct bystander b = { 0 };
+	uint64_t t0, dt, base, killed, gone;
+	struct hmirror_stats st;
+	char what[64];
+	pthread_t t;
+	int status, kmsg;
+	pid_t pid;
+
+	if (cg)
+		oom_cgroup_make(cg, "64M");
+	else
+		assert_int_equal(guest_write_file("/proc/self/oom_score_adj",
+						  "-1000"), 0);
+	bystander_start(&b, &t);
+	hm_stats(b.fd, &st);
+	base = st.dev_resident;
+	kmsg = open("/dev/kmsg", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	assert_true(kmsg >= 0);
+	assert_true(lseek(kmsg, 0, SEEK_END) >= 0);
+
+	t0 = hm_now_ns();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		oom_victim_run(cg);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	dt = hm_now_ns() - t0;
+	/*
+	 * A mark in the kernel's log: its clock is the OOM report's. The
+	 * newline ends the record; without it, it stays open for a
+	 * continuation and readers do not see it yet.
+	 */
+	snprintf(what, sizeof(what), "hmirror-test: %d reaped\n", pid);
+	assert_true(write(kmsg, what, strlen(what)) > 0);
+	snprintf(what, sizeof(what), "Killed process %d ", pid);
+	killed = kmsg_time(kmsg, what);
+	snprintf(what, sizeof(what), "hmirror-test: %d reaped", pid);
+	gone = kmsg_time(kmsg, what);
+	close(kmsg);
+	print_message("# %s OOM: victim killed %llu ms after its start, gone %llu ms after the kill (its deadline: 30 s)\n",
+		      global ? "global" : "cgroup",
+		      (unsigned long long)(dt / 1000 - (gone - killed)) / 1000,
+		      (unsigned long long)(gone - killed) / 1000);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_true(killed && gone >= killed);
+	/* Torn down on its death, not at the deadline (30 s). */
+	assert_true(gone - killed < 10000000ull);
+	assert_int_equal(resident_settle(b.fd, base), base);
+	bystander_check(&b, t);
+	if (cg)
+		assert_int_equal(oom_cgroup_done(cg), 1);
+	else
+		assert_int_equal(guest_write_file("/proc/self/oom_score_adj",
+						  "0"), 0);
+}
+
+static void test_oom_devmem_bystander(void **state)
+{
+	(void)state;
+	oom_with_bystander(false);
+}
+
+static void test_oom_global(void **state)
+{
+	(void)state;
+	oom_with_bystander(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1429,6 +1655,8 @@ int main(void)
 		cmocka_unit_test_prestate(test_mremap, &cls_none),
 		cmocka_unit_test(test_oom_victim),
 		cmocka_unit_test(test_oom_reaper_refusal),
+		cmocka_unit_test(test_oom_devmem_bystander),
+		cmocka_unit_test(test_oom_global),
 	};
 
 	guest_suite_setup();
