@@ -30,10 +30,10 @@
  *   fault_back_*        CPU reads of one byte per page of a buffer in
  *                       device memory (migrate_to_ram), us per page;
  *                       anchor: the same on test_hmm's device memory
- *   mr_prefetched_job_* a CRC32C job over a CPU-written buffer named
- *                       through an ODP region after a PREFETCH of it, ms;
- *                       anchor: the same job on a region not prefetched
- *                       (its first touch mirrors the buffer)
+ *   mr_prefetched_job_* a MIRROR job (fault-in, no device work) over a
+ *                       CPU-written buffer named through an ODP region
+ *                       after a PREFETCH of it, ms; anchor: the same job
+ *                       on a region not prefetched (its first touch)
  *   mr_prefetch_and_job_* the PREFETCH and that job together, ms; anchor:
  *                       the first-touch job alone
  *
@@ -987,9 +987,10 @@ static void bench_esc(void)
 /* ---- memory regions: first touch against prefetch ---------------------- */
 
 /*
- * One CRC32C job through an ODP region over a fresh CPU-written buffer,
- * on a fresh context; with @prefetch, a synchronous PREFETCH first, timed
- * apart. Returns the job's ms, the prefetch's in *pf_ms.
+ * One MIRROR job through an ODP region over a fresh CPU-written buffer,
+ * on a fresh context: the first touch's cost with no device work to hide
+ * it. With @prefetch, a synchronous PREFETCH first, timed apart. Returns
+ * the job's ms, the prefetch's in *pf_ms.
  */
 static double mr_job(size_t len, enum kind kind, bool prefetch, double *pf_ms,
 		     double *thp)
@@ -997,7 +998,7 @@ static double mr_job(size_t len, enum kind kind, bool prefetch, double *pf_ms,
 	struct hmirror_cmd cmds[1];
 	struct hmirror_job job;
 	struct hmirror *h;
-	uint32_t key = 0, *out;
+	uint32_t key = 0;
 	uint64_t t0;
 	double ms;
 	char *p;
@@ -1006,18 +1007,11 @@ static double mr_job(size_t len, enum kind kind, bool prefetch, double *pf_ms,
 	p = buf_fresh(len, kind);
 	if (kind == KIND_THP)
 		*thp = fmin(*thp, thp_share(len));
-	out = (uint32_t *)buf_map(page_size, KIND_4K);
-	*out = 0;
 	h = ctx_open(HMIRROR_PREEMPT_PAGE);
 	ret = hmirror_mr_reg(h, p, len, HMIRROR_MR_ODP, HMIRROR_ACCESS_READ,
 			     &key);
 	if (ret)
 		die("hmirror_mr_reg: %s", hmirror_strerror(ret));
-	/* The result page is mirrored first: only the buffer differs. */
-	hmirror_job_init(&job, cmds, 1);
-	if (hmirror_job_crc32c(&job, out, p, page_size, 0))
-		die("CRC32C command");
-	job_run(h, &job);
 	*pf_ms = 0;
 	if (prefetch) {
 		t0 = now_ns();
@@ -1026,13 +1020,12 @@ static double mr_job(size_t len, enum kind kind, bool prefetch, double *pf_ms,
 			die("hmirror_mr_advise: %s", hmirror_strerror(ret));
 		*pf_ms = ms_since(t0, now_ns());
 	}
-	hmirror_job_reset(&job);
-	if (hmirror_job_crc32c(&job, out, (void *)0, len, 0) ||
-	    hmirror_job_use_keys(&job, 0, key))
-		die("CRC32C command");
+	hmirror_job_init(&job, cmds, 1);
+	job_mirror(&job, (void *)0, len);
+	if (hmirror_job_use_keys(&job, 0, key))
+		die("MIRROR command");
 	ms = job_run(h, &job);
 	hmirror_close(h);
-	munmap(out, page_size);
 	munmap(p, len);
 	return ms;
 }
