@@ -57,7 +57,7 @@ MAN3_LINKS := \
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
-	      $(B)/tests/vm/test_mr
+	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_fault
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).

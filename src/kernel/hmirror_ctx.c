@@ -52,7 +52,7 @@ DEFINE_SPINLOCK(hmirror_ctx_all_lock);
  *
  * Return: the context or an ERR_PTR().
  */
-struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
+noinline struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 {
 	struct hmirror_ctx *ctx;
 

@@ -618,9 +618,10 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
  *
  * Return: 0 (even if some pages stayed) or a negative errno.
  */
-int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
-			  unsigned long end, bool to_dev, unsigned int flags,
-			  s32 __user *ustatus, u64 *moved, u64 *failed)
+noinline int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
+				   unsigned long end, bool to_dev,
+				   unsigned int flags, s32 __user *ustatus,
+				   u64 *moved, u64 *failed)
 {
 	struct mmu_interval_notifier notifier = {};
 	struct hmirror_migrate req = {};

@@ -70,8 +70,8 @@ static size_t hmirror_range_bytes(const struct hmirror_range *r)
  *
  * Return: the range or an ERR_PTR().
  */
-struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
-					unsigned long addr)
+noinline struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
+						 unsigned long addr)
 {
 	unsigned long idx = addr >> HMIRROR_CHUNK_SHIFT;
 	struct hmirror_range *r;
@@ -487,9 +487,10 @@ static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
  * on a kernel without hmm_range_fault_unlocked_timeout(), -EXDEV, -EBUSY
  * (retried for HMM_RANGE_DEFAULT_TIMEOUT ms), -EIO (context dead).
  */
-int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
-		     unsigned long end, unsigned int flags, unsigned long *pfns,
-		     struct hmirror_range **rp, unsigned long *seqp)
+noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
+			      unsigned long end, unsigned int flags,
+			      unsigned long *pfns, struct hmirror_range **rp,
+			      unsigned long *seqp)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
 	bool present = flags & HMIRROR_PT_PRESENT;
