@@ -52,7 +52,8 @@ MAN3_LINKS := \
 	hmirror_submit.3:hmirror_job_migrate.3 \
 	hmirror_submit.3:hmirror_job_add_cmd.3 \
 	hmirror_submit.3:hmirror_job_set_flags.3 \
-	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3
+	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3 \
+	hmirror_inject.3:hmirror_inject_get.3
 
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
