@@ -52,13 +52,14 @@ MAN3_LINKS := \
 	hmirror_submit.3:hmirror_job_migrate.3 \
 	hmirror_submit.3:hmirror_job_add_cmd.3 \
 	hmirror_submit.3:hmirror_job_set_flags.3 \
-	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3
+	hmirror_submit.3:hmirror_wait.3 hmirror_submit.3:hmirror_crc32c.3 \
+	hmirror_inject.3:hmirror_inject_get.3
 
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
 	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_hostile \
-	      $(B)/tests/vm/test_stress
+	      $(B)/tests/vm/test_stress $(B)/tests/vm/test_fault
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).

@@ -4,6 +4,7 @@
  * the ioctl front end.
  */
 
+#include <linux/error-injection.h>
 #include <linux/eventfd.h>
 #include <linux/fs.h>
 #include <linux/poll.h>
@@ -51,7 +52,7 @@ DEFINE_SPINLOCK(hmirror_ctx_all_lock);
  *
  * Return: the context or an ERR_PTR().
  */
-struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
+noinline struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 {
 	struct hmirror_ctx *ctx;
 
@@ -59,6 +60,8 @@ struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
 
+	if (hmirror_fault_should_fail_dev(HMIRROR_FAULT_CTX_ALLOC, hdev))
+		return ERR_PTR(-ENOMEM);
 	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
 		return ERR_PTR(-ENOMEM);
@@ -100,6 +103,7 @@ struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 	hmirror_obj_get();
 	return ctx;
 }
+ALLOW_ERROR_INJECTION(__hmirror_ctx_create, ERRNO);
 
 static int hmirror_ctx_open(struct inode *inode, struct file *file)
 {

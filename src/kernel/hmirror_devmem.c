@@ -6,6 +6,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/error-injection.h>
 #include <linux/ioport.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
@@ -348,7 +349,7 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 
 	if (!dm || order > hmirror_devmem_max_order(hdev))
 		return NULL;
-	if (hmirror_fault_should_fail(HMIRROR_FAULT_DEVMEM_ALLOC))
+	if (hmirror_fault_should_fail_dev(HMIRROR_FAULT_DEVMEM_ALLOC, hdev))
 		return NULL;
 	/* Armed by hmirror_ctx_fail_huge_alloc(): one failure, then off. */
 	if (order && atomic_read(&hdev->fail_huge_alloc) &&
@@ -384,6 +385,7 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 	hmirror_zone_device_folio_init((struct folio *)page, &dm->pgmap, order);
 	return page;
 }
+ALLOW_ERROR_INJECTION(hmirror_devmem_alloc, NULL);
 
 static void hmirror_devmem_folio_free(struct folio *folio)
 {

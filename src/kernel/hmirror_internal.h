@@ -152,7 +152,19 @@ struct hmirror_devmem {
 
 /* Named fault injection sites (hmirror_fault.c). */
 enum hmirror_fault_site {
+	HMIRROR_FAULT_CTX_ALLOC,
+	HMIRROR_FAULT_RANGE_ALLOC,
+	HMIRROR_FAULT_PTE_ALLOC,
+	HMIRROR_FAULT_NOTIFIER_INSERT,
+	HMIRROR_FAULT_HMM_BUSY,
+	HMIRROR_FAULT_HMM_FAULT,
+	HMIRROR_FAULT_JOB_ALLOC,
 	HMIRROR_FAULT_DEVMEM_ALLOC,
+	HMIRROR_FAULT_MIGRATE_PAGE,
+	HMIRROR_FAULT_ENGINE_STALL,
+	HMIRROR_FAULT_LOST_COMPLETION,
+	HMIRROR_FAULT_RESET_SLOW,
+	HMIRROR_FAULT_COPY_ERROR,
 	HMIRROR_FAULT_NR,
 };
 
@@ -318,6 +330,8 @@ enum hmirror_ctx_state {
  * @advise_pending: advice queued, or done with its event unread (pt_lock)
  * @stats: counters, as STATS reports them
  * @debugfs: this context's debugfs file
+ * @reset_ack_at: reset_slow injection: when the device acknowledges the
+ *		  reset asked for (sw backend, under hdev->lock), or 0
  */
 struct hmirror_ctx {
 	struct hmirror_device *hdev;
@@ -367,6 +381,7 @@ struct hmirror_ctx {
 
 	struct hmirror_stats stats;
 	struct dentry *debugfs;
+	ktime_t reset_ack_at;
 };
 
 /**
@@ -407,6 +422,11 @@ struct hmirror_seg {
  * @opmr: regions the operands name, 2 per command (dst, src), or NULL
  *	  when no operand names a region
  * @revoke_gen: ctx->revoke_gen when the job last checked its regions
+ * @stall_until: engine_stall injection: no step of the job runs before
+ *		 this (ktime_get_ns()), or 0
+ * @lost_until: lost_completion injection: the job is done but its
+ *		completion is held until this, or until the next kick; 0:
+ *		not done
  * @cmds: the commands, as validated at submit
  */
 struct hmirror_job {
@@ -428,6 +448,8 @@ struct hmirror_job {
 	unsigned int nr_segs;
 	struct hmirror_mr **opmr;
 	unsigned int revoke_gen;
+	u64 stall_until;
+	u64 lost_until;
 	struct hmirror_cmd cmds[] __counted_by(nr_cmds);
 };
 
@@ -555,7 +577,11 @@ void hmirror_advise_work(struct work_struct *work);
 void hmirror_advise_destroy(struct hmirror_ctx *ctx);
 
 /* hmirror_fault.c */
-bool hmirror_fault_should_fail(enum hmirror_fault_site site);
+bool hmirror_fault_should_fail(enum hmirror_fault_site site,
+			       const struct hmirror_ctx *ctx);
+bool hmirror_fault_should_fail_dev(enum hmirror_fault_site site,
+				   const struct hmirror_device *hdev);
+unsigned int hmirror_fault_delay_ms(enum hmirror_fault_site site);
 void hmirror_fault_debugfs_init(struct dentry *root);
 
 /* hmirror_sw.c */

@@ -4,6 +4,7 @@
  * completion and waiting.
  */
 
+#include <linux/error-injection.h>
 #include <linux/eventfd.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
@@ -359,6 +360,8 @@ static struct hmirror_job *hmirror_job_create(struct hmirror_ctx *ctx,
 	/* kfree()d under pt_lock on completion: must come from kmalloc. */
 	BUILD_BUG_ON(struct_size_t(struct hmirror_job, cmds, HMIRROR_MAX_CMDS) >
 		     PAGE_SIZE);
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_JOB_ALLOC, ctx))
+		return ERR_PTR(-ENOMEM);
 	job = kzalloc(struct_size(job, cmds, sub->nr_cmds), GFP_KERNEL_ACCOUNT);
 	if (!job)
 		return ERR_PTR(-ENOMEM);
@@ -366,8 +369,9 @@ static struct hmirror_job *hmirror_job_create(struct hmirror_ctx *ctx,
 	job->ctx = ctx;
 	hmirror_obj_get();
 
-	job->segs = kcalloc(2 * sub->nr_cmds, sizeof(*job->segs),
-			    GFP_KERNEL_ACCOUNT);
+	if (!hmirror_fault_should_fail(HMIRROR_FAULT_JOB_ALLOC, ctx))
+		job->segs = kcalloc(2 * sub->nr_cmds, sizeof(*job->segs),
+				    GFP_KERNEL_ACCOUNT);
 	if (!job->segs) {
 		ret = -ENOMEM;
 		goto err;
@@ -621,6 +625,7 @@ int hmirror_job_submit(struct hmirror_ctx *ctx, struct hmirror_submit *sub)
 	sub->fence = fence;
 	return 0;
 }
+ALLOW_ERROR_INJECTION(hmirror_job_submit, ERRNO);
 
 /**
  * hmirror_job_complete() - end a job and free it

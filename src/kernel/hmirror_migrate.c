@@ -4,6 +4,7 @@
  * the device memory of hmirror's device instances.
  */
 
+#include <linux/error-injection.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/hugetlb.h>
@@ -129,8 +130,25 @@ static unsigned long hmirror_mpfn_write(unsigned long src,
 	return 0;
 }
 
+/*
+ * migrate_page injection: the core leaves this 4 KiB entry where it is, as
+ * it does a page it cannot move. Done by giving it no destination, which
+ * migrate_vma_pages() takes as such (clearing MIGRATE_PFN_MIGRATE on a
+ * collected page would not stop it from migrating the page's mapping).
+ */
+static bool hmirror_mig_inject(struct hmirror_ctx *ctx, unsigned long s,
+			       s32 *why)
+{
+	if (!ctx || (s & HMIRROR_MPFN_COMPOUND) ||
+	    !hmirror_fault_should_fail(HMIRROR_FAULT_MIGRATE_PAGE, ctx))
+		return false;
+	*why = -EBUSY;
+	return true;
+}
+
 /* Destinations in @hdev's memory for everything collected in @args. */
-static void hmirror_alloc_copy_to_dev(struct hmirror_device *hdev,
+static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
+				      struct hmirror_device *hdev,
 				      struct migrate_vma *args, s32 *why)
 {
 	unsigned long i, j, n = args->npages, s;
@@ -139,6 +157,8 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_device *hdev,
 	for (i = 0; i < n; i++) {
 		s = args->src[i];
 		if (!(s & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (hmirror_mig_inject(ctx, s, &why[i]))
 			continue;
 		spage = migrate_pfn_to_page(s);
 		if (s & HMIRROR_MPFN_COMPOUND) {
@@ -273,9 +293,11 @@ static void hmirror_mig_handback_done(const unsigned long *dst,
 /*
  * System memory destinations for device pages collected in @args. With
  * @handed, 4 KiB device-private pages move by handing their backing pages
- * over (see hmirror_handover()), recorded there.
+ * over (see hmirror_handover()), recorded there. @ctx: the context of an
+ * explicit migration (NULL for a CPU fault), for migrate_page injection.
  */
-static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
+static vm_fault_t hmirror_alloc_copy_to_sys(struct hmirror_ctx *ctx,
+					    struct migrate_vma *args,
 					    struct page *fault_page,
 					    struct page **bulk,
 					    unsigned long *handed)
@@ -284,6 +306,7 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 	struct page *spage, *dpage;
 	struct folio *folio;
 	vm_fault_t ret = 0;
+	s32 why;
 
 	if (bulk)
 		hmirror_alloc_bulk(args, bulk);
@@ -291,6 +314,8 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct migrate_vma *args,
 		s = args->src[i];
 		spage = migrate_pfn_to_page(s);
 		if (!spage || !(s & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (hmirror_mig_inject(ctx, s, &why))
 			continue;
 		addr = args->start + (i << PAGE_SHIFT);
 		if (!(s & HMIRROR_MPFN_COMPOUND)) {
@@ -375,7 +400,8 @@ static unsigned long hmirror_mig_moved(const unsigned long *src,
  * memory; returns pages moved. THPs are collected whole only where
  * @hdev's memory takes device folios.
  */
-static long hmirror_mig_round(struct hmirror_device *hdev,
+static long hmirror_mig_round(struct hmirror_ctx *ctx,
+			      struct hmirror_device *hdev,
 			      struct vm_area_struct *vma, unsigned long start,
 			      unsigned long end, struct hmirror_mig *m,
 			      bool to_dev, void *owner, unsigned long select)
@@ -401,9 +427,9 @@ static long hmirror_mig_round(struct hmirror_device *hdev,
 		return ret;
 	if (args.cpages) {
 		if (to_dev)
-			hmirror_alloc_copy_to_dev(hdev, &args, m->why);
+			hmirror_alloc_copy_to_dev(ctx, hdev, &args, m->why);
 		else
-			hmirror_alloc_copy_to_sys(&args, NULL, m->pages,
+			hmirror_alloc_copy_to_sys(ctx, &args, NULL, m->pages,
 						  m->handed);
 		migrate_vma_pages(&args);
 		if (!to_dev)
@@ -535,7 +561,7 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 	if (to_dev) {
 		left = n;
 		if (!(flags & HMIRROR_MIG_DEVICE_ONLY)) {
-			r = hmirror_mig_round(hdev, vma, start, end, m, true,
+			r = hmirror_mig_round(ctx, hdev, vma, start, end, m, true,
 					      hdev, MIGRATE_VMA_SELECT_SYSTEM);
 			if (r < 0)
 				return r;
@@ -548,7 +574,7 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 			other = hmirror_device_get(i);
 			if (other == hdev || !other->devmem)
 				continue;
-			r = hmirror_mig_round(hdev, vma, start, end, m, true,
+			r = hmirror_mig_round(ctx, hdev, vma, start, end, m, true,
 					      other, hmirror_mig_select_dev(other));
 			if (r < 0)
 				return r;
@@ -558,7 +584,7 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 		}
 		atomic64_add(moved, &hdev->devmem->migrated_in);
 	} else {
-		r = hmirror_mig_round(hdev, vma, start, end, m, false, hdev,
+		r = hmirror_mig_round(ctx, hdev, vma, start, end, m, false, hdev,
 				      hmirror_mig_select_dev(hdev));
 		if (r < 0)
 			return r;
@@ -592,9 +618,10 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
  *
  * Return: 0 (even if some pages stayed) or a negative errno.
  */
-int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
-			  unsigned long end, bool to_dev, unsigned int flags,
-			  s32 __user *ustatus, u64 *moved, u64 *failed)
+noinline int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
+				   unsigned long end, bool to_dev,
+				   unsigned int flags, s32 __user *ustatus,
+				   u64 *moved, u64 *failed)
 {
 	struct mmu_interval_notifier notifier = {};
 	struct hmirror_migrate req = {};
@@ -655,6 +682,7 @@ out:
 	kvfree(m);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(hmirror_migrate_range, ERRNO);
 
 /**
  * hmirror_migrate() - HMIRROR_IOC_MIGRATE
@@ -751,7 +779,7 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	}
 	ret = 0;
 	if (args.cpages) {
-		ret = hmirror_alloc_copy_to_sys(&args, page,
+		ret = hmirror_alloc_copy_to_sys(NULL, &args, page,
 						m ? m->pages : NULL, handed);
 		migrate_vma_pages(&args);
 		hmirror_mig_handback(&args, handed);

@@ -4,6 +4,7 @@
  * translations into them with hmm_range_fault().
  */
 
+#include <linux/error-injection.h>
 #include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
@@ -69,8 +70,8 @@ static size_t hmirror_range_bytes(const struct hmirror_range *r)
  *
  * Return: the range or an ERR_PTR().
  */
-struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
-					unsigned long addr)
+noinline struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
+						 unsigned long addr)
 {
 	unsigned long idx = addr >> HMIRROR_CHUNK_SHIFT;
 	struct hmirror_range *r;
@@ -85,15 +86,20 @@ struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
 	if (READ_ONCE(ctx->stats.ranges) >= HMIRROR_MAX_RANGES)
 		return ERR_PTR(-ENOSPC);
 
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_RANGE_ALLOC, ctx))
+		return ERR_PTR(-ENOMEM);
 	r = kzalloc_obj(*r, GFP_KERNEL_ACCOUNT);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
 	r->ctx = ctx;
 	r->start = idx << HMIRROR_CHUNK_SHIFT;
 
-	ret = mmu_interval_notifier_insert(&r->notifier, ctx->mm, r->start,
-					   HMIRROR_CHUNK_SIZE,
-					   &hmirror_range_ops);
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_NOTIFIER_INSERT, ctx))
+		ret = -ENOMEM;
+	else
+		ret = mmu_interval_notifier_insert(&r->notifier, ctx->mm,
+						   r->start, HMIRROR_CHUNK_SIZE,
+						   &hmirror_range_ops);
 	if (ret)
 		goto err_free;
 
@@ -114,6 +120,7 @@ err_free:
 	kfree(r);
 	return ERR_PTR(ret);
 }
+ALLOW_ERROR_INJECTION(hmirror_range_get, ERRNO);
 
 static void hmirror_range_free(struct hmirror_ctx *ctx, struct hmirror_range *r)
 {
@@ -209,6 +216,8 @@ static int hmirror_range_alloc_ptes(struct hmirror_range *r)
 	lockdep_assert_held(&ctx->lock);
 	if (r->ptes)
 		return 0;
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_PTE_ALLOC, ctx))
+		return -ENOMEM;
 	/* Sleeping allocation: before pt_lock, never under it. */
 	ptes = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(u64), GFP_KERNEL_ACCOUNT);
 	if (!ptes)
@@ -466,17 +475,22 @@ static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
  * Follows the mmu_interval_read_begin() / hmm_range_fault() /
  * mmu_interval_read_retry() protocol: the PTEs are programmed under
  * pt_lock only if no invalidation of the chunk ran since read_begin.
- * Retries are not time-bounded (they measure the kernel's own progress,
- * not user space's), but a fatal signal ends them.
+ * Retries (hmm_range_fault() -EBUSY, or a sequence that moved) give up
+ * after HMM_RANGE_DEFAULT_TIMEOUT, as amdgpu's and nouveau's do: a storm
+ * of invalidations that never lets a walk through fails the call with
+ * -EBUSY instead of spinning in it for ever. A fatal signal ends them
+ * sooner.
  *
  * Return: 0, -EFAULT if some page is not mapped with the access wanted
  * (-EPERM for a write to a read-only mapping under HMIRROR_PT_EPERM),
  * -EINTR on a fatal signal, -ENOMEM, -EOPNOTSUPP for HMIRROR_PT_UNLOCKED
- * on a kernel without hmm_range_fault_unlocked_timeout(), -EXDEV.
+ * on a kernel without hmm_range_fault_unlocked_timeout(), -EXDEV, -EBUSY
+ * (retried for HMM_RANGE_DEFAULT_TIMEOUT ms), -EIO (context dead).
  */
-int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
-		     unsigned long end, unsigned int flags, unsigned long *pfns,
-		     struct hmirror_range **rp, unsigned long *seqp)
+noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
+			      unsigned long end, unsigned int flags,
+			      unsigned long *pfns, struct hmirror_range **rp,
+			      unsigned long *seqp)
 {
 	unsigned long npages = (end - start) >> PAGE_SHIFT;
 	bool present = flags & HMIRROR_PT_PRESENT;
@@ -489,6 +503,7 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		.dev_private_owner = ctx->hdev,
 		.hmm_pfns = pfns,
 	};
+	unsigned long timeout;
 	struct hmirror_range *r;
 	unsigned long done;
 	bool huge;
@@ -531,12 +546,23 @@ int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			goto out;
 	}
 
-	for (;;) {
+	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	for (;; cond_resched()) {
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
+		if (time_after(jiffies, timeout)) {
+			ret = -EBUSY;
+			break;
+		}
 		ret = hmirror_pt_hmm_fault(&range, flags);
+		/* The walk is done either way: a storm costs what it would. */
+		if (!ret && hmirror_fault_should_fail(HMIRROR_FAULT_HMM_BUSY, ctx))
+			ret = -EBUSY;
+		else if (!ret &&
+			 hmirror_fault_should_fail(HMIRROR_FAULT_HMM_FAULT, ctx))
+			ret = -EFAULT;
 		if (ret == -EBUSY) {
 			spin_lock(&ctx->pt_lock);
 			ctx->stats.fault_retries++;
@@ -604,6 +630,7 @@ out:
 	trace_hmirror_fault(ctx->hdev->index, ctx->id, start, end, write, ret);
 	return ret;
 }
+ALLOW_ERROR_INJECTION(hmirror_pt_fault, ERRNO);
 
 /**
  * DOC: device-exclusive access

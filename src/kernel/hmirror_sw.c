@@ -39,6 +39,28 @@
  * before every step), takes it off the run
  * queue and waits until the engine is not inside it, which takes at most
  * one step.
+ *
+ * Fault injection (see hmirror_fault.c) models what a real device does
+ * wrong, each within the bounds the mirror already relies on:
+ *
+ * - engine_stall: before a step, the job stops making progress for the
+ *   site's delay, as if the device hung on it; it is polled like a DELAY.
+ *   A NONE-class job stalled past the deadline gets its context reset.
+ * - copy_error: a step that would touch memory (COPY, FILL, CRC32C,
+ *   ATOMIC_ADD, WRITE_VALUE) fails the job with -EIO instead, its earlier
+ *   steps done: what a DMA error does. The pages before are written, the
+ *   one it failed at and those after are not.
+ * - lost_completion: a job that finished has its completion held back: it
+ *   stays the context's oldest job, its fence unsignalled, until the next
+ *   kick of the context (a submit) or the site's delay passes, whichever
+ *   comes first, as a driver's fence timeout or the next interrupt finds a
+ *   lost one. A WAIT with a shorter timeout returns -ETIME; an
+ *   invalidation waits for it like for any pending job, up to the
+ *   deadline; a reset cancels it (-ECANCELED).
+ * - reset_slow: the device acknowledges a reset the site's delay late.
+ *   ctx_reset still returns within its timeout: -ETIMEDOUT if the
+ *   acknowledgment is not in by then, and a later reset of the same
+ *   context waits for the rest of that same delay, not a new one.
  */
 
 #define HMIRROR_SW_BUDGET	64	/* steps per context per turn */
@@ -124,6 +146,61 @@ static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
 	if (two)
 		n = min_t(u64, n, PAGE_SIZE - offset_in_page(c->src + done));
 	return n;
+}
+
+/* Does the command touch memory (a copy error can hit it)? */
+static bool hmirror_sw_dma_op(u32 op)
+{
+	return op == HMIRROR_OP_COPY || op == HMIRROR_OP_FILL ||
+	       op == HMIRROR_OP_CRC32C || op == HMIRROR_OP_ATOMIC_ADD ||
+	       op == HMIRROR_OP_WRITE_VALUE;
+}
+
+/*
+ * Injected engine faults before a step: returns true if the step must
+ * not run now (stalled: *blocked set), with *err set if the job fails.
+ */
+static bool hmirror_sw_inject(struct hmirror_job *job, bool *blocked,
+			      int *err)
+{
+	struct hmirror_ctx *ctx = job->ctx;
+	u64 now;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	if (job->stall_until) {
+		now = ktime_get_ns();
+		if (now < job->stall_until) {
+			*blocked = true;
+			return true;
+		}
+		job->stall_until = 0;
+	} else if (hmirror_fault_should_fail(HMIRROR_FAULT_ENGINE_STALL, ctx)) {
+		job->stall_until = ktime_get_ns() +
+			(u64)hmirror_fault_delay_ms(HMIRROR_FAULT_ENGINE_STALL) *
+			NSEC_PER_MSEC;
+		*blocked = true;
+		return true;
+	}
+	if (hmirror_sw_dma_op(job->cmds[job->cur].op) &&
+	    hmirror_fault_should_fail(HMIRROR_FAULT_COPY_ERROR, ctx)) {
+		*err = -EIO;
+		return true;
+	}
+	return false;
+}
+
+/* The job ran its last command: complete it, or lose its completion. */
+static void hmirror_sw_finish(struct hmirror_job *job, bool *blocked)
+{
+	lockdep_assert_held(&job->ctx->pt_lock);
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_LOST_COMPLETION, job->ctx)) {
+		job->lost_until = ktime_get_ns() +
+			(u64)hmirror_fault_delay_ms(HMIRROR_FAULT_LOST_COMPLETION) *
+			NSEC_PER_MSEC;
+		*blocked = true;
+		return;
+	}
+	hmirror_job_complete(job, 0);
 }
 
 /* One step of the job's current command; returns enum hmirror_step. */
@@ -288,7 +365,28 @@ static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 			progress = true;
 			continue;
 		}
+		/* Done, its completion lost: found again when it is due. */
+		if (job->lost_until) {
+			if (ktime_get_ns() < job->lost_until) {
+				*blocked = true;
+				spin_unlock(&ctx->pt_lock);
+				break;
+			}
+			hmirror_job_complete(job, 0);
+			spin_unlock(&ctx->pt_lock);
+			progress = true;
+			continue;
+		}
 		err = 0;
+		if (hmirror_sw_inject(job, blocked, &err)) {
+			if (err)
+				hmirror_job_complete(job, err);
+			spin_unlock(&ctx->pt_lock);
+			if (!err)
+				break;
+			progress = true;
+			continue;
+		}
 		step = hmirror_sw_step(job, &err);
 		if (err) {
 			hmirror_job_complete(job, err);
@@ -296,7 +394,7 @@ static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 		} else if (step == HMIRROR_STEP_CMD_DONE) {
 			job->done = 0;
 			if (++job->cur == job->nr_cmds)
-				hmirror_job_complete(job, 0);
+				hmirror_sw_finish(job, blocked);
 			progress = true;
 		} else if (step == HMIRROR_STEP_PROGRESS) {
 			progress = true;
@@ -405,6 +503,14 @@ static void hmirror_sw_fini(struct hmirror_device *hdev)
 static void hmirror_sw_kick(struct hmirror_device *hdev,
 			    struct hmirror_ctx *ctx)
 {
+	struct hmirror_job *job;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	/* A kick finds a lost completion, as the next interrupt would. */
+	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
+	if (job && job->lost_until)
+		job->lost_until = 1;
+
 	spin_lock(&hdev->lock);
 	if (list_empty(&ctx->run_link))
 		list_add_tail(&ctx->run_link, &hdev->runq);
@@ -425,6 +531,39 @@ static bool hmirror_sw_left(struct hmirror_device *hdev,
 	return left;
 }
 
+/*
+ * reset_slow injection: wait for a late acknowledgment, at most
+ * @timeout_ms; returns the ms of @timeout_ms left, or -ETIMEDOUT.
+ */
+static long hmirror_sw_reset_ack(struct hmirror_ctx *ctx,
+				 unsigned int timeout_ms)
+{
+	struct hmirror_device *hdev = ctx->hdev;
+	bool inject = hmirror_fault_should_fail(HMIRROR_FAULT_RESET_SLOW, ctx);
+	ktime_t at;
+	s64 wait;
+
+	spin_lock(&hdev->lock);
+	if (inject && !ctx->reset_ack_at)
+		ctx->reset_ack_at = ktime_add_ms(ktime_get(),
+						 hmirror_fault_delay_ms(HMIRROR_FAULT_RESET_SLOW));
+	at = ctx->reset_ack_at;
+	spin_unlock(&hdev->lock);
+	if (!at)
+		return timeout_ms;
+
+	wait = max_t(s64, ktime_ms_delta(at, ktime_get()), 0);
+	if (wait > timeout_ms) {
+		msleep(timeout_ms);
+		return -ETIMEDOUT;
+	}
+	msleep(wait);
+	spin_lock(&hdev->lock);
+	ctx->reset_ack_at = 0;
+	spin_unlock(&hdev->lock);
+	return timeout_ms - wait;
+}
+
 static int hmirror_sw_ctx_reset(struct hmirror_ctx *ctx,
 				unsigned int timeout_ms)
 {
@@ -435,8 +574,12 @@ static int hmirror_sw_ctx_reset(struct hmirror_ctx *ctx,
 	list_del_init(&ctx->run_link);
 	spin_unlock(&hdev->lock);
 
+	left = hmirror_sw_reset_ack(ctx, timeout_ms);
+	if (left < 0)
+		return left;
+	/* A timeout of 0 still looks once. */
 	left = wait_event_timeout(hdev->reset_wq, hmirror_sw_left(hdev, ctx),
-				  msecs_to_jiffies(timeout_ms));
+				  msecs_to_jiffies(left));
 	return left ? 0 : -ETIMEDOUT;
 }
 

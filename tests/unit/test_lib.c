@@ -931,6 +931,44 @@ static void test_crc32c(void **state)
 			 hmirror_crc32c(7, buf, 32));
 }
 
+/*
+ * hmirror_inject(): names and values are checked before any file is
+ * touched (a bad one never reaches debugfs); errno is left alone.
+ */
+static void test_inject_bad_args(void **state)
+{
+	struct hmirror_inject_spec s = HMIRROR_INJECT_SPEC_INIT, bad;
+	static const char *const names[] = {
+		"", "../objects", "a/b", "Job_alloc", "job alloc",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+
+	(void)state;
+	errno = 1234;
+	assert_int_equal(hmirror_inject(NULL, &s), -EINVAL);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(hmirror_inject(names[i], &s), -EINVAL);
+		assert_int_equal(hmirror_inject_get(names[i], &s), -EINVAL);
+	}
+	assert_int_equal(hmirror_inject_get("job_alloc", NULL), -EINVAL);
+	bad = s;
+	bad.ppm = HMIRROR_INJECT_PPM_MAX + 1;
+	assert_int_equal(hmirror_inject("job_alloc", &bad), -EINVAL);
+	bad = s;
+	bad.times = -2;
+	assert_int_equal(hmirror_inject("job_alloc", &bad), -EINVAL);
+	bad = s;
+	bad.ctx = (int64_t)UINT32_MAX + 1;
+	assert_int_equal(hmirror_inject("job_alloc", &bad), -EINVAL);
+	bad = s;
+	bad.pid = -1;
+	assert_int_equal(hmirror_inject("job_alloc", &bad), -EINVAL);
+	bad = s;
+	bad.delay_ms = 10001;
+	assert_int_equal(hmirror_inject("job_alloc", &bad), -EINVAL);
+	assert_int_equal(errno, 1234);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1002,7 @@ int main(void)
 						setup_handle, teardown_handle),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_crc32c),
+		cmocka_unit_test(test_inject_bad_args),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -517,6 +517,109 @@ int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
 	return 0;
 }
 
+/* ---- fault injection ------------------------------------------------------ */
+
+/* HMIRROR_INJECT_DIR/@site into @buf; -EINVAL unless @site is a plain name. */
+static int hm_inject_path(const char *site, char *buf, size_t len)
+{
+	size_t i, n;
+
+	if (!site)
+		return -EINVAL;
+	n = strlen(site);
+	if (!n || n > 64)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!((site[i] >= 'a' && site[i] <= 'z') ||
+		      (site[i] >= '0' && site[i] <= '9') || site[i] == '_'))
+			return -EINVAL;
+	snprintf(buf, len, HMIRROR_INJECT_DIR "/%s", site);
+	return 0;
+}
+
+static int hm_inject_check(const struct hmirror_inject_spec *s)
+{
+	if (s->ppm > HMIRROR_INJECT_PPM_MAX || s->times < -1 || s->dev < -1 ||
+	    s->ctx < -1 || s->ctx > UINT32_MAX || s->pid < 0 ||
+	    s->delay_ms > 10000)
+		return -EINVAL;
+	return 0;
+}
+
+int hmirror_inject(const char *site, const struct hmirror_inject_spec *spec)
+{
+	char path[128], buf[256];
+	int saved = errno, fd, n, ret;
+
+	ret = hm_inject_path(site, path, sizeof(path));
+	if (!ret && spec)
+		ret = hm_inject_check(spec);
+	if (ret)
+		return ret;
+	if (spec)
+		n = snprintf(buf, sizeof(buf),
+			     "ppm=%u interval=%u times=%d space=%u dev=%d ctx=%lld pid=%d seed=%llu delay=%u\n",
+			     spec->ppm, spec->interval, spec->times, spec->space,
+			     spec->dev, (long long)spec->ctx, spec->pid,
+			     (unsigned long long)spec->seed, spec->delay_ms);
+	else
+		n = snprintf(buf, sizeof(buf), "times=0\n");
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		errno = saved;
+		return ret;
+	}
+	/* One write: the kernel takes a setting whole or not at all. */
+	errno = 0;
+	if (write(fd, buf, n) != n)
+		ret = errno ? -errno : -EIO;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
+int hmirror_inject_get(const char *site, struct hmirror_inject_spec *out)
+{
+	struct hmirror_inject_spec s = { 0 };
+	unsigned long long seed, calls, failed;
+	char path[128], buf[512];
+	int saved = errno, fd, ret;
+	long long ctx;
+	ssize_t n;
+
+	if (!out)
+		return -EINVAL;
+	ret = hm_inject_path(site, path, sizeof(path));
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		errno = saved;
+		return ret;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	errno = saved;
+	if (ret)
+		return ret;
+	buf[n] = '\0';
+	if (sscanf(buf, "ppm=%u interval=%u times=%d space=%u dev=%d ctx=%lld pid=%d seed=%llu delay=%u calls=%llu failed=%llu",
+		   &s.ppm, &s.interval, &s.times, &s.space, &s.dev, &ctx,
+		   &s.pid, &seed, &s.delay_ms, &calls, &failed) != 11)
+		return -EPROTO;
+	s.ctx = ctx;
+	s.seed = seed;
+	s.calls = calls;
+	s.failed = failed;
+	*out = s;
+	return 0;
+}
+
 /* ---- memory regions ------------------------------------------------------ */
 
 int hmirror_mr_reg(struct hmirror *h, void *addr, uint64_t len,

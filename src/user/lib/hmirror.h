@@ -13,7 +13,7 @@
  * while another uses it.
  *
  * Manual pages: libhmirror(3), hmirror_open(3), hmirror_config(3),
- * hmirror_submit(3), hmirror_stats(3), hmirror_strerror(3).
+ * hmirror_submit(3), hmirror_stats(3), hmirror_strerror(3), hmirror_inject(3).
  */
 #ifndef HMIRROR_LIB_H
 #define HMIRROR_LIB_H
@@ -497,6 +497,75 @@ int hmirror_read_event(struct hmirror *h, struct hmirror_event *ev);
 int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
 		    unsigned int target, int32_t *status, uint64_t *moved,
 		    uint64_t *failed);
+
+/* ---- fault injection ---------------------------------------------------- */
+
+/* Where the module's injection sites are: one file per site. */
+#define HMIRROR_INJECT_DIR	"/sys/kernel/debug/hmirror/fault"
+#define HMIRROR_INJECT_PPM_MAX	1000000u
+
+/**
+ * struct hmirror_inject_spec - how an injection site fails
+ * @ppm: probability that a candidate call fails, per million
+ *	 (HMIRROR_INJECT_PPM_MAX: every one; 0: none)
+ * @interval: only every interval-th call past @space is a candidate
+ *	      (0 or 1: every one)
+ * @times: failures to inject, -1 for no limit; 0 disarms the site
+ * @space: calls that pass before any can fail
+ * @dev: only calls for this device instance count; -1: any
+ * @ctx: only calls for this context id of @dev count; -1: any
+ * @pid: only calls for contexts of this process count; 0: any
+ * @delay_ms: for the sites that delay (engine_stall, lost_completion,
+ *	      reset_slow): how long; 0: the site's default
+ * @seed: seed of the site's random numbers: the same seed and the same
+ *	  calls give the same failures
+ * @calls: out (hmirror_inject_get()): calls that passed the filter
+ *	   since the site was armed
+ * @failed: out: failures injected since then
+ */
+struct hmirror_inject_spec {
+	uint32_t ppm;
+	uint32_t interval;
+	int32_t times;
+	uint32_t space;
+	int32_t dev;
+	int32_t pid;
+	int64_t ctx;
+	uint32_t delay_ms;
+	uint32_t pad;
+	uint64_t seed;
+	uint64_t calls;
+	uint64_t failed;
+};
+
+/* Every call fails, from every context, for ever: adjust from there. */
+#define HMIRROR_INJECT_SPEC_INIT { .ppm = HMIRROR_INJECT_PPM_MAX,	\
+	.interval = 1, .times = -1, .dev = -1, .ctx = -1 }
+
+/**
+ * hmirror_inject() - arm (or disarm) one of the module's injection sites
+ * @site: its name, as in HMIRROR_INJECT_DIR/sites (hmirrorctl inject --list)
+ * @spec: how it is to fail; NULL disarms it. @calls and @failed are
+ *	  ignored.
+ *
+ * Arming restarts the site's counters and random numbers from @spec->seed.
+ * Needs root and debugfs mounted at /sys/kernel/debug.
+ *
+ * Return: 0, -EINVAL (a bad name or value), -ENOENT (no such site, or the
+ * module is not loaded, or debugfs is not mounted), -EACCES, or another
+ * negative errno from open(2) or write(2).
+ */
+int hmirror_inject(const char *site, const struct hmirror_inject_spec *spec);
+
+/**
+ * hmirror_inject_get() - read an injection site's settings and counters
+ * @site: its name
+ * @out: receives them (@times and @space as they are now, counting down)
+ *
+ * Return: 0, or as hmirror_inject(); -EPROTO if the file is not as
+ * expected.
+ */
+int hmirror_inject_get(const char *site, struct hmirror_inject_spec *out);
 
 /* ---- helpers ------------------------------------------------------------ */
 

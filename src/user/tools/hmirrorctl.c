@@ -10,6 +10,8 @@
  *   hmirrorctl mr list [-d N]              their memory regions (debugfs)
  *   hmirrorctl set deadline MS             default deadline of new contexts
  *   hmirrorctl set policy kill|revoke      default policy of new contexts
+ *   hmirrorctl inject SITE [options]       arm or show a fault injection site
+ *   hmirrorctl inject --list               every site, what it does, its state
  *
  * Exit status: 0 success, 1 failure, 2 bad usage. hmirrorctl(8) has more.
  */
@@ -43,6 +45,9 @@ static void usage(FILE *f)
 		"       hmirrorctl mr list [-d N]\n"
 		"       hmirrorctl set deadline MS\n"
 		"       hmirrorctl set policy kill|revoke\n"
+		"       hmirrorctl inject SITE [--probability P] [--ppm N] [--interval N]\n"
+		"                [--times N] [--space N] [-d N] [--ctx ID] [--pid PID]\n"
+		"                [--seed S] [--delay MS] | SITE --off | --list\n"
 		"       hmirrorctl -h | --help\n");
 }
 
@@ -909,6 +914,232 @@ static int cmd_set(const struct set_request *req)
 	return 0;
 }
 
+/* ---- inject ---------------------------------------------------------------- */
+
+static void print_inject(const char *site, const struct hmirror_inject_spec *s)
+{
+	printf("%s: ", site);
+	if (!s->times) {
+		printf("off");
+	} else {
+		printf("probability %u.%04u%%, interval %u, times ", s->ppm / 10000,
+		       s->ppm % 10000, s->interval);
+		if (s->times < 0)
+			printf("unlimited");
+		else
+			printf("%d left", s->times);
+		printf(", space %u, seed %llu", s->space,
+		       (unsigned long long)s->seed);
+		if (s->dev >= 0)
+			printf(", device %d", s->dev);
+		if (s->ctx >= 0)
+			printf(", context %lld", (long long)s->ctx);
+		if (s->pid)
+			printf(", pid %d", s->pid);
+	}
+	printf(", delay %u ms; %llu calls, %llu failed\n", s->delay_ms,
+	       (unsigned long long)s->calls, (unsigned long long)s->failed);
+}
+
+static int inject_list(void)
+{
+	struct hmirror_inject_spec s;
+	char line[256], *what;
+	FILE *f = fopen(HMIRROR_INJECT_DIR "/sites", "r");
+	int ret = 0;
+
+	if (!f) {
+		ret = -errno;
+		fprintf(stderr, "hmirrorctl: " HMIRROR_INJECT_DIR "/sites: %s\n",
+			hmirror_strerror(ret));
+		return ret;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		what = strchr(line, ' ');
+		if (!what)
+			continue;
+		*what++ = '\0';
+		printf("%-16s %s\n", line, what);
+		ret = hmirror_inject_get(line, &s);
+		if (ret) {
+			fprintf(stderr, "hmirrorctl: %s: %s\n", line,
+				hmirror_strerror(ret));
+			break;
+		}
+		printf("%-16s ", "");
+		print_inject("state", &s);
+	}
+	fclose(f);
+	return ret;
+}
+
+/* A decimal number in [min, max]; -EINVAL (said) otherwise. */
+static int parse_ll(const char *opt, const char *s, long long min,
+		    long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno || *s == '\0' || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "hmirrorctl: bad value '%s' for --%s\n", s, opt);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A percentage with up to four decimals, as parts per million. */
+static int parse_percent(const char *s, uint32_t *ppm)
+{
+	unsigned long whole = 0, frac = 0, scale = 10000;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		goto bad;
+	while (*p >= '0' && *p <= '9')
+		whole = whole * 10 + (*p++ - '0');
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9' && scale > 1; p++) {
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (*p == '%')
+		p++;
+	if (*p || whole > 100 || (whole == 100 && frac))
+		goto bad;
+	*ppm = whole * 10000 + frac;
+	return 0;
+bad:
+	fprintf(stderr, "hmirrorctl: bad probability '%s' (0-100, in %%)\n", s);
+	return -EINVAL;
+}
+
+static int cmd_inject(int argc, char **argv)
+{
+	enum { O_PPM = 256, O_INTERVAL, O_TIMES, O_SPACE, O_CTX, O_PID,
+	       O_SEED, O_DELAY, O_OFF, O_LIST };
+	static const struct option longopts[] = {
+		{ "probability", required_argument, NULL, 'p' },
+		{ "ppm", required_argument, NULL, O_PPM },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "times", required_argument, NULL, O_TIMES },
+		{ "space", required_argument, NULL, O_SPACE },
+		{ "device", required_argument, NULL, 'd' },
+		{ "ctx", required_argument, NULL, O_CTX },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "delay", required_argument, NULL, O_DELAY },
+		{ "off", no_argument, NULL, O_OFF },
+		{ "list", no_argument, NULL, O_LIST },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct hmirror_inject_spec s = HMIRROR_INJECT_SPEC_INIT;
+	int opt, set = 0, off = 0, list = 0, ret;
+	const char *site;
+	long long v;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "p:d:h", longopts, NULL)) != -1) {
+		ret = 0;
+		set |= opt != O_OFF && opt != O_LIST && opt != 'h';
+		switch (opt) {
+		case 'p':
+			ret = parse_percent(optarg, &s.ppm);
+			break;
+		case O_PPM:
+			ret = parse_ll("ppm", optarg, 0, HMIRROR_INJECT_PPM_MAX, &v);
+			s.ppm = v;
+			break;
+		case O_INTERVAL:
+			ret = parse_ll("interval", optarg, 0, UINT32_MAX, &v);
+			s.interval = v;
+			break;
+		case O_TIMES:
+			ret = parse_ll("times", optarg, -1, INT32_MAX, &v);
+			s.times = v;
+			break;
+		case O_SPACE:
+			ret = parse_ll("space", optarg, 0, UINT32_MAX, &v);
+			s.space = v;
+			break;
+		case 'd':
+			ret = parse_ll("device", optarg, 0, 0xffff, &v);
+			s.dev = v;
+			break;
+		case O_CTX:
+			ret = parse_ll("ctx", optarg, 0, UINT32_MAX, &v);
+			s.ctx = v;
+			break;
+		case O_PID:
+			ret = parse_ll("pid", optarg, 1, INT32_MAX, &v);
+			s.pid = v;
+			break;
+		case O_SEED:
+			errno = 0;
+			s.seed = strtoull(optarg, NULL, 0);
+			ret = errno ? -EINVAL : 0;
+			break;
+		case O_DELAY:
+			ret = parse_ll("delay", optarg, 0, 10000, &v);
+			s.delay_ms = v;
+			break;
+		case O_OFF:
+			off = 1;
+			break;
+		case O_LIST:
+			list = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			ret = -EINVAL;
+		}
+		if (ret) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (list) {
+		if (set || off || optind != argc) {
+			fprintf(stderr, "hmirrorctl: inject --list takes nothing else\n");
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return inject_list() ? 1 : 0;
+	}
+	if (optind + 1 != argc || (off && set)) {
+		fprintf(stderr, "hmirrorctl: inject needs one SITE, and --off alone\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	site = argv[optind];
+	/* A context id is a context of one instance: 0 unless told. */
+	if (s.ctx >= 0 && s.dev < 0)
+		s.dev = 0;
+	if (set || off) {
+		ret = hmirror_inject(site, off ? NULL : &s);
+		if (ret) {
+			fprintf(stderr, "hmirrorctl: inject %s: %s\n", site,
+				hmirror_strerror(ret));
+			return 1;
+		}
+	}
+	ret = hmirror_inject_get(site, &s);
+	if (ret) {
+		fprintf(stderr, "hmirrorctl: inject %s: %s\n", site,
+			hmirror_strerror(ret));
+		return 1;
+	}
+	print_inject(site, &s);
+	return 0;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 enum { OPT_JSON = 256 };
@@ -951,6 +1182,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	/* inject has options of its own. */
+	if (!strcmp(cmd, "inject"))
+		return cmd_inject(argc - 1, argv + 1);
 	for (c = 0; c < (int)ARRAY_SIZE(commands); c++)
 		if (!strcmp(cmd, commands[c].name))
 			break;
