@@ -25,14 +25,16 @@
  * different from faulted ones: invalidations zap them as usual.
  *
  * Asynchronous advice is queued on the context and carried out in order
- * by one work item, under ctx->lock like a submit, with the mm pinned for
- * the duration. Its completion record (HMIRROR_EVENT_ADVISE_DONE) is
- * allocated at queueing, so finishing can never fail, and it counts
+ * by one work item, under ctx->lock like a submit (let go between chunks
+ * of a prefetch), with the mm pinned for the duration. Its completion
+ * record (HMIRROR_EVENT_ADVISE_DONE) is allocated at queueing, so
+ * finishing can never fail, and it counts
  * against HMIRROR_ADVISE_MAX_ASYNC until read: a program that never
  * reads its events gets -EAGAIN, not an unbounded queue. Each queued
  * advice holds its region (@users), so deregistering it meanwhile is
  * -EBUSY, as with a pending job. Closing the context stops the advice in
- * progress at the next chunk and drops the queue.
+ * progress at the next chunk (of a prefetch or a migration) and drops the
+ * queue.
  */
 
 /**
@@ -53,10 +55,16 @@ struct hmirror_advice {
 	struct hmirror_event_node *node;
 };
 
-/* Mirror [start, end) chunk by chunk; pages before a failure stay. */
+/*
+ * Mirror [start, end) chunk by chunk; pages before a failure stay. With
+ * @yield (asynchronous advice, which holds @mr through its @users), let
+ * ctx->lock go between chunks: the owner's submits need not wait for a
+ * prefetch of gigabytes.
+ */
 static int hmirror_advise_prefetch(struct hmirror_ctx *ctx,
 				   struct hmirror_mr *mr, u32 advice,
-				   unsigned long start, unsigned long end)
+				   unsigned long start, unsigned long end,
+				   bool yield)
 {
 	unsigned int flags = 0;
 	struct hmirror_range *r;
@@ -80,7 +88,11 @@ static int hmirror_advise_prefetch(struct hmirror_ctx *ctx,
 		else
 			ret = hmirror_mr_fault(ctx, mr, s, e, flags, pfns, &r,
 					       &seq);
+		if (yield)
+			mutex_unlock(&ctx->lock);
 		cond_resched();
+		if (yield)
+			mutex_lock(&ctx->lock);
 	}
 	kvfree(pfns);
 	return ret;
@@ -101,7 +113,7 @@ static int hmirror_advise_migrate(struct hmirror_ctx *ctx, u32 advice,
 
 /* Carry one advice out; ctx->lock held, the mm pinned. */
 static int hmirror_advise_run(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
-			      u32 advice, u64 offset, u64 len)
+			      u32 advice, u64 offset, u64 len, bool async)
 {
 	unsigned long start = mr->start + offset, end = start + len;
 	int ret;
@@ -111,7 +123,8 @@ static int hmirror_advise_run(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 	    advice == HMIRROR_ADVISE_MIGRATE_TO_SYSTEM)
 		ret = hmirror_advise_migrate(ctx, advice, start, end);
 	else
-		ret = hmirror_advise_prefetch(ctx, mr, advice, start, end);
+		ret = hmirror_advise_prefetch(ctx, mr, advice, start, end,
+					      async);
 
 	spin_lock(&ctx->pt_lock);
 	ctx->stats.advices++;
@@ -214,7 +227,7 @@ int hmirror_mr_advise(struct hmirror_ctx *ctx,
 		ret = hmirror_advise_queue(ctx, mr, req);
 	else if (!ret)
 		ret = hmirror_advise_run(ctx, mr, req->advice, req->offset,
-					 req->len);
+					 req->len, false);
 	mutex_unlock(&ctx->lock);
 	return ret;
 }
@@ -269,7 +282,7 @@ void hmirror_advise_work(struct work_struct *work)
 			ret = -ECANCELED;
 		} else if (mmget_not_zero(ctx->mm)) {
 			ret = hmirror_advise_run(ctx, a->mr, a->advice,
-						 a->offset, a->len);
+						 a->offset, a->len, true);
 			mmput(ctx->mm);
 		} else {
 			ret = -EFAULT;

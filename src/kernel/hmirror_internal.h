@@ -48,6 +48,8 @@ struct hmirror_job;
  * pass after the whole munmap, not a worker racing its callbacks.
  */
 #define HMIRROR_RECLAIM_DELAY	msecs_to_jiffies(20)
+/* ctx->ranges mark: an invalidation emptied the range (reclaim looks) */
+#define HMIRROR_RANGE_EMPTIED	XA_MARK_0
 /* Completed jobs whose status HMIRROR_IOC_WAIT can still report. */
 #define HMIRROR_STATUS_RING	1024
 
@@ -546,10 +548,12 @@ void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st)
 extern const struct mmu_interval_notifier_ops hmirror_snapshot_ops;
 /* hmirror_migrate_range() flags */
 #define HMIRROR_MIG_SYSTEM_ONLY	BIT(0)
-#define HMIRROR_MIG_DEVICE_ONLY	BIT(1)
+#define HMIRROR_MIG_NO_EVICT	BIT(1)
 int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, bool to_dev, unsigned int flags,
 			  s32 __user *ustatus, u64 *moved, u64 *failed);
+int hmirror_migrate_pull(struct hmirror_ctx *ctx, struct hmirror_device *from,
+			 unsigned long start, unsigned long end);
 int hmirror_migrate(struct hmirror_ctx *ctx, struct hmirror_migrate *req);
 vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf);
 long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks);
@@ -562,6 +566,10 @@ void hmirror_mrs_destroy(struct hmirror_ctx *ctx);
 int hmirror_mr_resolve(struct hmirror_ctx *ctx, u32 key, u64 off, u64 len,
 		       u32 need, struct hmirror_mr **mrp, u64 *addr);
 struct page *hmirror_mr_page(struct hmirror_mr *mr, unsigned long addr);
+int hmirror_mr_make_exclusive(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
+			      unsigned long start, unsigned long end,
+			      unsigned long *pfns, struct hmirror_range **rp,
+			      unsigned long *seqp);
 int hmirror_mr_fault(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 		     unsigned long start, unsigned long end, unsigned int flags,
 		     unsigned long *pfns, struct hmirror_range **rp,

@@ -317,9 +317,13 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 		 * the range go too, if idle, as mlx5 frees an implicit ODP
 		 * child whose pages are all invalidated.
 		 */
-		if (!r->nr_valid && ctx->state == HMIRROR_CTX_ALIVE)
+		if (!r->nr_valid && ctx->state == HMIRROR_CTX_ALIVE) {
+			/* Marked: the reclaim work looks at these only. */
+			xa_set_mark(&ctx->ranges, r->start >> HMIRROR_CHUNK_SHIFT,
+				    HMIRROR_RANGE_EMPTIED);
 			queue_delayed_work(hmirror_wq, &ctx->reclaim_work,
 					   HMIRROR_RECLAIM_DELAY);
+		}
 		spin_unlock(&ctx->pt_lock);
 		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0, true,
 					     false);

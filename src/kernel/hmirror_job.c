@@ -434,8 +434,8 @@ static int hmirror_mark_fault(struct hmirror_ctx *ctx, struct hmirror_mark *m,
 			      unsigned long *pfns)
 {
 	if (m->excl)
-		return hmirror_pt_make_exclusive(ctx, m->start, m->end, pfns,
-						 &m->range, &m->seq);
+		return hmirror_mr_make_exclusive(ctx, m->mr, m->start, m->end,
+						 pfns, &m->range, &m->seq);
 	return hmirror_mr_fault(ctx, m->mr, m->start, m->end,
 				m->write ? HMIRROR_PT_WRITE : 0, pfns,
 				&m->range, &m->seq);
@@ -543,6 +543,12 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 		}
 		ctx->stats.fault_retries++;
 		spin_unlock(&ctx->pt_lock);
+		/* Another thread may invalidate the chunk for ever. */
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
 		ret = hmirror_mark_fault(ctx, stale, pfns);
 	}
 	kvfree(pfns);
@@ -862,6 +868,7 @@ static int hmirror_job_fault_done(struct hmirror_ctx *ctx, u64 fence, int ret,
 			break;
 		ctx->stats.fault_retries++;
 		spin_unlock(&ctx->pt_lock);
+		cond_resched();
 		if (!mmget_not_zero(ctx->mm)) {
 			ret = -EFAULT;
 			continue;
@@ -952,7 +959,7 @@ void hmirror_job_fault_work(struct work_struct *work)
 					  ctx->fault_pfns);
 	} else if (mmget_not_zero(ctx->mm)) {
 		if (excl)
-			ret = hmirror_pt_make_exclusive(ctx, addr, end,
+			ret = hmirror_mr_make_exclusive(ctx, mr, addr, end,
 							ctx->fault_pfns, &r,
 							&seq);
 		else

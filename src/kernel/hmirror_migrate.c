@@ -86,6 +86,8 @@ struct hmirror_mig {
 	s32 why[HMIRROR_CHUNK_PAGES];	/* a reason a page did not move */
 	struct page *pages[HMIRROR_CHUNK_PAGES];	/* bulk allocations */
 	DECLARE_BITMAP(handed, HMIRROR_CHUNK_PAGES);	/* backing handed over */
+	struct hmirror_device *from;	/* to the device: only from this one */
+	bool evict;	/* may evict to make room */
 };
 
 /* A device-private page's data is in its backing page. */
@@ -149,7 +151,8 @@ static bool hmirror_mig_inject(struct hmirror_ctx *ctx, unsigned long s,
 /* Destinations in @hdev's memory for everything collected in @args. */
 static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 				      struct hmirror_device *hdev,
-				      struct migrate_vma *args, s32 *why)
+				      struct migrate_vma *args, s32 *why,
+				      bool evict)
 {
 	unsigned long i, j, n = args->npages, s;
 	struct page *spage, *dpage;
@@ -163,7 +166,7 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 		spage = migrate_pfn_to_page(s);
 		if (s & HMIRROR_MPFN_COMPOUND) {
 			dpage = hmirror_devmem_alloc(hdev, HMIRROR_PMD_ORDER,
-						     true);
+						     evict);
 			if (dpage) {
 				hmirror_copy_pages(dpage, spage,
 						   HMIRROR_CHUNK_PAGES);
@@ -175,7 +178,7 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 			}
 			/* No whole block: 4 KiB pages, the core splits. */
 			for (j = 0; j < HMIRROR_CHUNK_PAGES && i + j < n; j++) {
-				dpage = hmirror_devmem_alloc(hdev, 0, true);
+				dpage = hmirror_devmem_alloc(hdev, 0, evict);
 				if (!dpage) {
 					why[i + j] = -ENOMEM;
 					continue;
@@ -189,7 +192,7 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 			i += HMIRROR_CHUNK_PAGES - 1;
 			continue;
 		}
-		dpage = hmirror_devmem_alloc(hdev, 0, true);
+		dpage = hmirror_devmem_alloc(hdev, 0, evict);
 		if (!dpage) {
 			why[i] = -ENOMEM;	/* stays in system memory */
 			continue;
@@ -427,7 +430,8 @@ static long hmirror_mig_round(struct hmirror_ctx *ctx,
 		return ret;
 	if (args.cpages) {
 		if (to_dev)
-			hmirror_alloc_copy_to_dev(ctx, hdev, &args, m->why);
+			hmirror_alloc_copy_to_dev(ctx, hdev, &args, m->why,
+						  m->evict);
 		else
 			hmirror_alloc_copy_to_sys(ctx, &args, NULL, m->pages,
 						  m->handed);
@@ -560,7 +564,7 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 
 	if (to_dev) {
 		left = n;
-		if (!(flags & HMIRROR_MIG_DEVICE_ONLY)) {
+		if (!m->from) {
 			r = hmirror_mig_round(ctx, hdev, vma, start, end, m, true,
 					      hdev, MIGRATE_VMA_SELECT_SYSTEM);
 			if (r < 0)
@@ -572,7 +576,8 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 		/* Pages in the other instances' memory, device to device. */
 		for (i = 0; left && i < hmirror_nr_devices; i++) {
 			other = hmirror_device_get(i);
-			if (other == hdev || !other->devmem)
+			if (other == hdev || !other->devmem ||
+			    (m->from && other != m->from))
 				continue;
 			r = hmirror_mig_round(ctx, hdev, vma, start, end, m, true,
 					      other, hmirror_mig_select_dev(other));
@@ -599,29 +604,11 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 				  status, &req->failed);
 }
 
-/**
- * hmirror_migrate_range() - move [@start, @end) of the context's mm
- * @ctx: context
- * @start: page-aligned start
- * @end: page-aligned end
- * @to_dev: to this context's device memory, else to system memory
- * @flags: HMIRROR_MIG_SYSTEM_ONLY: to the device, leave pages that are in
- *	   another device's memory where they are (no device-to-device move);
- *	   HMIRROR_MIG_DEVICE_ONLY: to the device, move only those
- * @ustatus: user array of one s32 per page for the status, or NULL
- * @moved: out: pages moved
- * @failed: out: pages not at the target afterwards
- *
- * Works from the ioctl, in the context's own process, and from the
- * context's worker for a MIGRATE command, with the mm pinned by the caller
- * in both cases.
- *
- * Return: 0 (even if some pages stayed) or a negative errno.
- */
-noinline int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
-				   unsigned long end, bool to_dev,
-				   unsigned int flags, s32 __user *ustatus,
-				   u64 *moved, u64 *failed)
+static int __hmirror_migrate_range(struct hmirror_ctx *ctx,
+				   unsigned long start, unsigned long end,
+				   bool to_dev, unsigned int flags,
+				   struct hmirror_device *from,
+				   s32 __user *ustatus, u64 *moved, u64 *failed)
 {
 	struct mmu_interval_notifier notifier = {};
 	struct hmirror_migrate req = {};
@@ -638,6 +625,8 @@ noinline int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
 		ret = -ENOMEM;
 		goto out;
 	}
+	m->from = from;
+	m->evict = !(flags & HMIRROR_MIG_NO_EVICT);
 	ret = mmu_interval_notifier_insert(&notifier, ctx->mm, start, end - start,
 					   &hmirror_snapshot_ops);
 	if (ret)
@@ -647,6 +636,11 @@ noinline int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
 		e = min(ALIGN(s + 1, HMIRROR_CHUNK_SIZE), end);
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
+			break;
+		}
+		/* Closing or reset (a worker sees no signal): stop here. */
+		if (READ_ONCE(ctx->state) != HMIRROR_CTX_ALIVE) {
+			ret = -EIO;
 			break;
 		}
 		mmap_read_lock(ctx->mm);
@@ -682,7 +676,57 @@ out:
 	kvfree(m);
 	return ret;
 }
+
+/**
+ * hmirror_migrate_range() - move [@start, @end) of the context's mm
+ * @ctx: context
+ * @start: page-aligned start
+ * @end: page-aligned end
+ * @to_dev: to this context's device memory, else to system memory
+ * @flags: HMIRROR_MIG_SYSTEM_ONLY: to the device, leave pages that are in
+ *	   another device's memory where they are (no device-to-device move)
+ * @ustatus: user array of one s32 per page for the status, or NULL
+ * @moved: out: pages moved
+ * @failed: out: pages not at the target afterwards
+ *
+ * Works from the ioctl, in the context's own process, and from the
+ * context's worker for a MIGRATE command, with the mm pinned by the caller
+ * in both cases. Stops with -EIO once the context is no longer alive.
+ *
+ * Return: 0 (even if some pages stayed) or a negative errno.
+ */
+noinline int hmirror_migrate_range(struct hmirror_ctx *ctx, unsigned long start,
+				   unsigned long end, bool to_dev,
+				   unsigned int flags, s32 __user *ustatus,
+				   u64 *moved, u64 *failed)
+{
+	return __hmirror_migrate_range(ctx, start, end, to_dev, flags, NULL,
+				       ustatus, moved, failed);
+}
 ALLOW_ERROR_INJECTION(hmirror_migrate_range, ERRNO);
+
+/**
+ * hmirror_migrate_pull() - move another instance's pages here
+ * @ctx: context, its mm pinned by the caller
+ * @from: the instance whose device memory holds pages of the range
+ * @start: page-aligned start
+ * @end: page-aligned end
+ *
+ * Device to device, only @from's pages of [@start, @end) and only into
+ * free device memory: a submit pulling its pages must not evict somebody
+ * else's, nor invalidate more than the pages it moves.
+ *
+ * Return: 0 (even if some pages stayed) or a negative errno.
+ */
+int hmirror_migrate_pull(struct hmirror_ctx *ctx, struct hmirror_device *from,
+			 unsigned long start, unsigned long end)
+{
+	u64 moved, failed;
+
+	return __hmirror_migrate_range(ctx, start, end, true,
+				       HMIRROR_MIG_NO_EVICT, from, NULL, &moved,
+				       &failed);
+}
 
 /**
  * hmirror_migrate() - HMIRROR_IOC_MIGRATE

@@ -533,8 +533,9 @@ struct page *hmirror_mr_page(struct hmirror_mr *mr, unsigned long addr)
  *
  * A region's pages in another instance's memory move here first
  * (HMIRROR_PT_PULL), or fail the call with -EXDEV for a region
- * registered with HMIRROR_MR_F_NO_MIGRATE (HMIRROR_PT_LOCAL); the
- * region's fault count grows by the hmm_range_fault() calls made.
+ * registered with HMIRROR_MR_F_NO_MIGRATE (HMIRROR_PT_LOCAL), unless
+ * @flags has HMIRROR_PT_PRESENT; the region's fault count grows by the
+ * hmm_range_fault() calls made.
  *
  * Return: as hmirror_pt_fault().
  */
@@ -550,8 +551,10 @@ int hmirror_mr_fault(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 	if (!mr || mr->mode != HMIRROR_MR_ODP)
 		return hmirror_pt_fault(ctx, start, end, flags, pfns, rp, seqp);
 
-	flags |= mr->flags & HMIRROR_MR_F_NO_MIGRATE ? HMIRROR_PT_LOCAL :
-						       HMIRROR_PT_PULL;
+	/* Mirroring what is present moves nothing, wherever it is. */
+	if (!(flags & HMIRROR_PT_PRESENT))
+		flags |= mr->flags & HMIRROR_MR_F_NO_MIGRATE ?
+			 HMIRROR_PT_LOCAL : HMIRROR_PT_PULL;
 	/* Only ctx->lock's holder faults: the count moves by our calls. */
 	before = READ_ONCE(ctx->stats.faults);
 	ret = hmirror_pt_fault(ctx, start, end, flags, pfns, rp, seqp);
@@ -559,6 +562,38 @@ int hmirror_mr_fault(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 	mr->faults += ctx->stats.faults - before;
 	spin_unlock(&ctx->pt_lock);
 	return ret;
+}
+
+/**
+ * hmirror_mr_make_exclusive() - hmirror_pt_make_exclusive() through a region
+ * @ctx: context, ctx->lock held
+ * @mr: the ODP region, or NULL for memory named by address
+ * @start: as for hmirror_pt_make_exclusive()
+ * @end: as for hmirror_pt_make_exclusive()
+ * @pfns: as for hmirror_pt_make_exclusive()
+ * @rp: as for hmirror_pt_make_exclusive()
+ * @seqp: as for hmirror_pt_make_exclusive()
+ *
+ * The region's rule for pages in another instance's memory applies first
+ * (hmirror_mr_fault(), for writing): they move here, or -EXDEV.
+ *
+ * Return: as hmirror_pt_make_exclusive(), or -EXDEV.
+ */
+int hmirror_mr_make_exclusive(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
+			      unsigned long start, unsigned long end,
+			      unsigned long *pfns, struct hmirror_range **rp,
+			      unsigned long *seqp)
+{
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	if (mr && mr->mode == HMIRROR_MR_ODP) {
+		ret = hmirror_mr_fault(ctx, mr, start, end, HMIRROR_PT_WRITE,
+				       pfns, rp, seqp);
+		if (ret)
+			return ret;
+	}
+	return hmirror_pt_make_exclusive(ctx, start, end, pfns, rp, seqp);
 }
 
 /**

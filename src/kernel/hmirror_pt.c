@@ -150,10 +150,13 @@ static bool __hmirror_range_unlink_idle(struct hmirror_ctx *ctx,
 
 /**
  * hmirror_ranges_reclaim_work() - free the idle ranges of a context
- * @work: ctx->reclaim_work, queued (delayed) when an unmap empties a range
+ * @work: ctx->reclaim_work, queued (delayed) when an invalidation empties
+ *	  a range, which it marks HMIRROR_RANGE_EMPTIED
  *
- * Runs under ctx->lock, so no submit holds a range it is about to free;
- * an engine lookup that races finds no range, as it would find no PTE.
+ * Looks at the marked ranges only, so its cost follows the invalidations,
+ * not the size of the mirror. Runs under ctx->lock, so no submit holds a
+ * range it is about to free; an engine lookup that races finds no range,
+ * as it would find no PTE.
  */
 void hmirror_ranges_reclaim_work(struct work_struct *work)
 {
@@ -164,12 +167,14 @@ void hmirror_ranges_reclaim_work(struct work_struct *work)
 	bool idle;
 
 	mutex_lock(&ctx->lock);
-	xa_for_each(&ctx->ranges, idx, r) {
+	xa_for_each_marked(&ctx->ranges, idx, r, HMIRROR_RANGE_EMPTIED) {
+		xa_clear_mark(&ctx->ranges, idx, HMIRROR_RANGE_EMPTIED);
 		spin_lock(&ctx->pt_lock);
 		idle = __hmirror_range_unlink_idle(ctx, r);
 		spin_unlock(&ctx->pt_lock);
 		if (idle)
 			hmirror_range_free(ctx, r);
+		cond_resched();
 	}
 	mutex_unlock(&ctx->lock);
 }
@@ -382,16 +387,30 @@ static int hmirror_pt_hmm_fault(struct hmm_range *range, unsigned int flags)
 	return ret;
 }
 
+/* Is the hmm pfn @hpfn a page of @hdev's device memory? */
+static bool hmirror_pfn_is(struct hmirror_device *hdev, unsigned long hpfn)
+{
+	return (hpfn & HMM_PFN_VALID) &&
+	       hmirror_page_is_mine(hdev, hmm_pfn_to_page(hpfn));
+}
+
 /*
- * Is some page of [start, end) in another instance's device memory? Only
- * instances holding pages are asked, one walk without faults each: their
- * private pages show only to their own owner.
+ * Pages of a region in another instance's memory: refuse them
+ * (HMIRROR_PT_LOCAL: -EXDEV), or move them here, device to device, run by
+ * run and from their own instance only, so that the move invalidates no
+ * more than the pages that move. Only instances holding pages are asked,
+ * one walk without faults each: their private pages show only to their
+ * owner. A move that cannot be made (no free device memory here, a
+ * pending NONE-class job of this context on the pages, an error) is no
+ * failure: the fault that follows brings those pages to system memory,
+ * as it does for memory named by address.
  */
-static int hmirror_pt_foreign(struct hmirror_range *r, unsigned long start,
-			      unsigned long end, unsigned long *pfns)
+static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
+			   unsigned long end, unsigned int flags,
+			   unsigned long *pfns)
 {
 	struct hmirror_ctx *ctx = r->ctx;
-	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	unsigned long i, run, n = (end - start) >> PAGE_SHIFT;
 	struct hmm_range range = {
 		.notifier = &r->notifier,
 		.start = start,
@@ -400,6 +419,8 @@ static int hmirror_pt_foreign(struct hmirror_range *r, unsigned long start,
 	};
 	struct hmirror_device *other;
 	unsigned int d;
+	u64 newest;
+	bool busy;
 	int ret;
 
 	for (d = 0; d < hmirror_nr_devices; d++) {
@@ -414,46 +435,35 @@ static int hmirror_pt_foreign(struct hmirror_range *r, unsigned long start,
 			ret = hmirror_pt_hmm_fault(&range, 0);
 		} while (ret == -EBUSY);
 		if (ret)
-			return ret;
-		for (i = 0; i < n; i++)
-			if ((pfns[i] & HMM_PFN_VALID) &&
-			    hmirror_page_is_mine(other, hmm_pfn_to_page(pfns[i])))
-				return 1;
+			return 0;	/* the fault will tell */
+
+		for (i = 0; i < n; i = run) {
+			while (i < n && !hmirror_pfn_is(other, pfns[i]))
+				i++;
+			for (run = i; run < n && hmirror_pfn_is(other, pfns[run]);)
+				run++;
+			if (i == run)
+				break;
+			if (flags & HMIRROR_PT_LOCAL)
+				return -EXDEV;
+			if (!ctx->hdev->devmem)
+				return 0;
+			spin_lock(&ctx->pt_lock);
+			busy = ctx->preempt == HMIRROR_PREEMPT_NONE &&
+			       hmirror_jobs_overlap(ctx, start + (i << PAGE_SHIFT),
+						    start + (run << PAGE_SHIFT),
+						    &newest);
+			spin_unlock(&ctx->pt_lock);
+			if (busy)
+				continue;
+			ret = hmirror_migrate_pull(ctx, other,
+						   start + (i << PAGE_SHIFT),
+						   start + (run << PAGE_SHIFT));
+			if (ret == -EINTR)
+				return ret;
+		}
 	}
 	return 0;
-}
-
-/*
- * Pages of a region in another instance's memory: move them here, device
- * to device, or refuse (HMIRROR_PT_LOCAL). Without device memory, or when
- * a pending NONE-class job overlaps (the move would wait for it), the
- * fault that follows brings them to system memory instead.
- */
-static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
-			   unsigned long end, unsigned int flags,
-			   unsigned long *pfns)
-{
-	struct hmirror_ctx *ctx = r->ctx;
-	u64 newest, moved, failed;
-	bool busy;
-	int ret;
-
-	ret = hmirror_pt_foreign(r, start, end, pfns);
-	if (ret <= 0)
-		return ret;
-	if (flags & HMIRROR_PT_LOCAL)
-		return -EXDEV;
-	if (!ctx->hdev->devmem)
-		return 0;
-	spin_lock(&ctx->pt_lock);
-	busy = ctx->preempt == HMIRROR_PREEMPT_NONE &&
-	       hmirror_jobs_overlap(ctx, start, end, &newest);
-	spin_unlock(&ctx->pt_lock);
-	if (busy)
-		return 0;
-	return hmirror_migrate_range(ctx, start, end, true,
-				     HMIRROR_MIG_DEVICE_ONLY, NULL, &moved,
-				     &failed);
 }
 
 /**
@@ -469,7 +479,8 @@ static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
  *	   instance's memory move to this one's first), HMIRROR_PT_LOCAL
  *	   (...or fail the call with -EXDEV)
  * @pfns: scratch space for HMIRROR_CHUNK_PAGES hmm pfns
- * @rp: out: the chunk's range
+ * @rp: out: the chunk's range (NULL after a HMIRROR_PT_PRESENT call
+ *	that found nothing present)
  * @seqp: out: the notifier sequence the PTEs were programmed under
  *
  * Follows the mmu_interval_read_begin() / hmm_range_fault() /
@@ -505,7 +516,7 @@ noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 	};
 	unsigned long timeout;
 	struct hmirror_range *r;
-	unsigned long done;
+	unsigned long done = 0;
 	bool huge;
 	int ret;
 
@@ -621,8 +632,14 @@ noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		break;
 	}
 out:
-	/* Nothing mirrored (a failure, or nothing present): no empty range. */
-	if (ret || (!READ_ONCE(r->nr_valid) && !READ_ONCE(r->huge))) {
+	/*
+	 * A failure leaves no empty range, nor does a PREFETCH_NO_FAULT that
+	 * found nothing present (its caller uses no range). A successful
+	 * fault's range is never dropped here: a zap racing after pt_lock
+	 * went may have emptied it, but the caller's marks still point to
+	 * it; the reclaim work that zap queued takes it once it is idle.
+	 */
+	if (ret || (present && !done)) {
 		hmirror_range_drop_idle(ctx, r);
 		if (!ret)
 			*rp = NULL;

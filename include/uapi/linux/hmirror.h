@@ -545,6 +545,7 @@ struct hmirror_mr_advise {
  * @reason: MR_REVOKED: HMIRROR_REVOKE_*; ADVISE_DONE: the HMIRROR_ADVISE_*
  * @status: ADVISE_DONE: 0 or the advice's negative errno (-ECANCELED if
  *	    the context was reset first); zero otherwise
+ * @pad: the name @status had before it had a meaning
  * @addr: MR_REVOKED: start of the change that caused it; ADVISE_DONE:
  *	  the advice's offset
  * @len: MR_REVOKED: its length (within the region); ADVISE_DONE: the
@@ -554,7 +555,10 @@ struct hmirror_event {
 	__u32 type;
 	__u32 key;
 	__u32 reason;
-	__s32 status;
+	union {
+		__s32 status;
+		__u32 pad;
+	};
 	__u64 addr;
 	__u64 len;
 };
