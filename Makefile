@@ -55,7 +55,7 @@ MAN3_LINKS := \
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
-	      $(B)/tests/vm/test_mr
+	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_rdma
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).
@@ -135,6 +135,13 @@ $(B)/tests/vm/test_module: tests/vm/suites/test_module.c \
 	ksrc=$$(tests/vm/kernel source) && \
 	$(CC) $(CFLAGS) -Itests/vm/suites -I"$$ksrc/lib" -o $@ $< \
 		$(B)/lib/libhmirror.a -lcmocka
+
+# The RDMA interop suite drives rxe through rdma-core's libibverbs.
+$(B)/tests/vm/test_rdma: tests/vm/suites/test_rdma.c tests/vm/suites/guest.h \
+		$(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a \
+		-lcmocka -libverbs
 
 # ---- kernel and module --------------------------------------------------
 kernel:
