@@ -60,6 +60,8 @@ TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).
 BENCH_TOOL := $(B)/tools/hmirror-bench
+# Registration times against rxe's ibv_reg_mr: links libibverbs.
+BENCH_MR_TOOL := $(B)/tools/hmirror-bench-mr
 
 .PHONY: all user lib tools kernel module unit-build vm-build check unit deps \
 	checkpatch compat-check vm-test test demo shell peer bench clean install \
@@ -88,7 +90,7 @@ $(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
 
-bench-build: $(BENCH_TOOL)
+bench-build: $(BENCH_TOOL) $(BENCH_MR_TOOL)
 
 # test_hmm_uapi.h is included from the test kernel's source tree, never
 # copied; `tests/vm/kernel source` fetches that tree if it is not cached.
@@ -96,6 +98,10 @@ $(BENCH_TOOL): src/user/tools/hmirror-bench.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	ksrc=$$(tests/vm/kernel source) && \
 	$(CC) $(CFLAGS) -I"$$ksrc/lib" -o $@ $< $(B)/lib/libhmirror.a -lm
+
+$(BENCH_MR_TOOL): src/user/tools/hmirror-bench-mr.c $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a -libverbs -lm
 
 # ---- manual pages -------------------------------------------------------
 # Renders every page with man-db and groff warnings on; any warning fails.
