@@ -35,6 +35,13 @@
 #define RXE_DEV "rxe0"
 #define WR_TIMEOUT_MS 20000
 #define JOB_TIMEOUT_NS (20ULL * 1000000000ULL)
+/*
+ * Every RDMA operation on an ODP region starts on a page boundary: 7.3's
+ * rxe copies ODP data page by page from the page's start, whatever the
+ * offset, and does not advance its other buffer (__rxe_odp_mr_copy()), so
+ * only packets that start a page are copied right. test_rxe_odp_unaligned
+ * tells whether the kernel under test still does that.
+ */
 /* Largest RDMA message the tests post: below rxe's max_msg_sz, 8 MiB. */
 #define CHUNK MiB
 #define ODP_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
@@ -474,6 +481,47 @@ static uint64_t migrate(struct hmirror *h, void *p, size_t len,
 	return moved;
 }
 
+/*
+ * Finish a job held at a WAIT_VALUE on *@gate, with @nr_wr RDMA operations
+ * posted over the pages it was submitted with (device pages, @s0 taken
+ * before). PAGE class: the RDMA completes first, moving the pages home
+ * under the waiting job; opened, the job must find its PTEs gone and park
+ * (jobs_parked rises), then refault, or it would use device pages that
+ * are no longer the buffer's. NONE class: the job's pages are fixed while
+ * it runs, so rxe's fault must wait in hmirror's notifier (its count
+ * rises first, the gate opens then) until the job ends (inval_waits
+ * rises), and the migration must carry the job's writes home.
+ */
+static void gated(struct hmirror *h, unsigned int cls, uint64_t *gate,
+		  uint64_t fence, int nr_wr, const struct hmirror_stats *s0)
+{
+	uint64_t until = hm_now_ns() + 20000000000ull;
+	struct hmirror_stats st;
+
+	if (cls == HMIRROR_PREEMPT_PAGE) {
+		rdma_reap(nr_wr);
+		__atomic_store_n(gate, 1, __ATOMIC_SEQ_CST);
+		job_wait(h, fence);
+		st = hm_st(h);
+		assert_true(st.jobs_parked > s0->jobs_parked);
+	} else {
+		do {
+			st = hm_st(h);
+			if (hm_now_ns() > until)
+				fail_msg("rxe's fault never reached hmirror's notifier");
+			usleep(1000);
+		} while (invals(&st) == invals(s0));
+		__atomic_store_n(gate, 1, __ATOMIC_SEQ_CST);
+		job_wait(h, fence);
+		rdma_reap(nr_wr);
+		st = hm_st(h);
+		assert_true(st.inval_waits > s0->inval_waits);
+	}
+	assert_int_equal(st.escalations, 0);
+	assert_true(st.dev_migrated_out > s0->dev_migrated_out);
+	assert_true(invals(&st) > invals(s0));
+}
+
 /* ---- the tests --------------------------------------------------------- */
 
 /*
@@ -486,7 +534,7 @@ static uint64_t migrate(struct hmirror *h, void *p, size_t len,
  */
 static void test_rxe_odp_sanity(void **state)
 {
-	size_t len = 4 * MiB, wlen = MiB + 100, woff = 12345;
+	size_t len = 4 * MiB, wlen = MiB + 100, woff = 3 * PG;
 	uint8_t *buf, *src, *sink;
 	struct ibv_mr *mr, *smr, *kmr;
 
@@ -521,6 +569,50 @@ static void test_rxe_odp_sanity(void **state)
 }
 
 /*
+ * rxe's ODP with a transfer that does not start on a page boundary. Not
+ * hmirror's business, so a wrong result is a SKIP that names rxe's bug
+ * (the other tests keep to page-aligned transfers); right data passes.
+ */
+static void test_rxe_odp_unaligned(void **state)
+{
+	size_t len = 64 * KiB, off = 100, n = 3 * PG + 100;
+	size_t wbad = SIZE_MAX, rbad = SIZE_MAX;
+	uint8_t *buf, *src, *sink;
+	struct ibv_mr *mr, *smr, *kmr;
+
+	(void)state;
+	need_rxe();
+	buf = map_4k(len);
+	src = map_4k(len);
+	sink = map_4k(len);
+	pattern(src, len, 7);
+	mr = mr_reg(buf, len, ODP_ACCESS);
+	smr = mr_reg(src, len, MR_ACCESS);
+	kmr = mr_reg(sink, len, MR_ACCESS);
+	/* Responder side: a WRITE into the ODP region, read by the CPU. */
+	rdma_op(IBV_WR_RDMA_WRITE, src, smr->lkey, n, buf + off, mr->rkey);
+	for (size_t i = 0; i < n && wbad == SIZE_MAX; i++)
+		if (buf[off + i] != src[i])
+			wbad = i;
+	/* And a READ out of it, of what the CPU wrote there. */
+	pattern(buf, len, 8);
+	rdma_op(IBV_WR_RDMA_READ, sink, kmr->lkey, n, buf + off, mr->rkey);
+	for (size_t i = 0; i < n && rbad == SIZE_MAX; i++)
+		if (sink[i] != buf[off + i])
+			rbad = i;
+	ibv_dereg_mr(kmr);
+	ibv_dereg_mr(smr);
+	ibv_dereg_mr(mr);
+	munmap(sink, len);
+	munmap(src, len);
+	munmap(buf, len);
+	if (wbad != SIZE_MAX || rbad != SIZE_MAX)
+		guest_skip("this kernel's rxe corrupts ODP transfers that start inside a page (__rxe_odp_mr_copy() ignores the in-page offset): %zu bytes at page offset %zu, first wrong byte %zd of the WRITE, %zd of the READ; the other tests keep to page-aligned transfers",
+			   n, off, wbad == SIZE_MAX ? (ssize_t)-1 : (ssize_t)wbad,
+			   rbad == SIZE_MAX ? (ssize_t)-1 : (ssize_t)rbad);
+}
+
+/*
  * The interop test. An 8 MiB buffer, [2, 6) MiB of it in hmirror's device
  * memory, mirrored by hmirror (a CRC job over all of it) and registered
  * whole as an rxe ODP region; then, each step checked against the
@@ -534,11 +626,11 @@ static void test_rxe_odp_sanity(void **state)
  *     maps; RDMA READs of both must return hmirror's data (the fault-back
  *     must carry the device's latest contents; rxe's mapping of a system
  *     page must see the device's writes to that same page).
- *  3. hmirror jobs and RDMA operations in flight together: hmirror FILLs
- *     the second half of each of 64 device-resident pages while RDMA
- *     WRITEs the first half of the same pages (rxe's faults migrate pages
- *     the engine is writing; NONE class: the migration waits for the
- *     job), and a CRC job reads a range RDMA READ pulls home.
+ *  3. hmirror jobs and RDMA operations in flight together: a job is
+ *     submitted over device pages and held at a gate while RDMA moves
+ *     those pages home (see gated()): a FILL of the second half of 48
+ *     pages against RDMA WRITEs of their first halves, then a CRC job
+ *     against an RDMA READ of the same MiB.
  *  4. hmirror moves a range rxe maps back to its device memory (rxe's
  *     notifier must drop it: ODP must not pin, so nothing stays behind)
  *     and writes it there; an RDMA READ must return the new data, never
@@ -555,7 +647,7 @@ static void interop(unsigned int cls)
 	struct hmirror_cmd cmds[64];
 	struct hmirror_job job;
 	struct ibv_mr *mr, *smr, *kmr;
-	uint64_t fence;
+	uint64_t fence, base, *gate;
 	size_t off, n;
 
 	/* Before anything is made: a skip must leave nothing behind. */
@@ -566,6 +658,8 @@ static void interop(unsigned int cls)
 	sink = map_4k(len);
 	res = hm_map(PG);
 	h = hm_ctx(cls);
+	/* dev_resident is the instance's: what an earlier test left counts. */
+	base = hm_st(h).dev_resident;
 	assert_non_null(ref);
 	pattern(buf, len, 0x1111);
 	memcpy(ref, buf, len);
@@ -573,25 +667,25 @@ static void interop(unsigned int cls)
 
 	assert_int_equal(migrate(h, buf + dlo, dlen, HMIRROR_MIGRATE_TO_DEVICE),
 			 dlen / PG);
-	assert_int_equal(hm_st(h).dev_resident, dlen / PG);
+	assert_int_equal(hm_st(h).dev_resident - base, dlen / PG);
 	hm_check(h, buf, ref, len, res);
 	/* hmirror read its device pages in place. */
-	assert_int_equal(hm_st(h).dev_resident, dlen / PG);
+	assert_int_equal(hm_st(h).dev_resident - base, dlen / PG);
 
 	mr = mr_reg(buf, len, ODP_ACCESS);
 	smr = mr_reg(src, 2 * MiB, MR_ACCESS);
 	kmr = mr_reg(sink, len, MR_ACCESS);
 
-	/* 1. RDMA WRITE into device memory, 129 pages at an odd offset. */
+	/* 1. RDMA WRITE into device memory, 129 pages, the last one in part. */
 	s0 = hm_st(h);
-	off = 3 * MiB + 50;
+	off = 3 * MiB;
 	n = 512 * KiB + 100;
 	rdma_op(IBV_WR_RDMA_WRITE, src, smr->lkey, n, buf + off, mr->rkey);
 	memcpy(ref + off, src, n);
 	s1 = hm_st(h);
 	assert_true(s1.dev_migrated_out >= s0.dev_migrated_out + 129);
 	assert_true(s1.dev_cpu_faults > s0.dev_cpu_faults);
-	assert_true(s1.dev_resident <= dlen / PG - 129);
+	assert_true(s1.dev_resident - base <= dlen / PG - 129);
 	assert_true(invals(&s1) > invals(&s0));
 	hm_check(h, buf, ref, len, res);
 
@@ -618,36 +712,48 @@ static void interop(unsigned int cls)
 	assert_true(s1.dev_migrated_out >= s0.dev_migrated_out + 64);
 	assert_true(invals(&s1) > invals(&s0));
 
-	/* 3. In flight together, on the same pages (halves apart). */
+	/*
+	 * 3. In flight together: a job is submitted (its translations taken:
+	 * device pages), held at a WAIT_VALUE gate, and RDMA moves its pages
+	 * home meanwhile. It writes the second half of 48 device-resident
+	 * pages while RDMA WRITEs the first halves, then (3b) a CRC job reads
+	 * what an RDMA READ pulls home.
+	 */
+	gate = (uint64_t *)(res + 512);
+	*gate = 0;
 	s0 = hm_st(h);
 	assert_int_equal(hmirror_job_init(&job, cmds, 64), 0);
-	for (int i = 0; i < 64; i++)
+	assert_int_equal(hmirror_job_wait_value(&job, gate, 1, 30000000), 0);
+	for (int i = 0; i < 48; i++)
 		assert_int_equal(hmirror_job_fill(&job, buf + 4 * MiB + i * PG +
 						  PG / 2, (uint8_t)(0x40 + i),
 						  PG / 2), 0);
 	assert_int_equal(hmirror_submit(h, &job, &fence), 0);
-	for (int i = 0; i < 64; i++)
+	for (int i = 0; i < 48; i++)
 		rdma_post(IBV_WR_RDMA_WRITE, src + i * PG, smr->lkey, PG / 2,
 			  buf + 4 * MiB + i * PG, mr->rkey, true);
-	job_wait(h, fence);
-	rdma_reap(64);
-	for (int i = 0; i < 64; i++) {
+	gated(h, cls, gate, fence, 48, &s0);
+	for (int i = 0; i < 48; i++) {
 		memcpy(ref + 4 * MiB + i * PG, src + i * PG, PG / 2);
 		memset(ref + 4 * MiB + i * PG + PG / 2, 0x40 + i, PG / 2);
 	}
+	hm_check(h, buf, ref, len, res);
+
+	*gate = 0;
+	s0 = hm_st(h);
 	hmirror_job_reset(&job);
+	assert_int_equal(hmirror_job_wait_value(&job, gate, 1, 30000000), 0);
 	assert_int_equal(hmirror_job_crc32c(&job, &res[0], buf + 2 * MiB, MiB,
 					    ~0U), 0);
 	assert_int_equal(hmirror_submit(h, &job, &fence), 0);
-	rdma_op(IBV_WR_RDMA_READ, sink, kmr->lkey, MiB, buf + 2 * MiB, mr->rkey);
-	job_wait(h, fence);
+	rdma_post(IBV_WR_RDMA_READ, sink, kmr->lkey, MiB, buf + 2 * MiB,
+		  mr->rkey, true);
+	gated(h, cls, gate, fence, 1, &s0);
 	assert_int_equal(res[0], hmirror_crc32c(~0U, ref + 2 * MiB, MiB));
 	same(sink, ref + 2 * MiB, MiB, "RDMA READ racing an hmirror CRC job",
 	     2 * MiB);
-	hm_check(h, buf, ref, len, res);
 	s1 = hm_st(h);
-	assert_true(s1.dev_migrated_out >= s0.dev_migrated_out + 64 + 256);
-	assert_true(invals(&s1) > invals(&s0));
+	assert_true(s1.dev_migrated_out >= s0.dev_migrated_out + 256);
 
 	/*
 	 * 4. Back to the device under rxe's mapping, and written there. A
@@ -677,7 +783,7 @@ static void interop(unsigned int cls)
 	hm_check(h, buf, ref, len, res);
 	same(buf, ref, len, "final CPU read", 0);
 	s1 = hm_st(h);
-	assert_int_equal(s1.dev_resident, 0);
+	assert_int_equal(s1.dev_resident - base, 0);
 	assert_int_equal(s1.jobs_failed, 0);
 	assert_int_equal(s1.escalations, 0);
 
@@ -725,6 +831,7 @@ static void migrate_after_use(unsigned int cls)
 	struct hmirror_job job;
 	struct hmirror_stats s0, s1;
 	struct ibv_mr *mr, *smr, *kmr;
+	uint64_t base;
 
 	need_rxe();
 	buf = map_4k(len);
@@ -733,6 +840,7 @@ static void migrate_after_use(unsigned int cls)
 	sink = map_4k(len);
 	res = hm_map(PG);
 	h = hm_ctx(cls);
+	base = hm_st(h).dev_resident;
 	assert_non_null(ref);
 	pattern(buf, len, 0x3333);
 	memcpy(ref, buf, len);
@@ -754,7 +862,7 @@ static void migrate_after_use(unsigned int cls)
 			 0);
 	job_run(h, &job);
 	memset(ref + MiB + 512 * KiB, 0x77, MiB);
-	assert_int_equal(hm_st(h).dev_resident, 2 * MiB / PG);
+	assert_int_equal(hm_st(h).dev_resident - base, 2 * MiB / PG);
 
 	s0 = hm_st(h);
 	memset(sink, 0, len);
@@ -763,7 +871,7 @@ static void migrate_after_use(unsigned int cls)
 	s1 = hm_st(h);
 	/* Every device page the READ covered came home for it. */
 	assert_true(s1.dev_migrated_out >= s0.dev_migrated_out + 2 * MiB / PG);
-	assert_int_equal(s1.dev_resident, 0);
+	assert_int_equal(s1.dev_resident - base, 0);
 	assert_true(invals(&s1) > invals(&s0));
 
 	/* Again on the device; rxe reads it as a local source this time. */
@@ -782,8 +890,8 @@ static void migrate_after_use(unsigned int cls)
 	assert_int_equal(migrate(h, buf + MiB, 2 * MiB,
 				 HMIRROR_MIGRATE_TO_DEVICE), 2 * MiB / PG);
 	rdma_op(IBV_WR_RDMA_WRITE, src, smr->lkey, 256 * KiB,
-		buf + 2 * MiB + 100, mr->rkey);
-	memcpy(ref + 2 * MiB + 100, src, 256 * KiB);
+		buf + 2 * MiB + PG, mr->rkey);
+	memcpy(ref + 2 * MiB + PG, src, 256 * KiB);
 	hm_check(h, buf, ref, len, res);
 	same(buf, ref, len, "final CPU read", 0);
 	s1 = hm_st(h);
@@ -813,6 +921,79 @@ static void test_migrate_after_use_none(void **state)
 	migrate_after_use(HMIRROR_PREEMPT_NONE);
 }
 
+/*
+ * Device-coherent memory (hmirror reloaded with coherent_addr, at the
+ * region tests/vm/run reserves): the CPU, and so rxe, use hmirror's pages
+ * in place. rxe's fault must take them as the present pages they are: not
+ * one may move (dev_migrated_out, dev_resident unchanged), and RDMA, the
+ * CPU and hmirror's jobs must all see the one copy the others wrote.
+ */
+static void test_interop_coherent(void **state)
+{
+	const char *base = getenv("hmvm_coherent_addr");
+	size_t len = 4 * MiB, off = 3 * PG, n = MiB + 100;
+	uint8_t *buf, *ref, *src, *sink;
+	struct hmirror_stats s0, s1;
+	struct hmirror_cmd cmds[2];
+	struct ibv_mr *mr, *smr, *kmr;
+	struct hmirror_job job;
+	struct hmirror *h;
+	char params[128];
+	uint32_t *res;
+
+	(void)state;
+	need_rxe();
+	if (!base)
+		guest_skip("no device-coherent region reserved (tests/vm/run reserves one in a guest of 4 GiB or more)");
+	hm_module_down();
+	snprintf(params, sizeof(params),
+		 "inval_deadline_ms=1000 vram_mb=64 coherent_addr=%s", base);
+	assert_int_equal(guest_module_load(guest_module_path(), params), 0);
+
+	buf = map_4k(len);
+	ref = malloc(len);
+	src = map_4k(2 * MiB);
+	sink = map_4k(len);
+	res = hm_map(PG);
+	h = hm_ctx(HMIRROR_PREEMPT_PAGE);
+	assert_non_null(ref);
+	assert_int_equal(hm_st(h).dev_vram_kind, HMIRROR_VRAM_COHERENT);
+	pattern(buf, len, 0x5555);
+	memcpy(ref, buf, len);
+	pattern(src, 2 * MiB, 0x6666);
+	assert_int_equal(migrate(h, buf, len, HMIRROR_MIGRATE_TO_DEVICE), len / PG);
+	hm_check(h, buf, ref, len, res);
+	mr = mr_reg(buf, len, ODP_ACCESS);
+	smr = mr_reg(src, 2 * MiB, MR_ACCESS);
+	kmr = mr_reg(sink, len, MR_ACCESS);
+
+	s0 = hm_st(h);
+	rdma_op(IBV_WR_RDMA_WRITE, src, smr->lkey, n, buf + off, mr->rkey);
+	memcpy(ref + off, src, n);
+	hm_check(h, buf, ref, len, res);
+	assert_int_equal(hmirror_job_init(&job, cmds, 2), 0);
+	assert_int_equal(hmirror_job_fill(&job, buf + 2 * MiB, 0xc3, 64 * KiB), 0);
+	job_run(h, &job);
+	memset(ref + 2 * MiB, 0xc3, 64 * KiB);
+	rdma_read_all(sink, kmr, buf, len, mr);
+	same(sink, ref, len, "RDMA READ of device-coherent memory", 0);
+	same(buf, ref, len, "CPU read of device-coherent memory", 0);
+	s1 = hm_st(h);
+	assert_int_equal(s1.dev_migrated_out, s0.dev_migrated_out);
+	assert_int_equal(s1.dev_resident, len / PG);
+	assert_int_equal(s1.jobs_failed, 0);
+
+	ibv_dereg_mr(kmr);
+	ibv_dereg_mr(smr);
+	ibv_dereg_mr(mr);
+	hmirror_close(h);
+	munmap(res, PG);
+	munmap(sink, len);
+	munmap(src, 2 * MiB);
+	munmap(buf, len);
+	free(ref);
+}
+
 static int suite_up(void **state)
 {
 	hm_suite_up(state);
@@ -830,10 +1011,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rxe_odp_sanity),
+		cmocka_unit_test(test_rxe_odp_unaligned),
 		cmocka_unit_test(test_interop_page),
 		cmocka_unit_test(test_interop_none),
 		cmocka_unit_test(test_migrate_after_use_page),
 		cmocka_unit_test(test_migrate_after_use_none),
+		/* Last: it reloads hmirror with device-coherent memory. */
+		cmocka_unit_test(test_interop_coherent),
 	};
 
 	guest_suite_setup();
