@@ -59,11 +59,14 @@ UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
 	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_hostile \
-	      $(B)/tests/vm/test_stress $(B)/tests/vm/test_fault
+	      $(B)/tests/vm/test_stress $(B)/tests/vm/test_fault \
+	      $(B)/tests/vm/test_rdma
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).
 BENCH_TOOL := $(B)/tools/hmirror-bench
+# Registration times against rxe's ibv_reg_mr: links libibverbs.
+BENCH_MR_TOOL := $(B)/tools/hmirror-bench-mr
 
 .PHONY: all user lib tools kernel module unit-build vm-build check unit deps \
 	checkpatch compat-check vm-test test demo shell peer bench clean install \
@@ -92,7 +95,7 @@ $(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
 
-bench-build: $(BENCH_TOOL)
+bench-build: $(BENCH_TOOL) $(BENCH_MR_TOOL)
 
 # test_hmm_uapi.h is included from the test kernel's source tree, never
 # copied; `tests/vm/kernel source` fetches that tree if it is not cached.
@@ -100,6 +103,10 @@ $(BENCH_TOOL): src/user/tools/hmirror-bench.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	ksrc=$$(tests/vm/kernel source) && \
 	$(CC) $(CFLAGS) -I"$$ksrc/lib" -o $@ $< $(B)/lib/libhmirror.a -lm
+
+$(BENCH_MR_TOOL): src/user/tools/hmirror-bench-mr.c $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a -libverbs -lm
 
 # ---- manual pages -------------------------------------------------------
 # Renders every page with man-db and groff warnings on; any warning fails.
@@ -139,6 +146,13 @@ $(B)/tests/vm/test_module: tests/vm/suites/test_module.c \
 	ksrc=$$(tests/vm/kernel source) && \
 	$(CC) $(CFLAGS) -Itests/vm/suites -I"$$ksrc/lib" -o $@ $< \
 		$(B)/lib/libhmirror.a -lcmocka
+
+# The RDMA interop suite drives rxe through rdma-core's libibverbs.
+$(B)/tests/vm/test_rdma: tests/vm/suites/test_rdma.c tests/vm/suites/guest.h \
+		$(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a \
+		-lcmocka -libverbs
 
 # ---- kernel and module --------------------------------------------------
 kernel:
