@@ -58,7 +58,8 @@ UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
 	      $(B)/tests/vm/test_mr
-TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
+TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo \
+	      $(B)/tools/hmirror-reclaim
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).
 BENCH_TOOL := $(B)/tools/hmirror-bench
@@ -89,6 +90,12 @@ tools: $(TOOLS)
 $(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
+
+# hmirror-reclaim counts NUMA nodes with libnuma; -lm for its rounding.
+$(B)/tools/hmirror-reclaim: src/user/tools/hmirror-reclaim.c \
+		$(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a -lnuma -lm
 
 bench-build: $(BENCH_TOOL)
 
