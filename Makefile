@@ -57,7 +57,7 @@ MAN3_LINKS := \
 UNIT_TESTS := $(B)/tests/unit/test_lib
 VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
-	      $(B)/tests/vm/test_mr
+	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_reclaim
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo \
 	      $(B)/tools/hmirror-reclaim
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
@@ -144,6 +144,12 @@ $(B)/tests/vm/test_module: tests/vm/suites/test_module.c \
 	ksrc=$$(tests/vm/kernel source) && \
 	$(CC) $(CFLAGS) -Itests/vm/suites -I"$$ksrc/lib" -o $@ $< \
 		$(B)/lib/libhmirror.a -lcmocka
+
+$(B)/tests/vm/test_reclaim: tests/vm/suites/test_reclaim.c \
+		tests/vm/suites/guest.h $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a \
+		-lcmocka -lm
 
 # ---- kernel and module --------------------------------------------------
 kernel:
