@@ -1288,10 +1288,12 @@ static int write_plot(const struct run *r, const char *gp, const char *csv,
 	if (!f)
 		return -errno;
 	fprintf(f, "# hmirror-reclaim: gnuplot %s renders %s from %s\n", gp, svg, csv);
-	fprintf(f, "set terminal svg size 900,1100 dynamic font 'sans,10'\n");
+	/* noenhanced: column names have underscores, not subscripts */
+	fprintf(f, "set terminal svg size 900,1300 dynamic noenhanced font 'sans,10'\n");
 	fprintf(f, "set output '%s'\n", svg);
 	fprintf(f, "set datafile separator ','\nset key autotitle columnhead\n");
-	fprintf(f, "set key top left\nset grid\nset xlabel 'time (s)'\n");
+	fprintf(f, "set key below horizontal\nset grid\nset xlabel 'time (s)'\n");
+	fprintf(f, "set autoscale xfix\nset yrange [0:*]\nset y2range [0:*]\n");
 	fprintf(f, "set multiplot layout 4,1 title '%s: WSS %" PRIu64
 		" MiB, memory.max %" PRIu64 " MiB, mirrored %.2f, device %.2f%s'\n",
 		r->o.name, r->o.wss / MiB, r->o.limit / MiB, r->o.mirrored,
