@@ -60,8 +60,9 @@ VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
 	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_hostile \
 	      $(B)/tests/vm/test_stress $(B)/tests/vm/test_fault \
-	      $(B)/tests/vm/test_rdma
-TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo
+	      $(B)/tests/vm/test_rdma $(B)/tests/vm/test_reclaim
+TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo \
+	      $(B)/tools/hmirror-reclaim
 # Built with the tools, not installed: it needs test_hmm's uAPI header from
 # the test kernel's source and runs in the test VM (make bench).
 BENCH_TOOL := $(B)/tools/hmirror-bench
@@ -94,6 +95,12 @@ tools: $(TOOLS)
 $(B)/tools/%: src/user/tools/%.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a
+
+# hmirror-reclaim counts NUMA nodes with libnuma; -lm for its rounding.
+$(B)/tools/hmirror-reclaim: src/user/tools/hmirror-reclaim.c \
+		$(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a -lnuma -lm
 
 bench-build: $(BENCH_TOOL) $(BENCH_MR_TOOL)
 
@@ -153,6 +160,12 @@ $(B)/tests/vm/test_rdma: tests/vm/suites/test_rdma.c tests/vm/suites/guest.h \
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a \
 		-lcmocka -libverbs
+
+$(B)/tests/vm/test_reclaim: tests/vm/suites/test_reclaim.c \
+		tests/vm/suites/guest.h $(B)/lib/libhmirror.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itests/vm/suites -o $@ $< $(B)/lib/libhmirror.a \
+		-lcmocka -lm
 
 # ---- kernel and module --------------------------------------------------
 kernel:
