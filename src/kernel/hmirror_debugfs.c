@@ -106,11 +106,10 @@ static int hmirror_mrs_show(struct seq_file *m, void *unused)
 	seq_puts(m, "ctx pid key mode access flags start len mapped on_device faults users revoked\n");
 	mutex_lock(&hdev->ctxs_lock);
 	list_for_each_entry(ctx, &hdev->ctxs, link) {
-		/* Busy (a long submit, advice): opens and closes must not wait. */
-		if (!mutex_trylock(&ctx->lock)) {
-			seq_printf(m, "%u %d - busy\n", ctx->id,
-				   pid_nr(ctx->owner));
-			continue;
+		/* A reader stuck behind a long submit can give up. */
+		if (mutex_lock_interruptible(&ctx->lock)) {
+			mutex_unlock(&hdev->ctxs_lock);
+			return -EINTR;
 		}
 		xa_for_each(&ctx->mrs, key, mr) {
 			hmirror_mr_count(mr, &mapped, &local);

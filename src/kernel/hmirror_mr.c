@@ -197,7 +197,7 @@ static int hmirror_mr_pin(struct hmirror_mr *mr)
 	struct mm_struct *mm = mr->ctx->mm;
 	unsigned long first = ALIGN_DOWN(mr->start, PAGE_SIZE);
 	unsigned int gup = FOLL_LONGTERM;
-	unsigned long done = 0;
+	unsigned long done = 0, seq;
 	long n;
 	int ret;
 
@@ -222,6 +222,7 @@ static int hmirror_mr_pin(struct hmirror_mr *mr)
 					   &hmirror_mr_ops);
 	if (ret)
 		goto err_free;
+	seq = mmu_interval_read_begin(&mr->notifier);
 	while (done < mr->npages) {
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
@@ -239,18 +240,25 @@ static int hmirror_mr_pin(struct hmirror_mr *mr)
 	}
 	/*
 	 * Changed while being pinned (FOLL_LONGTERM may itself migrate pages
-	 * first): the pages must be the mapping's now.
+	 * first): the pages must be the mapping's now. Any change of the
+	 * CPU's page table over the region moved the notifier's sequence;
+	 * only then is the page table read again, page by page. Zaps from
+	 * here on are the check work's (which looks once @pinned is set).
 	 */
-	if (READ_ONCE(mr->revoked) || hmirror_mr_changed(mr)) {
+	WRITE_ONCE(mr->pinned, true);
+	if (READ_ONCE(mr->revoked) ||
+	    (mmu_interval_check_retry(&mr->notifier, seq) &&
+	     hmirror_mr_changed(mr))) {
 		ret = -EAGAIN;
 		goto err_unpin;
 	}
-	WRITE_ONCE(mr->pinned, true);
 	return 0;
 
 err_unpin:
-	unpin_user_pages(mr->pages, done);
+	WRITE_ONCE(mr->pinned, false);
 	mmu_interval_notifier_remove(&mr->notifier);
+	cancel_work_sync(&mr->check_work);
+	unpin_user_pages(mr->pages, done);
 	/* A revocation of a region that never was: no event either. */
 	spin_lock(&mr->ctx->pt_lock);
 	list_del_init(&mr->evn.link);

@@ -979,11 +979,82 @@ static void test_foreign_pages(void **state)
 	assert_int_equal(status, -EXDEV);
 	assert_int_equal(stats(fd1).dev_resident, len / PG);
 
+	/*
+	 * What mirrors only what is present moves nothing, even through a
+	 * NO_MIGRATE region; an EXCLUSIVE operand follows the region's rule.
+	 */
+	assert_int_equal(advise(fd0, local, HMIRROR_ADVISE_PREFETCH_NO_FAULT, 0,
+				PG, 0), 0);
+	assert_int_equal(stats(fd1).dev_resident, len / PG);
+	c[0] = keyed((struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
+		.flags = HMIRROR_CMD_F_EXCLUSIVE, .value = 1 }, local, 0);
+	assert_int_equal(hm_submit(fd0, c, 1, NULL), -EXDEV);
+	assert_int_equal(stats(fd1).dev_resident, len / PG);
+
 	assert_true(hm_pattern_ok(buf, len, 9));
 	close(fd1);
 	close(fd0);
 	munmap(flag, PG);
 	munmap(out, PG);
+	munmap(buf, len);
+}
+
+/*
+ * A region pulls only the pages that are in another instance's memory:
+ * the move must invalidate nothing else, or a NONE-class job of that
+ * instance on a neighbouring system page would hold the submit up to its
+ * deadline and be reset (policy kill: its owner, this process, killed).
+ */
+static void test_foreign_pull_runs(void **state)
+{
+	const size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 0);
+	uint64_t *flag = hm_map(PG), fence = 0;
+	uint32_t *out = hm_map(PG), key = 0, crc;
+	int fd0 = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	int fd1 = hm_open(1, HMIRROR_PREEMPT_NONE);
+	struct hmirror_ctx_config cfg = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 2000, .policy = HMIRROR_POLICY_REVOKE,
+	};
+	struct hmirror_stats b0, b1;
+	struct hmirror_cmd c[2];
+	uint64_t moved, t0;
+	int status;
+
+	(void)state;
+	assert_int_equal(hm_config(fd1, &cfg), 0);
+	hm_pattern(buf, len, 11);
+	crc = hm_crc32c(~0U, buf, 101 * PG);
+	/* Page 100 in device 1's memory, the rest at home. */
+	assert_int_equal(hm_migrate(fd1, buf + 100 * PG, PG,
+				    HMIRROR_MIGRATE_TO_DEVICE, NULL, &moved,
+				    NULL), 0);
+	assert_int_equal(moved, 1);
+	/* Device 1's NONE-class job holds page 0 until the flag is set. */
+	*flag = 0;
+	c[0] = hm_wait_value(flag, 1, 0);
+	c[1] = hm_copy(out, buf, 8);
+	assert_int_equal(hm_submit(fd1, c, 2, &fence), 0);
+	b1 = stats(fd1);
+
+	assert_int_equal(mr_reg(fd0, buf, len, HMIRROR_MR_ODP, RW, &key), 0);
+	b0 = stats(fd0);
+	t0 = hm_now_ns();
+	assert_int_equal(key_crc(fd0, key, 0, 101 * PG, out), crc);
+	assert_true(hm_now_ns() - t0 < 1000000000ull);	/* deadline: 2 s */
+	assert_int_equal(stats(fd0).migrated_to_dev, b0.migrated_to_dev + 1);
+	assert_int_equal(stats(fd1).inval_waits, b1.inval_waits);
+	assert_int_equal(stats(fd1).escalations, 0);
+
+	*flag = 1;
+	assert_int_equal(hm_wait(fd1, fence, 10000000000ULL, &status), 0);
+	assert_int_equal(status, 0);
+	assert_true(hm_pattern_ok(buf, len, 11));
+	close(fd1);
+	close(fd0);
+	munmap(out, PG);
+	munmap(flag, PG);
 	munmap(buf, len);
 }
 
@@ -1183,6 +1254,7 @@ int main(void)
 		cmocka_unit_test(test_advise_async),
 		cmocka_unit_test(test_advise_migrate),
 		cmocka_unit_test(test_foreign_pages),
+		cmocka_unit_test(test_foreign_pull_runs),
 		cmocka_unit_test(test_mr_list),
 		cmocka_unit_test(test_implicit_reclaim),
 	};
