@@ -238,7 +238,9 @@ struct hmirror_cmd {
  * -ENOSPC (the context already mirrors 512 GiB worth of 2 MiB chunks),
  * -EOPNOTSUPP (an EXCLUSIVE command on memory that is not private
  * anonymous), -EBUSY (an EXCLUSIVE page could not be taken: kernels
- * before 6.15 refuse pages of large folios).
+ * before 6.15 refuse pages of large folios; or the memory kept changing
+ * under the fault for a second: try again), -EXDEV (see
+ * HMIRROR_MR_F_NO_MIGRATE).
  */
 struct hmirror_submit {
 	__u64 cmds;
@@ -259,8 +261,11 @@ struct hmirror_submit {
  * @timeout_ns: how long to wait; 0 only polls
  * @status: out: 0 if the job succeeded, else its negative errno
  *	    (-ECANCELED: the context was reset; -ETIME: a WAIT_VALUE timed
- *	    out; -EFAULT: the memory went away under a job; -ESTALE: the job
- *	    completed too long ago for its status to be kept)
+ *	    out; -EFAULT: the memory went away under a job; -EBUSY: the
+ *	    memory kept changing under a PAGE-class job's refault for a
+ *	    second; -EXDEV: see HMIRROR_MR_F_NO_MIGRATE; -EIO: an injected
+ *	    copy error; -ESTALE: the job completed too long ago for its
+ *	    status to be kept)
  * @pad: must be zero
  * @reserved: must be zero
  *

@@ -103,6 +103,20 @@ struct worker {
 	unsigned int lane, dev, cls;
 };
 
+/*
+ * Run a job, again while the kernel says the memory kept changing under
+ * its fault (-EBUSY, after a second of retries): the mutators here can
+ * keep a chunk changing that long in a slow guest.
+ */
+static int run_retry(int fd, const struct hmirror_cmd *c)
+{
+	int ret, tries = 0;
+
+	while ((ret = hm_run(fd, c, 1)) == -EBUSY && ++tries < 20)
+		;
+	return ret;
+}
+
 /* CRC32C of the lane by a job, and by the CPU, against the model. */
 static void lane_check(struct stress *s, int fd, struct lane *l,
 		       unsigned int i, uint32_t *out)
@@ -117,7 +131,7 @@ static void lane_check(struct stress *s, int fd, struct lane *l,
 	want = ~0U;
 	for (size_t off = 0; off < LANE; off += sizeof(ref))
 		want = hm_crc32c(want, ref, sizeof(ref));
-	ret = hm_run(fd, &c, 1);
+	ret = run_retry(fd, &c);
 	if (ret)
 		bad(s, "CRC32C job failed", i, ret);
 	else if (*out != want)
@@ -153,7 +167,7 @@ static void *worker_fn(void *arg)
 
 			c = hm_fill(l->p, v, LANE);
 			pthread_mutex_lock(&l->lock);
-			ret = hm_run(fd, &c, 1);
+			ret = run_retry(fd, &c);
 			if (ret)
 				bad(s, "FILL job failed", w->lane, ret);
 			else
