@@ -367,3 +367,37 @@ static inline int hm_migrate(int fd, void *p, size_t len, unsigned int target,
 		*failed = m.failed;
 	return 0;
 }
+
+/*
+ * Debug flavour: kmemleak's suspects that name hmirror, each printed as
+ * a TAP comment. kmemleak reports only objects older than 5 s: scan,
+ * wait, scan. Skips the test on a kernel without kmemleak.
+ */
+static inline int hm_kmemleak_suspects(void)
+{
+	const char *km = "/sys/kernel/debug/kmemleak";
+	char line[512];
+	int leaks = 0;
+	FILE *f;
+
+	if (!guest_path_exists(km))
+		guest_skip("kernel built without CONFIG_DEBUG_KMEMLEAK (use KERNEL_FLAVOUR=debug)");
+	for (int pass = 0; pass < 2; pass++) {
+		f = fopen(km, "w");
+		assert_non_null(f);
+		fputs("scan", f);
+		fclose(f);
+		if (!pass)
+			sleep(6);
+	}
+	f = fopen(km, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "hmirror")) {
+			printf("# %s", line);
+			leaks++;
+		}
+	}
+	fclose(f);
+	return leaks;
+}
