@@ -870,21 +870,17 @@ static void test_owner_died(void **state)
 	holder = fork();
 	assert_true(holder >= 0);
 	if (holder == 0) {
-		char cbuf[CMSG_SPACE(sizeof(int))], b;
-		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf,
-				      .msg_controllen = sizeof(cbuf) };
 		struct hmirror_stats st = { .size = sizeof(st) };
+		char b;
 		uint64_t v = 0;
 		struct hmirror_cmd c = hm_write_value(&v, 1);
 		struct pollfd p;
 		int fd;
 
 		close(sv[0]);
-		if (recvmsg(sv[1], &msg, 0) != 1)
+		fd = hm_recv_fd(sv[1]);
+		if (fd < 0)
 			_exit(10);
-		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
 		/* The owner is gone by now (it exits after sending). */
 		if (read(sv[1], &b, 1) != 0)
 			_exit(11);
@@ -905,12 +901,6 @@ static void test_owner_died(void **state)
 	owner = fork();
 	assert_true(owner >= 0);
 	if (owner == 0) {
-		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 'x';
-		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf,
-				      .msg_controllen = sizeof(cbuf) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 		uint8_t *buf = hm_map(PG);
 		struct hmirror_cmd c = hm_fill(buf, 1, PG);
 		int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
@@ -918,11 +908,7 @@ static void test_owner_died(void **state)
 		close(sv[1]);
 		if (hm_run(fd, &c, 1))
 			_exit(20);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		if (sendmsg(sv[0], &msg, 0) != 1)
+		if (hm_send_fd(sv[0], fd))
 			_exit(21);
 		_exit(0);	/* the socket closes with it */
 	}

@@ -1029,38 +1029,19 @@ static void test_fd_passing(void **state)
 	if (pid == 0) {
 		/* The receiver: a process with its own mm (after exec-like
 		 * separation, fork is enough: the mm differs). */
-		char cbuf[CMSG_SPACE(sizeof(int))], b;
-		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf,
-				      .msg_controllen = sizeof(cbuf) };
 		struct hmirror_cmd cmd;
 		uint64_t v = 0;
-		int got;
+		int got = hm_recv_fd(sv[1]);
 
-		if (recvmsg(sv[1], &msg, 0) != 1)
+		if (got < 0)
 			_exit(1);
-		memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
 		cmd = hm_write_value(&v, 1);
 		if (hm_submit(got, &cmd, 1, NULL) != -EACCES)
 			_exit(2);
 		_exit(v == 0 ? 0 : 3);
 	}
 	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
-	{
-		char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 'x';
-		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf,
-				      .msg_controllen = sizeof(cbuf) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		assert_int_equal(sendmsg(sv[0], &msg, 0), 1);
-	}
+	assert_int_equal(hm_send_fd(sv[0], fd), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
