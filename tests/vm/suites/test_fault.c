@@ -850,7 +850,8 @@ static void test_fail_function(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(guest_write_file(FI "fail_function/inject", fns[i]), 0);
 		snprintf(path, sizeof(path), FI "fail_function/%s/retval", fns[i]);
-		assert_int_equal(guest_write_file(path, "-12"), 0);
+		/* A u64 attribute: -ENOMEM as its two's complement. */
+		assert_int_equal(guest_write_file(path, "0xfffffffffffffff4"), 0);
 		assert_int_equal(guest_write_file(FI "fail_function/times", "10"), 0);
 		assert_int_equal(page_workload(fd, buf + i * n * PG, n, -ENOMEM), 10);
 		assert_int_equal(guest_write_file(FI "fail_function/inject", "\n"), 0);
