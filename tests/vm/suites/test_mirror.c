@@ -1439,7 +1439,7 @@ static void bystander_check(struct bystander *b, pthread_t t)
 static void oom_victim_run(const char *cg)
 {
 	struct hmirror_ctx_config c = {
-		.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 30000,
+		.set = HMIRROR_CFG_DEADLINE, .deadline_ms = 60000,
 	};
 	const size_t big = cg ? 512 * MiB : 16UL << 30;
 	uint8_t *m, *d, *x;
@@ -1518,7 +1518,7 @@ static uint64_t resident_settle(int fd, uint64_t n)
  * OOM with device memory and a bystander: a cgroup-limited victim (or,
  * @global, one the whole VM's memory runs out on) holds mirrored memory
  * under a stuck NONE-class job and device-resident pages. It must be
- * killed and torn down well inside its 30 s deadline (the reaper's
+ * killed and torn down well inside its 60 s deadline (the reaper's
  * refused non-blockable invalidation must not hold its exit), its device
  * pages freed, and another context, NONE class too, must see every job
  * through with no reset.
@@ -1565,15 +1565,18 @@ static void oom_with_bystander(bool global)
 	snprintf(what, sizeof(what), "hmirror-test: %d reaped", pid);
 	gone = kmsg_time(kmsg, what);
 	close(kmsg);
-	print_message("# %s OOM: victim killed %llu ms after its start, gone %llu ms after the kill (its deadline: 30 s)\n",
+	print_message("# %s OOM: victim killed %llu ms after its start, gone %llu ms after the kill (its deadline: 60 s)\n",
 		      global ? "global" : "cgroup",
 		      (unsigned long long)(dt / 1000 - (gone - killed)) / 1000,
 		      (unsigned long long)(gone - killed) / 1000);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	assert_true(killed && gone >= killed);
-	/* Torn down on its death, not at the deadline (30 s). */
-	assert_true(gone - killed < 10000000ull);
+	/*
+	 * Torn down on its death, not at its deadline (60 s): well inside
+	 * it even in the debug kernel under TCG (16 s seen there).
+	 */
+	assert_true(gone - killed < 30000000ull);
 	assert_int_equal(resident_settle(b.fd, base), base);
 	bystander_check(&b, t);
 	if (cg)
