@@ -60,12 +60,7 @@
 #define HMIRROR_FAULT_DELAY_MAX	10000U	/* ms */
 
 /**
- * struct hmirror_fault - one injection site
- * @name: its debugfs name
- * @what: what a failure there does, for hmirror/fault/sites
- * @def_delay_ms: delay when none is given, for the sites that delay
- * @armed: times != 0, read without the lock on the fast path
- * @lock: protects everything below
+ * struct hmirror_fault_spec - the settings of a site, as a write gives them
  * @ppm: probability of a candidate failing, per million
  * @interval: every interval-th call is a candidate
  * @times: failures left (-1: no limit)
@@ -73,9 +68,30 @@
  * @dev: device instance filter (-1: any)
  * @ctx: context id filter (-1: any)
  * @pid: owner (or caller) pid filter (0: any)
- * @seed: the seed @rnd started from
+ * @seed: the seed the site's PRNG starts from
  * @delay_ms: delay of a delaying site
- * @rnd: the site's PRNG
+ */
+struct hmirror_fault_spec {
+	u32 ppm;
+	u32 interval;
+	int times;
+	u32 space;
+	int dev;
+	s64 ctx;
+	pid_t pid;
+	u64 seed;
+	u32 delay_ms;
+};
+
+/**
+ * struct hmirror_fault - one injection site
+ * @name: its debugfs name
+ * @what: what a failure there does, for hmirror/fault/sites
+ * @def_delay_ms: delay when none is given, for the sites that delay
+ * @armed: times != 0, read without the lock on the fast path
+ * @lock: protects everything below
+ * @set: its settings (@set.times counts down, @set.space too)
+ * @rnd: the site's PRNG, started from @set.seed
  * @count: calls past @space, for @interval
  * @calls: calls that passed the filter since armed
  * @failed: failures injected since armed
@@ -86,15 +102,7 @@ struct hmirror_fault {
 	unsigned int def_delay_ms;
 	bool armed;
 	spinlock_t lock;	/* all below */
-	u32 ppm;
-	u32 interval;
-	int times;
-	u32 space;
-	int dev;
-	s64 ctx;
-	pid_t pid;
-	u64 seed;
-	u32 delay_ms;
+	struct hmirror_fault_spec set;
 	struct rnd_state rnd;
 	u64 count;
 	u64 calls;
@@ -138,9 +146,9 @@ static bool __hmirror_fault_match(const struct hmirror_fault *f, int dev,
 				  s64 ctx, pid_t pid)
 {
 	lockdep_assert_held(&f->lock);
-	return (f->dev < 0 || f->dev == dev) &&
-	       (f->ctx < 0 || f->ctx == ctx) &&
-	       (!f->pid || f->pid == pid);
+	return (f->set.dev < 0 || f->set.dev == dev) &&
+	       (f->set.ctx < 0 || f->set.ctx == ctx) &&
+	       (!f->set.pid || f->set.pid == pid);
 }
 
 static bool hmirror_fault_check(enum hmirror_fault_site site, int dev,
@@ -154,19 +162,19 @@ static bool hmirror_fault_check(enum hmirror_fault_site site, int dev,
 		return false;
 
 	spin_lock_irqsave(&f->lock, flags);
-	if (!f->times || !__hmirror_fault_match(f, dev, ctx, pid))
+	if (!f->set.times || !__hmirror_fault_match(f, dev, ctx, pid))
 		goto out;
 	f->calls++;
-	if (f->space) {
-		f->space--;
+	if (f->set.space) {
+		f->set.space--;
 		goto out;
 	}
-	if (f->interval > 1 && ++f->count % f->interval)
+	if (f->set.interval > 1 && ++f->count % f->set.interval)
 		goto out;
-	if (f->ppm < HMIRROR_FAULT_PPM &&
-	    ((u64)prandom_u32_state(&f->rnd) * HMIRROR_FAULT_PPM >> 32) >= f->ppm)
+	if (f->set.ppm < HMIRROR_FAULT_PPM &&
+	    ((u64)prandom_u32_state(&f->rnd) * HMIRROR_FAULT_PPM >> 32) >= f->set.ppm)
 		goto out;
-	if (f->times > 0 && !--f->times)
+	if (f->set.times > 0 && !--f->set.times)
 		WRITE_ONCE(f->armed, false);
 	f->failed++;
 	fail = true;
@@ -220,21 +228,8 @@ unsigned int hmirror_fault_delay_ms(enum hmirror_fault_site site)
 {
 	const struct hmirror_fault *f = &hmirror_faults[site];
 
-	return max(READ_ONCE(f->delay_ms) ?: f->def_delay_ms, 1U);
+	return max(READ_ONCE(f->set.delay_ms) ?: f->def_delay_ms, 1U);
 }
-
-/* The settings a write asks for, before they are applied. */
-struct hmirror_fault_spec {
-	u32 ppm;
-	u32 interval;
-	int times;
-	u32 space;
-	int dev;
-	s64 ctx;
-	pid_t pid;
-	u64 seed;
-	u32 delay_ms;
-};
 
 static int hmirror_fault_parse_kv(char *tok, struct hmirror_fault_spec *s)
 {
@@ -335,15 +330,7 @@ static ssize_t hmirror_fault_write(struct file *file, const char __user *ubuf,
 		return ret;
 
 	spin_lock_irqsave(&f->lock, flags);
-	f->ppm = s.ppm;
-	f->interval = s.interval;
-	f->times = s.times;
-	f->space = s.space;
-	f->dev = s.dev;
-	f->ctx = s.ctx;
-	f->pid = s.pid;
-	f->seed = s.seed;
-	WRITE_ONCE(f->delay_ms, s.delay_ms);
+	f->set = s;
 	if (s.times) {
 		prandom_seed_state(&f->rnd, s.seed);
 		f->count = 0;
@@ -366,8 +353,9 @@ static ssize_t hmirror_fault_read(struct file *file, char __user *ubuf,
 	spin_lock_irqsave(&f->lock, flags);
 	n = scnprintf(buf, sizeof(buf),
 		      "ppm=%u interval=%u times=%d space=%u dev=%d ctx=%lld pid=%d seed=%llu delay=%u calls=%llu failed=%llu\n",
-		      f->ppm, f->interval, f->times, f->space, f->dev, f->ctx,
-		      f->pid, f->seed, f->delay_ms ?: f->def_delay_ms,
+		      f->set.ppm, f->set.interval, f->set.times, f->set.space,
+		      f->set.dev, f->set.ctx, f->set.pid, f->set.seed,
+		      f->set.delay_ms ?: f->def_delay_ms,
 		      f->calls, f->failed);
 	spin_unlock_irqrestore(&f->lock, flags);
 	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
@@ -404,10 +392,10 @@ void hmirror_fault_debugfs_init(struct dentry *root)
 		struct hmirror_fault *f = &hmirror_faults[i];
 
 		spin_lock_init(&f->lock);
-		f->ppm = HMIRROR_FAULT_PPM;
-		f->interval = 1;
-		f->dev = -1;
-		f->ctx = -1;
+		f->set.ppm = HMIRROR_FAULT_PPM;
+		f->set.interval = 1;
+		f->set.dev = -1;
+		f->set.ctx = -1;
 		prandom_seed_state(&f->rnd, 0);
 		debugfs_create_file(f->name, 0600, dir, f, &hmirror_fault_fops);
 	}
