@@ -55,6 +55,7 @@ DEFINE_SPINLOCK(hmirror_ctx_all_lock);
 noinline struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 {
 	struct hmirror_ctx *ctx;
+	int ret;
 
 	/* Kernel threads have no address space to mirror. */
 	if (!current->mm)
@@ -91,6 +92,15 @@ noinline struct hmirror_ctx *__hmirror_ctx_create(struct hmirror_device *hdev)
 	ctx->policy = READ_ONCE(hmirror_inval_policy);
 	ctx->deadline_ms = READ_ONCE(hmirror_inval_deadline_ms);
 	ctx->eventfd_fd = -1;
+
+	ret = hdev->ops->ctx_init ? hdev->ops->ctx_init(ctx) : 0;
+	if (ret) {
+		put_pid(ctx->owner);
+		mmdrop(ctx->mm);
+		mutex_destroy(&ctx->lock);
+		kfree(ctx);
+		return ERR_PTR(ret);
+	}
 
 	mutex_lock(&hdev->ctxs_lock);
 	ctx->id = hdev->next_ctx_id++;
@@ -154,6 +164,8 @@ void __hmirror_ctx_destroy(struct hmirror_ctx *ctx)
 	hmirror_advise_destroy(ctx);
 	hmirror_mrs_destroy(ctx);
 	hmirror_ranges_destroy(ctx);
+	if (hdev->ops->ctx_fini)
+		hdev->ops->ctx_fini(ctx);
 	hmirror_debugfs_ctx_fini(ctx);
 
 	mutex_lock(&hdev->ctxs_lock);
@@ -188,7 +200,7 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 	memset(&info, 0, sizeof(info));
 	info.abi_version = HMIRROR_ABI_VERSION;
 	info.device_index = ctx->hdev->index;
-	info.nr_devices = hmirror_nr_devices;
+	info.nr_devices = hmirror_device_count();
 	strscpy(info.backend, ctx->hdev->ops->name, sizeof(info.backend));
 	info.max_cmds = HMIRROR_MAX_CMDS;
 	info.max_job_bytes = HMIRROR_MAX_JOB_BYTES;

@@ -19,13 +19,15 @@
  * cdev's owner pins the module for as long as any file is open, so an
  * instance is only destroyed when no context refers to it.
  *
- * The backend (for now always the in-kernel sw engine) is brought up
- * before the char device appears and stopped after it is gone.
+ * The module creates nr_devices instances of the in-kernel sw engine; the
+ * PCI driver (hmirror_pci.c) adds one per accelerator it binds, numbered
+ * after them. The backend is brought up before the char device appears
+ * and stopped after it is gone.
  */
 
 /**
  * hmirror_device_create() - bring up one device instance
- * @hdev: zeroed instance to initialise
+ * @hdev: instance to initialise, zeroed but for ops, parent and priv
  * @index: instance number N of /dev/hmirror<N>
  * @devt: device number of the instance's char device
  * @class: the hmirror device class
@@ -41,7 +43,6 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	int ret;
 
 	hdev->index = index;
-	hdev->ops = &hmirror_sw_ops;
 	mutex_init(&hdev->ctxs_lock);
 	spin_lock_init(&hdev->lock);
 	INIT_LIST_HEAD(&hdev->ctxs);
@@ -53,8 +54,12 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	ret = hdev->ops->init(hdev);
 	if (ret)
 		return ret;
-	ret = hmirror_devmem_init(hdev, hmirror_vram_mb,
-				  hmirror_coherent_addr[index]);
+	/* The PCI backend has no device memory yet. */
+	if (hdev->ops == &hmirror_sw_ops)
+		ret = hmirror_devmem_init(hdev, hmirror_vram_mb,
+					  hmirror_coherent_addr[index]);
+	else
+		ret = hmirror_devmem_init(hdev, 0, 0);
 	if (ret)
 		goto err_fini;
 
@@ -64,7 +69,7 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	if (ret)
 		goto err_devmem;
 
-	dev = device_create(class, NULL, devt, hdev, HMIRROR_DEV_PREFIX "%u",
+	dev = device_create(class, hdev->parent, devt, hdev, HMIRROR_DEV_PREFIX "%u",
 			    index);
 	if (IS_ERR(dev)) {
 		ret = PTR_ERR(dev);

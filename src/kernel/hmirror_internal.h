@@ -34,6 +34,7 @@ struct vm_fault;
 struct hmirror_ctx;
 struct hmirror_device;
 struct hmirror_job;
+struct hmirror_range;
 
 /* A mirror range covers one naturally aligned chunk of this size. */
 #define HMIRROR_CHUNK_SHIFT	PMD_SHIFT
@@ -69,14 +70,28 @@ struct hmirror_job;
  * @name: backend name reported by GET_INFO
  * @init: bring the device's engine up
  * @fini: stop the engine; no job of any context runs after it returns
- * @kick: there is new work (a job queued or unparked) on @ctx
+ * @kick: there is new work (a job queued or unparked) on @ctx, or a job
+ *	  of it ended without the device (failed by the host)
  * @ctx_reset: stop running @ctx's jobs; returns once no page step of @ctx
  *	       is in progress and none will start, or -ETIMEDOUT after
  *	       @timeout_ms
- * @tlb_flush: drop any cached translation of [@start, @end) of @ctx
+ * @ctx_init: optional: give a new context its device state (may sleep)
+ * @ctx_fini: optional: free it, after a successful @ctx_reset
+ * @range_init: optional: a range is created (ctx->lock held, may sleep)
+ * @range_update: optional: @r's PTE array or huge entry changed
+ * @range_fini: optional: a range of a live context is about to be freed;
+ *		returns once the device can no longer reach its PTE array
+ *		(may sleep)
+ * @tlb_flush: optional: drop any cached translation of [@start, @end) of
+ *	       @ctx; the device may still use them until @tlb_sync returns 0
+ * @tlb_sync: optional: wait until every @tlb_flush of @ctx so far is
+ *	      done: 0; -EAGAIN if not done and !@blockable; -ETIMEDOUT if
+ *	      the device did not answer within its bound
  *
- * The mirror calls @kick and @tlb_flush with the context's pt_lock held;
- * they must not sleep.
+ * The mirror calls @kick, @range_update and @tlb_flush with the context's
+ * pt_lock held; they must not sleep. A backend whose device reads the
+ * page table only under pt_lock (the sw engine) needs none of the
+ * optional ones.
  */
 struct hmirror_backend_ops {
 	const char *name;
@@ -84,8 +99,14 @@ struct hmirror_backend_ops {
 	void (*fini)(struct hmirror_device *hdev);
 	void (*kick)(struct hmirror_device *hdev, struct hmirror_ctx *ctx);
 	int (*ctx_reset)(struct hmirror_ctx *ctx, unsigned int timeout_ms);
+	int (*ctx_init)(struct hmirror_ctx *ctx);
+	void (*ctx_fini)(struct hmirror_ctx *ctx);
+	int (*range_init)(struct hmirror_range *r);
+	void (*range_update)(struct hmirror_range *r);
+	void (*range_fini)(struct hmirror_range *r);
 	void (*tlb_flush)(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end);
+	int (*tlb_sync)(struct hmirror_ctx *ctx, bool blockable);
 };
 
 /**
@@ -175,7 +196,8 @@ enum hmirror_fault_site {
  * @index: N
  * @cdev: character device
  * @dev: the struct device of the class device, for messages and sysfs
- * @ops: the backend driving this instance
+ * @ops: the backend driving this instance (set before registering)
+ * @parent: the hardware device behind it, or NULL (sw backend)
  * @debugfs: this instance's debugfs directory
  * @ctxs_lock: protects @ctxs; taken before a context's pt_lock
  * @ctxs: every context of the device (for debugfs)
@@ -189,12 +211,14 @@ enum hmirror_fault_site {
  * @next_ctx_id: id of the next context opened
  * @devmem: its device memory, or NULL
  * @fail_huge_alloc: fail the next THP-sized device memory allocation
+ * @priv: the backend's own state of the instance
  */
 struct hmirror_device {
 	unsigned int index;
 	struct cdev cdev;
 	struct device *dev;
 	const struct hmirror_backend_ops *ops;
+	struct device *parent;
 	struct dentry *debugfs;
 	struct mutex ctxs_lock;	/* ctxs */
 	struct list_head ctxs;
@@ -208,6 +232,7 @@ struct hmirror_device {
 	u32 next_ctx_id;
 	struct hmirror_devmem *devmem;
 	atomic_t fail_huge_alloc;
+	void *priv;
 };
 
 /**
@@ -334,6 +359,7 @@ enum hmirror_ctx_state {
  * @debugfs: this context's debugfs file
  * @reset_ack_at: reset_slow injection: when the device acknowledges the
  *		  reset asked for (sw backend, under hdev->lock), or 0
+ * @priv: the backend's own state of the context
  */
 struct hmirror_ctx {
 	struct hmirror_device *hdev;
@@ -384,6 +410,7 @@ struct hmirror_ctx {
 	struct hmirror_stats stats;
 	struct dentry *debugfs;
 	ktime_t reset_ack_at;
+	void *priv;
 };
 
 /**
@@ -462,7 +489,11 @@ extern unsigned int hmirror_inval_policy;
 extern unsigned int hmirror_vram_mb;
 extern unsigned long hmirror_coherent_addr[];
 
+#define HMIRROR_MAX_DEVICES	16
 struct hmirror_device *hmirror_device_get(unsigned int index);
+unsigned int hmirror_device_count(void);
+int hmirror_device_register(struct hmirror_device *hdev);
+void hmirror_device_unregister(struct hmirror_device *hdev);
 
 void hmirror_obj_get(void);
 void hmirror_obj_put(void);
@@ -513,6 +544,8 @@ void hmirror_job_complete(struct hmirror_job *job, int status);
 void hmirror_jobs_cancel(struct hmirror_ctx *ctx);
 bool hmirror_jobs_overlap(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 *newest);
+void hmirror_job_park(struct hmirror_job *job, unsigned long addr,
+		      unsigned long end, bool write, bool excl);
 void hmirror_job_fault_work(struct work_struct *work);
 bool hmirror_job_revoked(struct hmirror_job *job);
 
@@ -594,5 +627,9 @@ void hmirror_fault_debugfs_init(struct dentry *root);
 
 /* hmirror_sw.c */
 extern const struct hmirror_backend_ops hmirror_sw_ops;
+
+/* hmirror_pci.c */
+int hmirror_pci_register(void);
+void hmirror_pci_unregister(void);
 
 #endif /* _HMIRROR_INTERNAL_H */

@@ -268,6 +268,31 @@ static u64 hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
 	return us;
 }
 
+/*
+ * After a zap: a device with a TLB of its own must have let go of what was
+ * zapped before the callback may return true. One that does not answer was
+ * reset by its backend (it cannot reach memory any more); the context is
+ * escalated as if it had held the invalidation up.
+ */
+static bool hmirror_inval_tlb_sync(struct hmirror_ctx *ctx, unsigned long start,
+				   unsigned long end, bool blockable)
+{
+	int ret;
+
+	if (!ctx->hdev->ops->tlb_sync)
+		return true;
+	ret = ctx->hdev->ops->tlb_sync(ctx, blockable);
+	if (ret == -EAGAIN) {
+		spin_lock(&ctx->pt_lock);
+		ctx->stats.inval_refused++;
+		spin_unlock(&ctx->pt_lock);
+		return false;
+	}
+	if (ret)
+		hmirror_ctx_escalate(ctx, start, end, 0);
+	return true;
+}
+
 static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 				     const struct mmu_notifier_range *range,
 				     unsigned long cur_seq)
@@ -278,7 +303,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long start = max(range->start, r->start);
 	unsigned long end = min(range->end, r->start + HMIRROR_CHUNK_SIZE);
 	bool blockable = mmu_notifier_range_blockable(range);
-	bool escalated = false;
+	bool escalated = false, synced;
 	u64 newest = 0, us = 0;
 
 	/*
@@ -325,9 +350,10 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 					   HMIRROR_RECLAIM_DELAY);
 		}
 		spin_unlock(&ctx->pt_lock);
-		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0, true,
-					     false);
-		return true;
+		synced = hmirror_inval_tlb_sync(ctx, start, end, blockable);
+		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0,
+					     synced, false);
+		return synced;
 	}
 
 	if (!blockable) {
@@ -352,6 +378,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	spin_lock(&ctx->pt_lock);
 	hmirror_pt_zap(r, start, end);
 	spin_unlock(&ctx->pt_lock);
+	hmirror_inval_tlb_sync(ctx, start, end, true);
 	trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, us, true,
 				     escalated);
 	return true;

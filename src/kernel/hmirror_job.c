@@ -900,6 +900,30 @@ static int hmirror_job_fault_done(struct hmirror_ctx *ctx, u64 fence, int ret,
 }
 
 /**
+ * hmirror_job_park() - leave a job to its context's worker
+ * @job: the context's oldest job, stopped at command job->cur
+ * @addr: the address it needs mapped (or the MIGRATE command's source)
+ * @end: end of the operand @addr is in: the worker maps the rest of it,
+ *	 up to the chunk's end, in one go
+ * @write: ...for writing
+ * @excl: ...device-exclusive
+ *
+ * A page to fault, or a MIGRATE command to run: either sleeps, which a
+ * device engine cannot. The worker unparks the job and kicks the backend.
+ */
+void hmirror_job_park(struct hmirror_job *job, unsigned long addr,
+		      unsigned long end, bool write, bool excl)
+{
+	lockdep_assert_held(&job->ctx->pt_lock);
+	job->parked = true;
+	job->fault_addr = addr;
+	job->fault_end = end;
+	job->fault_write = write;
+	job->fault_excl = excl;
+	queue_work(hmirror_wq, &job->ctx->fault_work);
+}
+
+/**
  * hmirror_job_fault_work() - the worker of a context's parked job
  * @work: ctx->fault_work
  *

@@ -46,9 +46,9 @@ int hmirror_device_vram_kind(unsigned int index)
 {
 	struct hmirror_device *hdev;
 
-	if (index >= hmirror_nr_devices)
-		return -ENODEV;
 	hdev = hmirror_device_get(index);
+	if (!hdev)
+		return -ENODEV;
 	if (!hdev->devmem)
 		return -ENOMEM;
 	return hdev->devmem->coherent ? HMIRROR_VRAM_COHERENT :
@@ -68,9 +68,11 @@ EXPORT_SYMBOL_NS_GPL(hmirror_device_vram_kind, HMIRROR_NS);
  */
 struct hmirror_ctx *hmirror_ctx_create(unsigned int index)
 {
-	if (index >= hmirror_nr_devices)
+	struct hmirror_device *hdev = hmirror_device_get(index);
+
+	if (!hdev)
 		return ERR_PTR(-ENODEV);
-	return __hmirror_ctx_create(hmirror_device_get(index));
+	return __hmirror_ctx_create(hdev);
 }
 EXPORT_SYMBOL_NS_GPL(hmirror_ctx_create, HMIRROR_NS);
 

@@ -44,11 +44,10 @@ void hmirror_obj_put(void)
 	WARN_ON_ONCE(atomic_long_dec_return(&hmirror_objects) < 0);
 }
 
-#define HMIRROR_MAX_DEVICES	16
-
 unsigned int hmirror_nr_devices = 2;
 module_param_named(nr_devices, hmirror_nr_devices, uint, 0444);
-MODULE_PARM_DESC(nr_devices, "number of device instances (1-16, default 2)");
+MODULE_PARM_DESC(nr_devices,
+		 "number of sw-engine device instances (0-16, default 2); PCI accelerators add theirs");
 
 unsigned int hmirror_vram_mb = 256;
 module_param_named(vram_mb, hmirror_vram_mb, uint, 0444);
@@ -135,18 +134,75 @@ static const struct class hmirror_class = {
 };
 
 static dev_t hmirror_devt;
-static struct hmirror_device *hmirror_devices;
+/* Set once an instance is up, cleared before it goes: read locklessly. */
+static struct hmirror_device *hmirror_devices[HMIRROR_MAX_DEVICES];
+static DEFINE_MUTEX(hmirror_devices_lock);	/* registration */
 static struct dentry *hmirror_debugfs;
 
 /**
  * hmirror_device_get() - a device instance by number
- * @index: N of /dev/hmirror<N>, below hmirror_nr_devices
+ * @index: N of /dev/hmirror<N>
  *
- * Return: the instance; valid while the module is loaded.
+ * Return: the instance, or NULL if there is none; valid while a context
+ * of any instance exists (instances go only at module unload).
  */
 struct hmirror_device *hmirror_device_get(unsigned int index)
 {
-	return &hmirror_devices[index];
+	if (index >= HMIRROR_MAX_DEVICES)
+		return NULL;
+	return READ_ONCE(hmirror_devices[index]);
+}
+
+/**
+ * hmirror_device_count() - the number of instances up
+ *
+ * Return: how many /dev/hmirror<N> exist.
+ */
+unsigned int hmirror_device_count(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < HMIRROR_MAX_DEVICES; i++)
+		n += !!READ_ONCE(hmirror_devices[i]);
+	return n;
+}
+
+/**
+ * hmirror_device_register() - bring an instance up under the lowest free N
+ * @hdev: zeroed instance with its ops (and parent, priv) set
+ *
+ * Return: 0 or a negative errno (-ENOSPC: HMIRROR_MAX_DEVICES are up).
+ */
+int hmirror_device_register(struct hmirror_device *hdev)
+{
+	unsigned int i;
+	int ret = -ENOSPC;
+
+	mutex_lock(&hmirror_devices_lock);
+	for (i = 0; i < HMIRROR_MAX_DEVICES; i++) {
+		if (hmirror_devices[i])
+			continue;
+		ret = hmirror_device_create(hdev, i,
+					    MKDEV(MAJOR(hmirror_devt), i),
+					    &hmirror_class, hmirror_debugfs);
+		if (!ret)
+			WRITE_ONCE(hmirror_devices[i], hdev);
+		break;
+	}
+	mutex_unlock(&hmirror_devices_lock);
+	return ret;
+}
+
+/**
+ * hmirror_device_unregister() - take an instance down
+ * @hdev: instance hmirror_device_register() brought up, with no context
+ */
+void hmirror_device_unregister(struct hmirror_device *hdev)
+{
+	mutex_lock(&hmirror_devices_lock);
+	WRITE_ONCE(hmirror_devices[hdev->index], NULL);
+	mutex_unlock(&hmirror_devices_lock);
+	hmirror_device_destroy(hdev);
 }
 
 static int hmirror_objects_get(void *data, u64 *val)
@@ -157,10 +213,39 @@ static int hmirror_objects_get(void *data, u64 *val)
 DEFINE_DEBUGFS_ATTRIBUTE(hmirror_objects_fops, hmirror_objects_get, NULL,
 			 "%llu\n");
 
-static void hmirror_devices_destroy(unsigned int n)
+/* The sw instances: the module's own, made at load. */
+static void hmirror_sw_devices_destroy(void)
 {
-	while (n--)
-		hmirror_device_destroy(&hmirror_devices[n]);
+	struct hmirror_device *hdev;
+	unsigned int i;
+
+	for (i = 0; i < HMIRROR_MAX_DEVICES; i++) {
+		hdev = hmirror_devices[i];
+		if (hdev && hdev->ops == &hmirror_sw_ops) {
+			hmirror_device_unregister(hdev);
+			kfree(hdev);
+		}
+	}
+}
+
+static int __init hmirror_sw_devices_create(void)
+{
+	struct hmirror_device *hdev;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < hmirror_nr_devices; i++) {
+		hdev = kzalloc_obj(*hdev, GFP_KERNEL);
+		if (!hdev)
+			return -ENOMEM;
+		hdev->ops = &hmirror_sw_ops;
+		ret = hmirror_device_register(hdev);
+		if (ret) {
+			kfree(hdev);
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static unsigned int hmirror_coherent_count(void)
@@ -237,11 +322,10 @@ static int __init hmirror_coherent_check(void)
 
 static int __init hmirror_init(void)
 {
-	unsigned int i;
 	int ret;
 
-	if (hmirror_nr_devices < 1 || hmirror_nr_devices > HMIRROR_MAX_DEVICES) {
-		pr_err("nr_devices=%u out of range 1..%u\n",
+	if (hmirror_nr_devices > HMIRROR_MAX_DEVICES) {
+		pr_err("nr_devices=%u out of range 0..%u\n",
 		       hmirror_nr_devices, HMIRROR_MAX_DEVICES);
 		return -EINVAL;
 	}
@@ -255,15 +339,10 @@ static int __init hmirror_init(void)
 	if (ret)
 		return ret;
 
-	hmirror_devices = kzalloc_objs(*hmirror_devices, hmirror_nr_devices,
-				       GFP_KERNEL);
-	if (!hmirror_devices)
-		return -ENOMEM;
-
-	ret = alloc_chrdev_region(&hmirror_devt, 0, hmirror_nr_devices,
+	ret = alloc_chrdev_region(&hmirror_devt, 0, HMIRROR_MAX_DEVICES,
 				  HMIRROR_DEV_PREFIX);
 	if (ret)
-		goto err_free;
+		return ret;
 
 	ret = class_register(&hmirror_class);
 	if (ret)
@@ -275,37 +354,34 @@ static int __init hmirror_init(void)
 	hmirror_floor_debugfs_init(hmirror_debugfs);
 	hmirror_fault_debugfs_init(hmirror_debugfs);
 
-	for (i = 0; i < hmirror_nr_devices; i++) {
-		ret = hmirror_device_create(&hmirror_devices[i], i,
-					    MKDEV(MAJOR(hmirror_devt), i),
-					    &hmirror_class, hmirror_debugfs);
-		if (ret)
-			goto err_devices;
-	}
+	ret = hmirror_sw_devices_create();
+	if (ret)
+		goto err_devices;
+	ret = hmirror_pci_register();
+	if (ret)
+		goto err_devices;
 
-	pr_info("%u device instance(s), %u MiB of device memory each (%u coherent), ABI %u\n",
+	pr_info("%u sw instance(s), %u MiB of device memory each (%u coherent), ABI %u\n",
 		hmirror_nr_devices, hmirror_vram_mb, hmirror_coherent_count(),
 		HMIRROR_ABI_VERSION);
 	return 0;
 
 err_devices:
-	hmirror_devices_destroy(i);
+	hmirror_sw_devices_destroy();
 	debugfs_remove_recursive(hmirror_debugfs);
 	class_unregister(&hmirror_class);
 err_region:
-	unregister_chrdev_region(hmirror_devt, hmirror_nr_devices);
-err_free:
-	kfree(hmirror_devices);
+	unregister_chrdev_region(hmirror_devt, HMIRROR_MAX_DEVICES);
 	return ret;
 }
 
 static void __exit hmirror_exit(void)
 {
-	hmirror_devices_destroy(hmirror_nr_devices);
+	hmirror_pci_unregister();
+	hmirror_sw_devices_destroy();
 	debugfs_remove_recursive(hmirror_debugfs);
 	class_unregister(&hmirror_class);
-	unregister_chrdev_region(hmirror_devt, hmirror_nr_devices);
-	kfree(hmirror_devices);
+	unregister_chrdev_region(hmirror_devt, HMIRROR_MAX_DEVICES);
 	/* Files hold a module reference, so every context is gone by now. */
 	WARN(atomic_long_read(&hmirror_objects),
 	     "hmirror: %ld objects leaked\n",

@@ -574,9 +574,9 @@ static int hmirror_mig_window(struct hmirror_ctx *ctx,
 			       hmirror_mig_uncollected(m, n);
 		}
 		/* Pages in the other instances' memory, device to device. */
-		for (i = 0; left && i < hmirror_nr_devices; i++) {
+		for (i = 0; left && i < HMIRROR_MAX_DEVICES; i++) {
 			other = hmirror_device_get(i);
-			if (other == hdev || !other->devmem ||
+			if (!other || other == hdev || !other->devmem ||
 			    (m->from && other != m->from))
 				continue;
 			r = hmirror_mig_round(ctx, hdev, vma, start, end, m, true,

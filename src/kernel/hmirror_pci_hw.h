@@ -7,6 +7,7 @@
 #ifndef _HMIRROR_PCI_HW_H
 #define _HMIRROR_PCI_HW_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 
 /**
@@ -78,6 +79,17 @@
  * (a fault) or, for MIGRATE, writes resume_value to *(u64 *)cmd.dst when
  * dst is not 0 and goes on with the next command.
  *
+ * Cancel: the host may end jobs itself (a failed refault, a failed
+ * migration); it then raises slot.cancel_fence to the newest such fence.
+ * The device ends every job whose fence is at most cancel_fence with
+ * status -ECANCELED and without running another step of it: a parked one
+ * at once, a running one before its next step, a queued one when it
+ * reaches it.
+ *
+ * A translation found in the TLB that fails its permission check is
+ * dropped and walked again before the job parks or fails: the host
+ * upgrades PTEs (read-only to writable, EXCL added) without invalidating.
+ *
  * Reset (per slot): the driver bumps slot.reset_req. The device drops the
  * slot's jobs (it writes nothing more for them), its parked state, its
  * TLB entries and its ring position (ring_head := ring_tail), then acks.
@@ -99,11 +111,11 @@
 #define HMPCI_BUDGET		64	/* page steps per slot per turn */
 
 /* regs.control (H) */
-#define HMPCI_CTL_ENABLE	(1U << 0)	/* run slots */
-#define HMPCI_CTL_BUS_MASTER	(1U << 1)	/* DMA allowed */
+#define HMPCI_CTL_ENABLE	_BITUL(0)	/* run slots */
+#define HMPCI_CTL_BUS_MASTER	_BITUL(1)	/* DMA allowed */
 
 /* regs.status (D) */
-#define HMPCI_STS_READY		(1U << 0)
+#define HMPCI_STS_READY		_BITUL(0)
 
 /**
  * struct hmpci_regs - device-wide registers at BAR2 offset 0
@@ -151,9 +163,9 @@ struct hmpci_regs {
 #define HMPCI_PREEMPT_PAGE	1
 
 /* slot.fault_flags (D) */
-#define HMPCI_FAULT_WRITE	(1U << 0)
-#define HMPCI_FAULT_EXCL	(1U << 1)
-#define HMPCI_FAULT_MIGRATE	(1U << 2)	/* a MIGRATE command, no fault */
+#define HMPCI_FAULT_WRITE	_BITUL(0)
+#define HMPCI_FAULT_EXCL	_BITUL(1)
+#define HMPCI_FAULT_MIGRATE	_BITUL(2)	/* a MIGRATE command, no fault */
 
 /**
  * struct hmpci_slot - one context's registers, 512 bytes each
@@ -186,6 +198,7 @@ struct hmpci_regs {
  * @pad1: reserved
  * @tlb_fills: (D) translations loaded into the TLB for this slot
  * @steps: (D) page steps run for this slot
+ * @cancel_fence: (H) jobs up to this fence are cancelled (see DOC)
  * @reserved: up to 512 bytes
  */
 struct hmpci_slot {
@@ -217,11 +230,12 @@ struct hmpci_slot {
 	__u32 pad1;
 	__u64 tlb_fills;
 	__u64 steps;
-	__u8 reserved[512 - 152];
+	__u64 cancel_fence;
+	__u8 reserved[512 - 160];
 };
 
 /* hmpci_job.flags */
-#define HMPCI_JOB_DONE		(1U << 0)	/* (D) ended, status valid */
+#define HMPCI_JOB_DONE		_BITUL(0)	/* (D) ended, status valid */
 
 /**
  * struct hmpci_job - a ring entry, 32 bytes
@@ -243,11 +257,11 @@ struct hmpci_job {
 };
 
 /* Directory and leaf entry bits (leaf flags are hmirror's own). */
-#define HMPCI_DIR_VALID		(1ULL << 0)
-#define HMPCI_PTE_VALID		(1ULL << 0)
-#define HMPCI_PTE_WRITE		(1ULL << 1)
-#define HMPCI_PTE_EXCL		(1ULL << 2)
-#define HMPCI_PTE_HUGE		(1ULL << 7)
+#define HMPCI_DIR_VALID		_BITULL(0)
+#define HMPCI_PTE_VALID		_BITULL(0)
+#define HMPCI_PTE_WRITE		_BITULL(1)
+#define HMPCI_PTE_EXCL		_BITULL(2)
+#define HMPCI_PTE_HUGE		_BITULL(7)
 #define HMPCI_ADDR_MASK		0x000ffffffffff000ULL
 
 #ifdef __KERNEL__

@@ -103,6 +103,13 @@ noinline struct hmirror_range *hmirror_range_get(struct hmirror_ctx *ctx,
 	if (ret)
 		goto err_free;
 
+	/* The device's directory down to this chunk (PCI backend). */
+	if (ctx->hdev->ops->range_init) {
+		ret = ctx->hdev->ops->range_init(r);
+		if (ret)
+			goto err_remove;
+	}
+
 	ret = xa_err(xa_store(&ctx->ranges, idx, r, GFP_KERNEL));
 	if (ret)
 		goto err_remove;
@@ -129,6 +136,18 @@ static void hmirror_range_free(struct hmirror_ctx *ctx, struct hmirror_range *r)
 	kvfree(r->ptes);
 	kfree(r);
 	hmirror_obj_put();
+}
+
+/*
+ * Free an unpublished range of a live context: first the device lets go
+ * of its PTE array (a dying context's device state is reset already).
+ */
+static void hmirror_range_release(struct hmirror_ctx *ctx,
+				  struct hmirror_range *r)
+{
+	if (ctx->hdev->ops->range_fini)
+		ctx->hdev->ops->range_fini(r);
+	hmirror_range_free(ctx, r);
 }
 
 /* Unpublish @r if it is idle: no PTE, no job using its chunk. */
@@ -173,7 +192,7 @@ void hmirror_ranges_reclaim_work(struct work_struct *work)
 		idle = __hmirror_range_unlink_idle(ctx, r);
 		spin_unlock(&ctx->pt_lock);
 		if (idle)
-			hmirror_range_free(ctx, r);
+			hmirror_range_release(ctx, r);
 		cond_resched();
 	}
 	mutex_unlock(&ctx->lock);
@@ -209,7 +228,15 @@ static void hmirror_range_drop_idle(struct hmirror_ctx *ctx,
 	idle = __hmirror_range_unlink_idle(ctx, r);
 	spin_unlock(&ctx->pt_lock);
 	if (idle)
-		hmirror_range_free(ctx, r);
+		hmirror_range_release(ctx, r);
+}
+
+/* Tell a device that walks the table itself where @r's entries now are. */
+static void __hmirror_range_update(struct hmirror_range *r)
+{
+	lockdep_assert_held(&r->ctx->pt_lock);
+	if (r->ctx->hdev->ops->range_update)
+		r->ctx->hdev->ops->range_update(r);
 }
 
 /* Give @r its array of 4 KiB PTEs, if it has none yet. */
@@ -230,6 +257,7 @@ static int hmirror_range_alloc_ptes(struct hmirror_range *r)
 	spin_lock(&ctx->pt_lock);
 	r->ptes = ptes;
 	ctx->stats.pt_bytes += HMIRROR_CHUNK_PAGES * sizeof(u64);
+	__hmirror_range_update(r);
 	spin_unlock(&ctx->pt_lock);
 	return 0;
 }
@@ -258,6 +286,7 @@ static void __hmirror_pt_clear_huge(struct hmirror_range *r)
 	if (r->huge) {
 		r->huge = 0;
 		r->ctx->stats.ptes -= HMIRROR_CHUNK_PAGES;
+		__hmirror_range_update(r);
 	}
 }
 
@@ -286,6 +315,7 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 		if (!r->huge)
 			r->ctx->stats.ptes += HMIRROR_CHUNK_PAGES;
 		r->huge = hmirror_pte_from_hmm(pfns[0]) - (first << PAGE_SHIFT);
+		__hmirror_range_update(r);
 		for (i = 0; r->ptes && r->nr_valid && i < HMIRROR_CHUNK_PAGES; i++)
 			__hmirror_pt_set(r, i, 0);
 		return;
@@ -423,9 +453,9 @@ static int hmirror_pt_pull(struct hmirror_range *r, unsigned long start,
 	bool busy;
 	int ret;
 
-	for (d = 0; d < hmirror_nr_devices; d++) {
+	for (d = 0; d < HMIRROR_MAX_DEVICES; d++) {
 		other = hmirror_device_get(d);
-		if (other == ctx->hdev || !other->devmem ||
+		if (!other || other == ctx->hdev || !other->devmem ||
 		    !atomic64_read(&other->devmem->resident))
 			continue;
 		range.dev_private_owner = other;
@@ -907,6 +937,7 @@ void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
 {
 	struct hmirror_ctx *ctx = r->ctx;
 	unsigned long i, last;
+	bool mapped;
 
 	lockdep_assert_held(&ctx->pt_lock);
 
@@ -915,13 +946,18 @@ void hmirror_pt_zap(struct hmirror_range *r, unsigned long start,
 	if (start >= end)
 		return;
 
+	/*
+	 * A device TLB caches valid entries only, and every earlier zap
+	 * flushed what it cleared: with nothing valid here it holds nothing.
+	 */
+	mapped = r->huge || (r->ptes && r->nr_valid);
 	__hmirror_pt_clear_huge(r);
 	if (r->ptes && r->nr_valid) {
 		last = (end - 1 - r->start) >> PAGE_SHIFT;
 		for (i = (start - r->start) >> PAGE_SHIFT; i <= last; i++)
 			__hmirror_pt_set(r, i, 0);
 	}
-	if (ctx->hdev->ops->tlb_flush)
+	if (mapped && ctx->hdev->ops->tlb_flush)
 		ctx->hdev->ops->tlb_flush(ctx, start, end);
 }
 

@@ -74,18 +74,6 @@ enum hmirror_step {
 	HMIRROR_STEP_PARKED,	/* waiting for a page */
 };
 
-/* Leave the job to the context's worker: a page to fault, or a MIGRATE. */
-static void hmirror_sw_park(struct hmirror_job *job, unsigned long addr,
-			    unsigned long end, bool write, bool excl)
-{
-	job->parked = true;
-	job->fault_addr = addr;
-	job->fault_end = end;
-	job->fault_write = write;
-	job->fault_excl = excl;
-	queue_work(hmirror_wq, &job->ctx->fault_work);
-}
-
 /*
  * Map the page of @addr for the step, or park/fail the job. @end is the
  * end of the command's operand that @addr is in: a parked job gets the
@@ -127,7 +115,7 @@ static void *hmirror_sw_map_excl(struct hmirror_job *job, unsigned long addr,
 		*err = -EFAULT;
 		return NULL;
 	}
-	hmirror_sw_park(job, addr, end, write, excl);
+	hmirror_job_park(job, addr, end, write, excl);
 	ctx->stats.jobs_parked++;
 	return NULL;
 }
@@ -319,8 +307,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		if (!job->done) {
 			/* From now on invalidations need not wait for us. */
 			job->ctx->migrating = true;
-			hmirror_sw_park(job, c->src, c->src + c->len, false,
-					false);
+			hmirror_job_park(job, c->src, c->src + c->len, false,
+					 false);
 			return HMIRROR_STEP_PARKED;
 		}
 		if (c->dst) {

@@ -80,14 +80,38 @@ static inline int guest_write_file(const char *path, const char *val)
 	return ret;
 }
 
-/* Load a module from a path, like insmod; returns 0 or -errno. */
+static inline const char *guest_module_path(void);
+
+/*
+ * The backend the guest's instances run on: $HMIRROR_DEVICE, "sw" (the
+ * in-kernel engine) unless tests/vm/run --device pci booted the guest
+ * with accelerators. Suites are the same for both.
+ */
+static inline const char *guest_backend(void)
+{
+	const char *b = getenv("HMIRROR_DEVICE");
+
+	return b && *b ? b : "sw";
+}
+
+/*
+ * Load a module from a path, like insmod; returns 0 or -errno. The module
+ * under test also gets $HMIRROR_KO_PARAMS, after @params so that they win
+ * (nr_devices=0 with --device pci: the instances are the accelerators).
+ */
 static inline int guest_module_load(const char *path, const char *params)
 {
+	const char *extra = getenv("HMIRROR_KO_PARAMS");
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char all[1024];
 	int ret = 0;
 
 	if (fd < 0)
 		return -errno;
+	if (extra && *extra && !strcmp(path, guest_module_path())) {
+		snprintf(all, sizeof(all), "%s %s", params, extra);
+		params = all;
+	}
 	if (syscall(SYS_finit_module, fd, params, 0))
 		ret = -errno;
 	close(fd);

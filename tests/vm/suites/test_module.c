@@ -9,6 +9,7 @@
  */
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -26,11 +27,21 @@ static void test_bad_params(void **state)
 
 	(void)state;
 	assert_false(guest_path_exists("/sys/module/hmirror"));
-	assert_int_equal(guest_module_load(ko, "nr_devices=0"), -EINVAL);
-	assert_false(guest_path_exists("/sys/module/hmirror"));
 	assert_int_equal(guest_module_load(ko, "nr_devices=17"), -EINVAL);
 	assert_false(guest_path_exists("/sys/module/hmirror"));
 	assert_false(guest_path_exists("/dev/hmirror0"));
+}
+
+/* No sw instance: only accelerators (none without --device pci). */
+static void test_no_sw(void **state)
+{
+	bool pci = !strcmp(guest_backend(), "pci");
+
+	(void)state;
+	assert_int_equal(guest_module_load(guest_module_path(), "nr_devices=0"),
+			 0);
+	assert_int_equal(guest_path_exists("/dev/hmirror0"), pci);
+	assert_int_equal(guest_module_unload("hmirror"), 0);
 }
 
 static void test_load(void **state)
@@ -58,7 +69,7 @@ static void test_info(void **state)
 		assert_int_equal(info.abi_version, HMIRROR_ABI_VERSION);
 		assert_int_equal(info.device_index, i);
 		assert_int_equal(info.nr_devices, 2);
-		assert_string_equal(info.backend, "sw");
+		assert_string_equal(info.backend, guest_backend());
 		hmirror_close(h);
 	}
 	assert_int_equal(hmirror_open(2, &h), -ENOENT);
@@ -266,6 +277,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_no_sw),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_info),
 		cmocka_unit_test(test_bad_ioctls),
