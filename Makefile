@@ -7,7 +7,9 @@ VERSION        := 0.1.0
 # Build caches (kernel sources and builds) live here, outside the repository.
 HMIRROR_CACHE  ?= $(HOME)/.cache/hmirror
 KERNEL_FLAVOUR ?= default
-export HMIRROR_CACHE KERNEL_FLAVOUR
+# The guests' device: sw (hmirror's in-kernel engine) or pci (qemu-models/).
+DEVICE         ?= sw
+export HMIRROR_CACHE KERNEL_FLAVOUR DEVICE
 
 B       := build
 CC      ?= cc
