@@ -62,7 +62,8 @@ VM_SUITES  := $(B)/tests/vm/test_module $(B)/tests/vm/test_mirror \
 	      $(B)/tests/vm/test_devmem $(B)/tests/vm/test_excl \
 	      $(B)/tests/vm/test_mr $(B)/tests/vm/test_hostile \
 	      $(B)/tests/vm/test_stress $(B)/tests/vm/test_fault \
-	      $(B)/tests/vm/test_rdma $(B)/tests/vm/test_reclaim
+	      $(B)/tests/vm/test_rdma $(B)/tests/vm/test_reclaim \
+	      $(B)/tests/vm/test_pci
 TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo \
 	      $(B)/tools/hmirror-reclaim
 # Built with the tools, not installed: it needs test_hmm's uAPI header from

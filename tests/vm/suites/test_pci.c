@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Guest suite: what only a real device has (DEVICE=pci: the emulated
+ * accelerator of qemu-models/). Its TLB: an invalidation returns only
+ * once the device dropped the translation, which a job proves by the page
+ * it writes after an madvise(DONTNEED); the same job with the model told
+ * to acknowledge invalidations without dropping anything writes the freed
+ * page instead, so the check can fail. Lost interrupts: jobs still end.
+ * A device that hangs during an invalidation: the invalidation returns
+ * within its bound, the device is reset or taken off the bus, the owner
+ * is handled per policy. Faults are injected through each model's control
+ * socket, which tests/vm/run makes the guest's ttyS1 and ttyS2.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "guest.h"
+
+#define PG 4096UL
+
+/* The control port of accelerator @dev, or NULL without one. */
+static const char *ctl_path(unsigned int dev, char *buf, size_t len)
+{
+	const char *all = getenv("HMIRROR_PCI_CTL"), *p;
+	unsigned int i;
+	size_t n;
+
+	if (!all)
+		return NULL;
+	for (p = all, i = 0; i < dev && p; i++) {
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	if (!p || !*p)
+		return NULL;
+	n = strcspn(p, ",");
+	if (n >= len)
+		return NULL;
+	memcpy(buf, p, n);
+	buf[n] = 0;
+	return buf;
+}
+
+/* Send one command line to model @dev; returns 0 if it answered "ok". */
+static int ctl(unsigned int dev, const char *cmd)
+{
+	char path[64], reply[256];
+	struct termios t;
+	size_t got = 0;
+	int fd, ret = -EIO;
+	ssize_t n;
+
+	if (!ctl_path(dev, path, sizeof(path)))
+		return -ENOENT;
+	fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Raw: no echo back to the model, no line editing. */
+	assert_int_equal(tcgetattr(fd, &t), 0);
+	cfmakeraw(&t);
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 50;	/* 5 s per read */
+	assert_int_equal(tcsetattr(fd, TCSANOW, &t), 0);
+	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	assert_int_equal(write(fd, "\n", 1), 1);
+	while (got < sizeof(reply) - 1) {
+		n = read(fd, reply + got, 1);
+		if (n <= 0)
+			break;
+		if (reply[got++] == '\n')
+			break;
+	}
+	reply[got] = 0;
+	if (!strncmp(reply, "ok", 2))
+		ret = 0;
+	else
+		fprintf(stderr, "# model %u: '%s' -> '%s'\n", dev, cmd, reply);
+	close(fd);
+	return ret;
+}
+
+static int suite_up(void **state)
+{
+	(void)state;
+	if (strcmp(guest_backend(), "pci"))
+		return 0;
+	hm_module_up("inval_deadline_ms=1000");
+	ctl(0, "clear");
+	ctl(1, "clear");
+	return 0;
+}
+
+static int suite_down(void **state)
+{
+	(void)state;
+	if (strcmp(guest_backend(), "pci"))
+		return 0;
+	hm_module_down();
+	return 0;
+}
+
+static int need_pci(void)
+{
+	if (strcmp(guest_backend(), "pci")) {
+		guest_skip("needs the emulated accelerator (make vm-test DEVICE=pci)");
+		return 0;
+	}
+	return 1;
+}
+
+static void test_backend(void **state)
+{
+	struct hmirror_info info = { 0 };
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
+	assert_string_equal(info.backend, "pci");
+	close(fd);
+}
+
+/*
+ * The job writes 1 to @page (the device caches its translation), waits
+ * for @flag, then writes 2. In between the CPU drops the page
+ * (madvise(DONTNEED)): a device that dropped the translation refaults
+ * and writes the new page; one that kept it writes the freed page, and
+ * the CPU reads 0. Returns what the CPU reads at the end.
+ */
+static uint64_t tlb_probe(int fd)
+{
+	uint64_t *page, *flag, fence = 0, v;
+	struct hmirror_cmd c[3] = { 0 };
+	int status = -1;
+
+	page = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	flag = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(page != MAP_FAILED && flag != MAP_FAILED);
+	*page = 0;
+	*flag = 0;
+	c[0] = (struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
+				     .dst = (uintptr_t)page, .value = 1 };
+	c[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_WAIT_VALUE,
+				     .src = (uintptr_t)flag, .value = 1,
+				     .aux = 10000000 };
+	c[2] = (struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
+				     .dst = (uintptr_t)page, .value = 2 };
+	assert_int_equal(hm_submit(fd, c, 3, &fence), 0);
+	while (__atomic_load_n(page, __ATOMIC_ACQUIRE) != 1)
+		usleep(1000);
+	assert_int_equal(madvise(page, PG, MADV_DONTNEED), 0);
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+	assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
+	assert_int_equal(status, 0);
+	v = *page;
+	munmap(page, PG);
+	munmap(flag, PG);
+	return v;
+}
+
+static void test_tlb_invalidate(void **state)
+{
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(tlb_probe(fd), 2);
+	close(fd);
+}
+
+/* The check fails when the device keeps stale translations. */
+static void test_tlb_stale_detected(void **state)
+{
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(ctl(0, "tlb-ignore on"), 0);
+	assert_int_equal(tlb_probe(fd), 0);
+	assert_int_equal(ctl(0, "clear"), 0);
+	assert_int_equal(tlb_probe(fd), 2);
+	close(fd);
+}
+
+/* An invalidation waits for the device's acknowledgment, however late. */
+static void test_inval_waits_for_ack(void **state)
+{
+	uint64_t *buf, t0, ms;
+	struct hmirror_cmd c = { .op = HMIRROR_OP_FILL, .len = PG,
+				 .value = 0x5a };
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(buf != MAP_FAILED);
+	c.dst = (uintptr_t)buf;
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(ctl(0, "delay-inval 150"), 0);
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(buf, PG), 0);
+	ms = (hm_now_ns() - t0) / 1000000;
+	assert_int_equal(ctl(0, "clear"), 0);
+	fprintf(stderr, "# munmap with a 150 ms late TLB ack: %llu ms\n",
+		(unsigned long long)ms);
+	assert_true(ms >= 140);
+	close(fd);
+}
+
+/* Interrupts lost: the poll finds the completions; data still right. */
+static void test_lost_interrupts(void **state)
+{
+	struct hmirror_cmd c = { .op = HMIRROR_OP_FILL, .len = 4 * PG };
+	uint8_t *buf;
+	unsigned int i;
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	buf = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(buf != MAP_FAILED);
+	assert_int_equal(ctl(0, "drop-irq 1000"), 0);
+	for (i = 1; i <= 20; i++) {
+		c.dst = (uintptr_t)buf;
+		c.value = i;
+		assert_int_equal(hm_run(fd, &c, 1), 0);
+		assert_int_equal(buf[0], i);
+		assert_int_equal(buf[4 * PG - 1], i);
+	}
+	assert_int_equal(ctl(0, "clear"), 0);
+	munmap(buf, 4 * PG);
+	close(fd);
+}
+
+/*
+ * A NONE-class job holds a page; the whole device hangs (acknowledges
+ * nothing, not even a reset). munmap of the page returns within the
+ * deadline plus the reset bounds, the owner is killed, the device is off
+ * the bus for good, and the other accelerator goes on.
+ */
+static void test_hang_during_invalidation(void **state)
+{
+	struct hmirror_cmd c = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
+	int pipefd[2], wstatus, fd, other, st;
+	uint64_t *buf, fence, t0, ms;
+	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG,
+				 .value = 7 };
+	uint8_t *ok;
+	pid_t pid;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		fd = hm_open(1, HMIRROR_PREEMPT_NONE);
+		buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		*buf = 0;
+		c.src = (uintptr_t)buf;
+		if (hm_submit(fd, &c, 1, &fence))
+			_exit(3);
+		usleep(200000);	/* the job is running on the device */
+		if (ctl(1, "hang all"))
+			_exit(4);
+		t0 = hm_now_ns();
+		munmap(buf, PG);
+		ms = (hm_now_ns() - t0) / 1000000;
+		/* Only reached if the kill did not land: report how long. */
+		if (write(pipefd[1], &ms, sizeof(ms)) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+	assert_true(WIFSIGNALED(wstatus));
+	assert_int_equal(WTERMSIG(wstatus), SIGKILL);
+	close(pipefd[0]);
+
+	/* Device 1 is dead: new contexts cannot be made on it. */
+	other = open("/dev/hmirror1", O_RDWR | O_CLOEXEC);
+	assert_true(other < 0);
+	assert_int_equal(errno, EIO);
+
+	/* Device 0 is untouched. */
+	fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	ok = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ok != MAP_FAILED);
+	f.dst = (uintptr_t)ok;
+	st = hm_run(fd, &f, 1);
+	assert_int_equal(st, 0);
+	assert_int_equal(ok[PG - 1], 7);
+	munmap(ok, PG);
+	close(fd);
+	ctl(1, "clear");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_tlb_invalidate),
+		cmocka_unit_test(test_tlb_stale_detected),
+		cmocka_unit_test(test_inval_waits_for_ack),
+		cmocka_unit_test(test_lost_interrupts),
+		/* Last: it leaves accelerator 1 dead. */
+		cmocka_unit_test(test_hang_during_invalidation),
+	};
+
+	return cmocka_run_group_tests_name("pci", tests, suite_up, suite_down);
+}
