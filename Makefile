@@ -129,9 +129,11 @@ $(B)/qemu-models/hmirror-model: $(MODEL_SRC) $(MODEL_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/kernel -pthread -o $@ $(MODEL_SRC)
 
-$(B)/qemu-models/test-model: qemu-models/test-model.c $(MODEL_HDR)
+$(B)/qemu-models/test-model: qemu-models/test-model.c qemu-models/test-guest.c \
+		qemu-models/test-guest.h $(MODEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/kernel -o $@ $<
+	$(CC) $(CFLAGS) -Isrc/kernel -o $@ qemu-models/test-model.c \
+		qemu-models/test-guest.c
 
 # ---- manual pages -------------------------------------------------------
 # Renders every page with man-db and groff warnings on; any warning fails.

@@ -104,7 +104,7 @@ static void stats_line(struct model *m, char *reply, size_t size)
 	};
 	size_t i, len = 0;
 
-	for (i = 0; i < sizeof(kv) / sizeof(kv[0]) && len < size; i++)
+	for (i = 0; i < ARRAY_SIZE(kv) && len < size; i++)
 		len += snprintf(reply + len, size - len, "%s%s=%" PRIu64,
 				i ? " " : "", kv[i].key, kv[i].val);
 	if (len < size)
@@ -144,7 +144,7 @@ static uint32_t *inject_field(struct model *m, const char *name,
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(knobs); i++)
 		if (!strcmp(name, knobs[i].name)) {
 			*max = knobs[i].max;
 			return (uint32_t *)((char *)&m->inj + knobs[i].off);
@@ -197,6 +197,7 @@ int control_command(struct model *m, char *line, char *reply, size_t size)
 		slot_line(m, v, reply, size);
 		return 0;
 	}
+	field = inject_field(m, cmd, &max);
 	if (!strcmp(cmd, "hang")) {
 		if (do_hang(m, arg, reply, size))
 			return -1;
@@ -211,7 +212,7 @@ int control_command(struct model *m, char *line, char *reply, size_t size)
 		STORE_RLX(&m->inj.delay_irq_ms, 0);
 		STORE_RLX(&m->inj.delay_inval_ms, 0);
 		STORE_RLX(&m->inj.slow_reset_ms, 0);
-	} else if ((field = inject_field(m, cmd, &max))) {
+	} else if (field) {
 		if (!parse_u32(arg, max, &v)) {
 			snprintf(reply, size, "error: %s takes a number up to %u\n",
 				 cmd, max);

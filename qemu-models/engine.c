@@ -52,9 +52,9 @@ void engine_wake(struct model *m)
 {
 	uint64_t one = 1;
 
-	if (write(m->wake_fd, &one, sizeof(one)) < 0) {
-		/* A full counter wakes the engine as well. */
-	}
+	/* A failure is a full counter, which wakes the engine as well. */
+	if (write(m->wake_fd, &one, sizeof(one)) < 0)
+		return;
 }
 
 static void set_state(struct slot_state *st, enum job_state s)

@@ -124,21 +124,38 @@ static void parse_args(struct model *m, int argc, char **argv)
 	m->vectors = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': m->socket_path = optarg; break;
-		case 'r': m->ram_path = optarg; break;
-		case 'z': m->ram_size = parse_size("ram-size", optarg);
-			  have_size = true; break;
-		case 'l': m->lowmem = parse_size("lowmem", optarg);
-			  have_low = true; break;
-		case 'v': vram_mb = parse_count("vram-mb", optarg, 0, 65536);
-			  break;
-		case 'n': m->nr_slots = parse_count("slots", optarg, 1,
-						    HMPCI_MAX_SLOTS); break;
-		case 'c': m->control_path = optarg; break;
-		case 'i': m->vectors = parse_count("vectors", optarg, 1,
-						   MAX_VECTORS); break;
-		case 'h': usage(NULL);
-		default: usage("unknown option");
+		case 's':
+			m->socket_path = optarg;
+			break;
+		case 'r':
+			m->ram_path = optarg;
+			break;
+		case 'z':
+			m->ram_size = parse_size("ram-size", optarg);
+			have_size = true;
+			break;
+		case 'l':
+			m->lowmem = parse_size("lowmem", optarg);
+			have_low = true;
+			break;
+		case 'v':
+			vram_mb = parse_count("vram-mb", optarg, 0, 65536);
+			break;
+		case 'n':
+			m->nr_slots = parse_count("slots", optarg, 1,
+						  HMPCI_MAX_SLOTS);
+			break;
+		case 'c':
+			m->control_path = optarg;
+			break;
+		case 'i':
+			m->vectors = parse_count("vectors", optarg, 1,
+						 MAX_VECTORS);
+			break;
+		case 'h':
+			usage(NULL);
+		default:
+			usage("unknown option");
 		}
 	}
 	if (optind < argc)

@@ -42,6 +42,8 @@
 #define LOAD_RLX(p)		__atomic_load_n(p, __ATOMIC_RELAXED)
 #define STORE_REL(p, v)		__atomic_store_n(p, v, __ATOMIC_RELEASE)
 #define STORE_RLX(p, v)		__atomic_store_n(p, v, __ATOMIC_RELAXED)
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
 /* A counter the engine alone writes, which others read. */
 #define COUNT(p)		STORE_RLX(p, LOAD_RLX(p) + 1)
 
