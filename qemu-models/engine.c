@@ -607,22 +607,22 @@ static bool run_slot(struct model *m, unsigned int n, bool *blocked)
 	return progress;
 }
 
+/* The earlier of two due times, 0 being "none". */
+static uint64_t earlier(uint64_t t, uint64_t x)
+{
+	return x && (!t || x < t) ? x : t;
+}
+
 /* The earliest delayed request or interrupt, 0 for none. */
 static uint64_t next_due(struct model *m)
 {
-	uint64_t t = 0;
+	uint64_t t = earlier(m->irq_due, m->dev_reset_due);
 	unsigned int n;
 
-#define EARLIER(x)	do { if ((x) && (!t || (x) < t)) t = (x); } while (0)
-	EARLIER(m->irq_due);
-	EARLIER(m->dev_reset_due);
-	for (n = 0; n < m->nr_slots; n++) {
-		if (slot_hung(m, n))
-			continue;
-		EARLIER(m->st[n].inval_due);
-		EARLIER(m->st[n].reset_due);
-	}
-#undef EARLIER
+	for (n = 0; n < m->nr_slots; n++)
+		if (!slot_hung(m, n))
+			t = earlier(earlier(t, m->st[n].inval_due),
+				    m->st[n].reset_due);
 	return t;
 }
 
@@ -635,7 +635,7 @@ static void sleep_doorbell(struct model *m, int64_t timeout_ns)
 	struct pollfd pfd[MAX_VECTORS + 1];
 	struct timespec ts, *tsp = NULL;
 	unsigned int i, nfds = m->vectors + 1;
-	ssize_t got;
+	ssize_t got = 0;
 	uint64_t v;
 
 	for (i = 0; i < m->vectors; i++)
