@@ -71,14 +71,21 @@ TOOLS      := $(B)/tools/hmirrorctl $(B)/tools/hmirror-demo \
 BENCH_TOOL := $(B)/tools/hmirror-bench
 # Registration times against rxe's ibv_reg_mr: links libibverbs.
 BENCH_MR_TOOL := $(B)/tools/hmirror-bench-mr
+# The PCI accelerator's device model (a host process QEMU talks to) and its
+# host-side test, which plays QEMU and the guest.
+MODEL_SRC  := $(addprefix qemu-models/,hmirror-model.c bus.c mmu.c engine.c \
+	      control.c)
+MODEL_HDR  := qemu-models/model.h src/kernel/hmirror_pci_hw.h \
+	      include/uapi/linux/hmirror.h
+MODEL      := $(B)/qemu-models/hmirror-model $(B)/qemu-models/test-model
 
 .PHONY: all user lib tools kernel module unit-build vm-build check unit deps \
 	checkpatch compat-check vm-test test demo shell peer bench clean install \
-	dkms-install man-check bench-build
+	dkms-install man-check bench-build model model-test
 
 all: user module
 
-user: lib tools bench-build unit-build vm-build
+user: lib tools bench-build unit-build vm-build model
 
 # ---- library and tools --------------------------------------------------
 lib: $(B)/lib/libhmirror.a $(B)/lib/libhmirror.so
@@ -117,6 +124,19 @@ $(BENCH_TOOL): src/user/tools/hmirror-bench.c $(B)/lib/libhmirror.a $(LIB_HDR)
 $(BENCH_MR_TOOL): src/user/tools/hmirror-bench-mr.c $(B)/lib/libhmirror.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/lib/libhmirror.a -libverbs -lm
+
+# ---- device model -------------------------------------------------------
+model: $(MODEL)
+
+$(B)/qemu-models/hmirror-model: $(MODEL_SRC) $(MODEL_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc/kernel -pthread -o $@ $(MODEL_SRC)
+
+$(B)/qemu-models/test-model: qemu-models/test-model.c qemu-models/test-guest.c \
+		qemu-models/test-guest.h $(MODEL_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc/kernel -o $@ qemu-models/test-model.c \
+		qemu-models/test-guest.c
 
 # ---- manual pages -------------------------------------------------------
 # Renders every page with man-db and groff warnings on; any warning fails.
@@ -182,10 +202,16 @@ module: kernel
 deps:
 	tests/deps
 
-# Host-only checks: unit tests, checkpatch --strict, compat-check.
+# Host-only checks: unit tests, the device model's test, checkpatch
+# --strict, compat-check.
 check: deps
-	$(MAKE) unit-build
+	$(MAKE) unit-build model
 	tests/run check
+
+# The device model against its host-side test (no QEMU, no VM).
+model-test: deps
+	$(MAKE) model
+	tests/run model
 
 unit: deps
 	$(MAKE) unit-build

@@ -95,6 +95,41 @@
  * TLB entries and its ring position (ring_head := ring_tail), then acks.
  * Whole-device reset: regs.reset_req; every slot is reset, then acked in
  * regs.reset_ack.
+ *
+ * Details the above leaves open, as the model implements them:
+ *
+ * - The device looks at regs.control and at every request when a doorbell
+ *   wakes it or while it has work: after changing either, ring. Requests
+ *   are carried out whatever ENABLE and slot.enable say; those two only
+ *   gate running jobs.
+ * - ring_head moves past a job when it ends (after done_fence): the entry
+ *   is the device's until then. A ring_size that is no power of two runs
+ *   nothing. nr_cmds 0 ends at once with status 0. A cmd_size below
+ *   HMIRROR_CMD_SIZE_V1 fails the job with -EINVAL; fields past cmd_size
+ *   read as 0. Of hmirror_cmd.flags the device knows EXCLUSIVE only.
+ * - Status: 0, -EFAULT (a failed translation, NONE), -EIO (refused DMA),
+ *   -EINVAL (unknown op, misaligned operand, cmd_size), -ETIME (the
+ *   WAIT_VALUE timeout), or the resume_status of a parked job.
+ * - With BUS_MASTER clear a ring entry is not fetched (it is tried again
+ *   after the next doorbell); a running job's next DMA fails it with -EIO,
+ *   and writing its status and DONE is DMA too: that job's end shows in
+ *   done_fence and ring_head only, its entry keeps DONE clear. VRAM is the
+ *   device's own memory: no DMA, but reaching it takes a walk or a TLB hit.
+ * - fault_addr is the virtual address the step needed (not page-aligned);
+ *   fault_flags has WRITE for a write, EXCL for an exclusive command; a
+ *   MIGRATE parks with fault_addr = cmd.src and fault_flags MIGRATE. A
+ *   resume_req with no job parked is acked and does nothing.
+ * - The TLB: a cached leaf that lacks the access a step needs is dropped
+ *   and the table walked again before the translation fails, and a failed
+ *   walk caches nothing. So adding access to a PTE (VALID, WRITE, EXCL)
+ *   needs no invalidation; changing its address or taking access away
+ *   does. Virtual address bits 63..48 must be zero. In a huge leaf,
+ *   address bits 20..12 are ignored. devpriv_base 0 means no VRAM window.
+ * - An invalidation's range is read when it is carried out; an empty one
+ *   drops nothing. A slot reset sets ring_head to ring_tail as it is then:
+ *   queue the slot's next jobs after the ack. A whole-device reset also
+ *   acks every slot's pending reset, invalidation and resume and empties
+ *   the TLB; it leaves control, devpriv_base and the counters alone.
  */
 
 #define HMPCI_VENDOR_ID		0x1af4

@@ -1,0 +1,1069 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test-model: hmirror-model against its data sheet, without QEMU. This
+ * program plays QEMU (it connects to the model's socket and takes the
+ * shared memory and eventfds of the ivshmem handshake) and the guest (it
+ * builds page tables, rings and commands inside the guest RAM file, at
+ * guest physical addresses it picks below lowmem and above 4 GiB, rings
+ * the doorbell and waits for interrupts).
+ *
+ *   test-model [PATH-OF-hmirror-model]
+ *
+ * The model is looked for beside this program by default; test-guest.c
+ * is the harness the tests stand on. One line a test, "PASS name" or
+ * "FAIL name: why", then "N passed, M failed". Exit status 0 only if
+ * every test passed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test-guest.h"
+
+/* ---- the reference CRC: bit by bit, nothing shared with the model ------- */
+
+static uint32_t ref_crc32c(uint32_t crc, const uint8_t *p, size_t len)
+{
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78 : crc >> 1;
+	}
+	return crc;
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+static int t_handshake(struct guest *g)
+{
+	static const int64_t want[] = { 0, 0, -1, 1, 1, 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		CHECK(g, g->hs[i].val == want[i], "message %u is %lld, expected %lld",
+		      i, (long long)g->hs[i].val, (long long)want[i]);
+		CHECK(g, (g->hs[i].fd >= 0) == (i >= 2),
+		      "message %u: fd %s", i, i >= 2 ? "missing" : "unexpected");
+	}
+	CHECK(g, !(g->shm_size & (g->shm_size - 1)), "BAR2 size %zu: no power of two",
+	      g->shm_size);
+	CHECK(g, g->shm_size >= 2 * MiB + VRAM_MB * MiB, "BAR2 size %zu", g->shm_size);
+	return 0;
+}
+
+static int t_regs(struct guest *g)
+{
+	struct hmpci_regs *r = g->regs;
+
+	CHECK(g, r->magic == HMPCI_MAGIC, "magic %#llx", (unsigned long long)r->magic);
+	CHECK(g, r->version == HMPCI_VERSION, "version %u", r->version);
+	CHECK(g, r->nr_slots == NSLOTS, "nr_slots %u", r->nr_slots);
+	CHECK(g, r->vram_offset == 2 * MiB, "vram_offset %#llx",
+	      (unsigned long long)r->vram_offset);
+	CHECK(g, r->vram_size == VRAM_MB * MiB, "vram_size %#llx",
+	      (unsigned long long)r->vram_size);
+	CHECK(g, r->doorbell_peer == 1, "doorbell_peer %u", r->doorbell_peer);
+	CHECK(g, LOAD_ACQ(&r->status) & HMPCI_STS_READY, "not READY");
+	return 0;
+}
+
+/* COPY of unaligned, page-crossing buffers; @src_high/@dst_high: halves. */
+static int copy_between(struct guest *g, bool src_high, bool dst_high,
+			unsigned int vector)
+{
+	const uint64_t len = 3 * PAGE_SZ + 123;
+	struct ctx c;
+	uint8_t *s, *d;
+
+	TRY(ctx_new(g, &c, 0, HMPCI_PREEMPT_NONE, dst_high));
+	c.high = src_high;
+	s = map_buf(g, &c, VA0, 4 * PAGE_SZ, V);
+	c.high = dst_high;
+	d = map_buf(g, &c, VA0 + 16 * PAGE_SZ, 5 * PAGE_SZ, V | W);
+	pattern(s, 4 * PAGE_SZ, 7);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 16 * PAGE_SZ + 2000, VA0 + 77, len))));
+	CHECK(g, !memcmp(d + 2000, s + 77, len), "copied bytes differ");
+	CHECK(g, all_bytes(d, 2000, 0) && all_bytes(d + 2000 + len, 100, 0),
+	      "COPY wrote outside its range");
+	/* And once more, woken through the other doorbell vector. */
+	memset(d, 0, 5 * PAGE_SZ);
+	CHECK(g, wait_job(g, &c, submit_job(g, &c, ONE(COPY(VA0 + 16 * PAGE_SZ,
+							   VA0, PAGE_SZ)),
+					   vector, sizeof(struct hmirror_cmd))) == 0,
+	      "COPY through doorbell vector %u failed", vector);
+	CHECK(g, !memcmp(d, s, PAGE_SZ), "copied bytes differ (vector %u)",
+	      vector);
+	return 0;
+}
+
+static int t_copy_low(struct guest *g)
+{
+	return copy_between(g, false, false, 0);
+}
+
+static int t_copy_high(struct guest *g)
+{
+	return copy_between(g, true, true, 1);
+}
+
+static int t_copy_across(struct guest *g)
+{
+	TRY(copy_between(g, false, true, 0));
+	return copy_between(g, true, false, 1);
+}
+
+static int t_fill(struct guest *g)
+{
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 1, HMPCI_PREEMPT_NONE, true));
+	d = map_buf(g, &c, VA0, 3 * PAGE_SZ, V | W);
+	TRY(run_ok(g, &c, ONE(FILL(VA0 + 10, 2 * PAGE_SZ + 5, 0x1a5))));
+	CHECK(g, all_bytes(d + 10, 2 * PAGE_SZ + 5, 0xa5), "fill bytes wrong");
+	CHECK(g, all_bytes(d, 10, 0) && d[2 * PAGE_SZ + 15] == 0,
+	      "FILL wrote outside its range");
+	return 0;
+}
+
+static int t_crc32c(struct guest *g)
+{
+	/*
+	 * The CRC-32C check value of "123456789" is 0xe3069283 (with ~0 in
+	 * and out); the kernel's crc32c() does neither inversion.
+	 */
+	static const char check[] = "123456789";
+	const uint64_t len = 2 * PAGE_SZ + 999;
+	struct ctx c;
+	uint8_t *s, *r;
+	uint32_t *res;
+
+	TRY(ctx_new(g, &c, 2, HMPCI_PREEMPT_NONE, false));
+	s = map_buf(g, &c, VA0, 4 * PAGE_SZ, V);
+	r = map_buf(g, &c, VA0 + 64 * PAGE_SZ, PAGE_SZ, V | W);
+	res = (uint32_t *)(r + 4);
+	memcpy(s + PAGE_SZ - 4, check, 9);	/* across a page boundary */
+	TRY(run_ok(g, &c, ONE(CMD(.op = HMIRROR_OP_CRC32C, .dst = VA0 + 64 * PAGE_SZ + 4,
+				  .src = VA0 + PAGE_SZ - 4, .len = 9,
+				  .value = 0xffffffff))));
+	CHECK(g, *res == (0xe3069283 ^ 0xffffffff),
+	      "crc32c(~0, \"123456789\") = %#x, expected %#x", *res,
+	      0xe3069283 ^ 0xffffffff);
+	pattern(s, 4 * PAGE_SZ, 3);
+	TRY(run_ok(g, &c, ONE(CMD(.op = HMIRROR_OP_CRC32C, .dst = VA0 + 64 * PAGE_SZ + 4,
+				  .src = VA0 + 100, .len = len, .value = 0x1234))));
+	CHECK(g, *res == ref_crc32c(0x1234, s + 100, len),
+	      "crc32c of 3 pages %#x, expected %#x", *res,
+	      ref_crc32c(0x1234, s + 100, len));
+	return 0;
+}
+
+#define ADD_JOBS	RING
+#define ADD_CMDS	255
+
+static int t_atomic_add(struct guest *g)
+{
+	struct hmirror_cmd cmds[1 + ADD_CMDS];
+	const uint64_t want_dev = ADD_JOBS * ADD_CMDS * 3;
+	uint64_t *p, cpu = 0;
+	uint32_t idx[ADD_JOBS];
+	unsigned int i;
+	struct ctx c;
+
+	TRY(ctx_new(g, &c, 3, HMPCI_PREEMPT_NONE, true));
+	p = (uint64_t *)map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	p[1] = 1000;
+	/* Every job waits at a gate, so that the CPU is adding when it runs. */
+	cmds[0] = CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0, .value = 1);
+	for (i = 1; i <= ADD_CMDS; i++)
+		cmds[i] = CMD(.op = HMIRROR_OP_ATOMIC_ADD, .dst = VA0 + 8, .value = 3);
+	for (i = 0; i < ADD_JOBS; i++)
+		idx[i] = submit(g, &c, cmds, 1 + ADD_CMDS);
+	/* The CPU adds to the same word meanwhile: no update may be lost. */
+	for (i = 0; i < ADD_JOBS; i++) {
+		while (!job_done(g, &c, idx[i]) && cpu < 100000000) {
+			__atomic_fetch_add(&p[1], 1, __ATOMIC_SEQ_CST);
+			if (++cpu == 1000)
+				STORE_REL(&p[0], 1);
+		}
+		CHECK(g, wait_job(g, &c, idx[i]) == 0, "job %u failed", i);
+	}
+	CHECK(g, p[1] == 1000 + want_dev + cpu, "sum %llu, expected %llu",
+	      (unsigned long long)p[1],
+	      (unsigned long long)(1000 + want_dev + cpu));
+	return 0;
+}
+
+/* EXCLUSIVE commands: only on EXCL pages or VRAM. */
+static int t_exclusive(struct guest *g)
+{
+	struct ctx c;
+	uint64_t *p;
+
+	TRY(ctx_new(g, &c, 4, HMPCI_PREEMPT_NONE, false));
+	p = (uint64_t *)map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	*p = 5;
+	TRY(run_expect(g, &c, ONE(CMD(.op = HMIRROR_OP_ATOMIC_ADD,
+				      .flags = HMIRROR_CMD_F_EXCLUSIVE,
+				      .dst = VA0, .value = 1)), -EFAULT));
+	TRY(run_expect(g, &c, ONE(CMD(.op = HMIRROR_OP_WRITE_VALUE,
+				      .flags = HMIRROR_CMD_F_EXCLUSIVE,
+				      .dst = VA0, .value = 1)), -EFAULT));
+	CHECK(g, *p == 5, "a refused exclusive command wrote");
+	/* A leaf without EXCL may be cached now: adding EXCL needs no inval. */
+	*pt_entry(g, &c, VA0, 1) |= X;
+	TRY(run_ok(g, &c, ONE(CMD(.op = HMIRROR_OP_ATOMIC_ADD,
+				  .flags = HMIRROR_CMD_F_EXCLUSIVE,
+				  .dst = VA0, .value = 2))));
+	CHECK(g, *p == 7, "exclusive add: %llu", (unsigned long long)*p);
+	TRY(run_ok(g, &c, ONE(CMD(.op = HMIRROR_OP_WRITE_VALUE,
+				  .flags = HMIRROR_CMD_F_EXCLUSIVE,
+				  .dst = VA0, .value = 42))));
+	CHECK(g, *p == 42, "exclusive write: %llu", (unsigned long long)*p);
+	return 0;
+}
+
+static int t_write_value(struct guest *g)
+{
+	struct hmirror_cmd cmds[2];
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 5, HMPCI_PREEMPT_NONE, true));
+	d = map_buf(g, &c, VA0, 2 * PAGE_SZ, V | W);
+	cmds[0] = FILL(VA0, PAGE_SZ, 0x77);
+	cmds[1] = CMD(.op = HMIRROR_OP_WRITE_VALUE, .dst = VA0 + PAGE_SZ + 16,
+		      .value = 0x1122334455667788ULL);
+	TRY(run_ok(g, &c, cmds, 2));
+	CHECK(g, *(uint64_t *)(d + PAGE_SZ + 16) == 0x1122334455667788ULL,
+	      "value not written");
+	CHECK(g, all_bytes(d, PAGE_SZ, 0x77), "fill before it missing");
+	TRY(run_expect(g, &c, ONE(CMD(.op = HMIRROR_OP_WRITE_VALUE, .dst = VA0 + 4,
+				      .value = 1)), -EINVAL));
+	return 0;
+}
+
+static int t_wait_value(struct guest *g)
+{
+	struct hmirror_cmd cmds[2];
+	uint64_t *flag, *out;
+	struct ctx c;
+	uint32_t idx;
+
+	TRY(ctx_new(g, &c, 6, HMPCI_PREEMPT_NONE, false));
+	flag = (uint64_t *)map_buf(g, &c, VA0, PAGE_SZ, V);
+	out = (uint64_t *)map_buf(g, &c, VA0 + PAGE_SZ, PAGE_SZ, V | W);
+	cmds[0] = CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0, .value = 5);
+	cmds[1] = CMD(.op = HMIRROR_OP_WRITE_VALUE, .dst = VA0 + PAGE_SZ, .value = 1);
+	idx = submit(g, &c, cmds, 2);
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, !job_done(g, &c, idx) && !*out, "did not wait");
+	STORE_REL(flag, 4);
+	WAIT_FOR(g, false, 5);
+	CHECK(g, !job_done(g, &c, idx), "released by the wrong value");
+	STORE_REL(flag, 5);
+	CHECK(g, wait_job(g, &c, idx) == 0, "not released");
+	CHECK(g, *out == 1, "command after the wait did not run");
+	return 0;
+}
+
+static int t_wait_timeout(struct guest *g)
+{
+	uint64_t t0, el;
+	struct ctx c;
+
+	TRY(ctx_new(g, &c, 7, HMPCI_PREEMPT_NONE, true));
+	map_buf(g, &c, VA0, PAGE_SZ, V);
+	t0 = now_ns();
+	TRY(run_expect(g, &c, ONE(CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0,
+				      .value = 1, .aux = 30000)), -ETIME));
+	el = ms_since(t0);
+	CHECK(g, el >= 30 && el < 1000, "timed out after %llu ms, expected 30",
+	      (unsigned long long)el);
+	return 0;
+}
+
+/* DELAY takes its time, and other slots run meanwhile. */
+static int t_delay(struct guest *g)
+{
+	struct ctx a, b;
+	uint32_t ia;
+	uint64_t t0;
+
+	TRY(ctx_new(g, &a, 0, HMPCI_PREEMPT_NONE, false));
+	TRY(ctx_new(g, &b, 1, HMPCI_PREEMPT_NONE, false));
+	map_buf(g, &b, VA0, PAGE_SZ, V | W);
+	t0 = now_ns();
+	ia = submit(g, &a, ONE(CMD(.op = HMIRROR_OP_DELAY, .aux = 80000)));
+	TRY(run_ok(g, &b, ONE(FILL(VA0, PAGE_SZ, 1))));
+	CHECK(g, !job_done(g, &a, ia), "DELAY ended before another slot's job");
+	CHECK(g, wait_job(g, &a, ia) == 0, "DELAY failed");
+	CHECK(g, ms_since(t0) >= 80, "DELAY of 80 ms took %llu ms",
+	      (unsigned long long)ms_since(t0));
+	return 0;
+}
+
+static int t_mirror_and_order(struct guest *g)
+{
+	uint32_t idx[RING + 4];
+	unsigned int i;
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 2, HMPCI_PREEMPT_NONE, true));
+	d = map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	TRY(run_ok(g, &c, ONE(CMD(.op = HMIRROR_OP_MIRROR, .src = VA0,
+				  .len = PAGE_SZ, .value = 1))));
+	TRY(run_ok(g, &c, &CMD(.op = 0), 0));	/* no command at all */
+	/* More jobs than the ring holds, in order: the ring wraps. */
+	for (i = 0; i < RING + 4; i++) {
+		if (i >= RING)
+			CHECK(g, wait_job(g, &c, idx[i - RING]) == 0, "job %u", i);
+		idx[i] = submit(g, &c, ONE(FILL(VA0 + i, 1, i + 1)));
+	}
+	CHECK(g, wait_job(g, &c, idx[RING + 3]) == 0, "last job failed");
+	for (i = 0; i < RING + 4; i++)
+		CHECK(g, d[i] == i + 1, "job %u did not run", i);
+	CHECK(g, hslot(g, &c)->done_fence == g->fence, "done_fence %llu, expected %llu",
+	      (unsigned long long)hslot(g, &c)->done_fence,
+	      (unsigned long long)g->fence);
+	CHECK(g, hslot(g, &c)->ring_head == c.tail, "ring_head %u, tail %u",
+	      hslot(g, &c)->ring_head, c.tail);
+	return 0;
+}
+
+/* The stride of commands is the entry's; fields past it read as 0. */
+static int t_cmd_stride(struct guest *g)
+{
+	struct hmirror_cmd cmds[3];
+	struct ctx c;
+	uint8_t *d;
+	int st;
+
+	TRY(ctx_new(g, &c, 3, HMPCI_PREEMPT_NONE, false));
+	d = map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	cmds[0] = FILL(VA0, 8, 1);
+	cmds[1] = FILL(VA0 + 8, 8, 2);
+	cmds[2] = FILL(VA0 + 16, 8, 3);
+	cmds[2].dst_key = 77;	/* past the V1 size: not read */
+	st = wait_job(g, &c, submit_job(g, &c, cmds, 3, 0, 64));
+	CHECK(g, st == 0 && d[0] == 1 && d[8] == 2 && d[16] == 3,
+	      "64-byte stride: status %d", st);
+	st = wait_job(g, &c, submit_job(g, &c, cmds, 3, 0, HMIRROR_CMD_SIZE_V1));
+	CHECK(g, st == 0, "V1 stride: status %d", st);
+	st = wait_job(g, &c, submit_job(g, &c, cmds, 1, 0, 8));
+	CHECK(g, st == -EINVAL, "8-byte stride: status %d, expected -EINVAL", st);
+	return run_expect(g, &c, ONE(CMD(.op = 99)), -EINVAL);
+}
+
+/* 2 MiB leaves: one TLB entry covers them. */
+static int t_huge(struct guest *g)
+{
+	const uint64_t va = 0x40200000ULL;
+	uint64_t huge, fills;
+	struct ctx c;
+	uint8_t *h, *s;
+
+	TRY(ctx_new(g, &c, 4, HMPCI_PREEMPT_NONE, true));
+	huge = alloc_gpa(g, true, HUGE_SZ, HUGE_SZ);
+	h = gpa_host(g, huge);
+	STORE_REL(pt_entry(g, &c, va, 2), huge | V | W | HMPCI_PTE_HUGE);
+	s = map_buf(g, &c, VA0, 3 * PAGE_SZ, V);
+	pattern(s, 3 * PAGE_SZ, 9);
+	fills = hslot(g, &c)->tlb_fills;
+	TRY(run_ok(g, &c, ONE(COPY(va + MiB + 5, VA0, 3 * PAGE_SZ))));
+	CHECK(g, !memcmp(h + MiB + 5, s, 3 * PAGE_SZ), "copy into huge page differs");
+	CHECK(g, hslot(g, &c)->tlb_fills - fills == 4,
+	      "%llu TLB fills for 3 small pages and one huge, expected 4",
+	      (unsigned long long)(hslot(g, &c)->tlb_fills - fills));
+	TRY(run_ok(g, &c, ONE(FILL(va + HUGE_SZ - 100, 100, 0xee))));
+	CHECK(g, all_bytes(h + HUGE_SZ - 100, 100, 0xee), "fill at the huge page's end");
+	return 0;
+}
+
+/* PTEs naming [devpriv_base, + vram_size) reach VRAM. */
+static int t_vram(struct guest *g)
+{
+	const uint64_t voff = 3 * MiB;
+	struct ctx c;
+	uint8_t *s;
+
+	STORE_REL(&g->regs->devpriv_base, DEVPRIV);
+	TRY(ctx_new(g, &c, 5, HMPCI_PREEMPT_NONE, false));
+	map_page(g, &c, VA0 + PAGE_SZ, DEVPRIV + voff, V | W);
+	map_page(g, &c, VA0 + 2 * PAGE_SZ, DEVPRIV + voff + PAGE_SZ, V | W);
+	s = map_buf(g, &c, VA0 + 8 * PAGE_SZ, PAGE_SZ, V | W);
+	pattern(s, PAGE_SZ, 5);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + PAGE_SZ + 8, VA0 + 8 * PAGE_SZ, PAGE_SZ))));
+	CHECK(g, !memcmp(g->vram + voff + 8, s, PAGE_SZ), "copy into VRAM differs");
+	/* VRAM is exclusive: no EXCL bit needed. */
+	*(uint64_t *)(g->vram + voff + 2 * PAGE_SZ - 8) = 40;
+	TRY(run_ok(g, &c, ONE(CMD(.op = HMIRROR_OP_ATOMIC_ADD,
+				  .flags = HMIRROR_CMD_F_EXCLUSIVE,
+				  .dst = VA0 + 3 * PAGE_SZ - 8, .value = 2))));
+	CHECK(g, *(uint64_t *)(g->vram + voff + 2 * PAGE_SZ - 8) == 42,
+	      "exclusive add in VRAM");
+	memset(s, 0, PAGE_SZ);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 8 * PAGE_SZ, VA0 + PAGE_SZ + 8, PAGE_SZ))));
+	CHECK(g, !memcmp(g->vram + voff + 8, s, PAGE_SZ), "copy out of VRAM differs");
+	/* Beyond VRAM's end is no memory at all. */
+	map_page(g, &c, VA0 + 4 * PAGE_SZ, DEVPRIV + VRAM_MB * MiB, V | W);
+	return run_expect(g, &c, ONE(FILL(VA0 + 4 * PAGE_SZ, 8, 1)), -EIO);
+}
+
+static int t_readonly_none(struct guest *g)
+{
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 6, HMPCI_PREEMPT_NONE, true));
+	d = map_buf(g, &c, VA0, 2 * PAGE_SZ, V);
+	d[0] = 0x11;
+	TRY(run_expect(g, &c, ONE(FILL(VA0, PAGE_SZ, 0x22)), -EFAULT));
+	CHECK(g, d[0] == 0x11 && all_bytes(d + 1, PAGE_SZ - 1, 0),
+	      "read-only page written");
+	map_page(g, &c, VA0 + 8 * PAGE_SZ, 0, 0);
+	return run_expect(g, &c, ONE(COPY(VA0, VA0 + 8 * PAGE_SZ, 8)), -EFAULT);
+}
+
+/* PAGE class: a read-only PTE parks the job, the fix and resume finish it. */
+static int t_park_resume(struct guest *g)
+{
+	uint32_t seq, idx;
+	uint64_t *pte;
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 7, HMPCI_PREEMPT_PAGE, false));
+	d = map_buf(g, &c, VA0, 2 * PAGE_SZ, V | W);
+	pte = pt_entry(g, &c, VA0 + PAGE_SZ, 1);
+	*pte &= ~W;
+	seq = hslot(g, &c)->fault_seq;
+	idx = submit(g, &c, ONE(FILL(VA0 + 8, 2 * PAGE_SZ - 16, 0x5a)));
+	TRY(wait_park(g, &c, seq, HMPCI_FAULT_WRITE, VA0 + PAGE_SZ));
+	CHECK(g, hslot(g, &c)->fault_cmd == 0, "fault_cmd %u", hslot(g, &c)->fault_cmd);
+	CHECK(g, all_bytes(d + 8, PAGE_SZ - 8, 0x5a), "first page not filled");
+	CHECK(g, all_bytes(d + PAGE_SZ, PAGE_SZ, 0), "read-only page written");
+	WAIT_FOR(g, false, 10);
+	CHECK(g, !job_done(g, &c, idx), "parked job ended");
+	/* An upgrade of the PTE, then the resume retries the translation. */
+	STORE_REL(pte, *pte | W);
+	TRY(slot_request(g, &c, REQ_RESUME, (uint64_t)(0), 0));
+	CHECK(g, wait_job(g, &c, idx) == 0, "resumed job failed");
+	CHECK(g, all_bytes(d + PAGE_SZ, PAGE_SZ - 8, 0x5a), "second page not filled");
+	return 0;
+}
+
+/* A missing PTE parks a read; a resume with a status fails the job. */
+static int t_park_fail(struct guest *g)
+{
+	uint32_t seq, idx;
+	struct ctx c;
+
+	TRY(ctx_new(g, &c, 0, HMPCI_PREEMPT_PAGE, true));
+	map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	seq = hslot(g, &c)->fault_seq;
+	idx = submit(g, &c, ONE(COPY(VA0, VA0 + 5 * PAGE_SZ + 8, 64)));
+	TRY(wait_park(g, &c, seq, 0, VA0 + 5 * PAGE_SZ + 8));
+	TRY(slot_request(g, &c, REQ_RESUME, (uint64_t)(-EFAULT), 0));
+	CHECK(g, wait_job(g, &c, idx) == -EFAULT, "status %d, expected -EFAULT",
+	      entry(g, &c, idx)->status);
+	/* Exclusive access to a page the CPU maps parks with EXCL. */
+	seq = hslot(g, &c)->fault_seq;
+	idx = submit(g, &c, ONE(CMD(.op = HMIRROR_OP_ATOMIC_ADD,
+				    .flags = HMIRROR_CMD_F_EXCLUSIVE,
+				    .dst = VA0 + 16, .value = 1)));
+	TRY(wait_park(g, &c, seq, HMPCI_FAULT_WRITE | HMPCI_FAULT_EXCL, VA0 + 16));
+	*pt_entry(g, &c, VA0, 1) |= X;
+	TRY(slot_request(g, &c, REQ_RESUME, (uint64_t)(0), 0));
+	CHECK(g, wait_job(g, &c, idx) == 0, "exclusive add after resume failed");
+	return 0;
+}
+
+static int t_migrate(struct guest *g)
+{
+	struct hmirror_cmd cmds[2];
+	uint32_t seq, idx;
+	uint64_t *out;
+	struct ctx c;
+
+	/* NONE class: MIGRATE parks all the same. */
+	TRY(ctx_new(g, &c, 1, HMPCI_PREEMPT_NONE, false));
+	map_buf(g, &c, VA0, 2 * PAGE_SZ, V | W);
+	out = (uint64_t *)map_buf(g, &c, VA0 + 8 * PAGE_SZ, PAGE_SZ, V | W);
+	cmds[0] = CMD(.op = HMIRROR_OP_MIGRATE, .dst = VA0 + 8 * PAGE_SZ,
+		      .src = VA0, .len = 2 * PAGE_SZ,
+		      .value = HMIRROR_MIGRATE_TO_DEVICE);
+	cmds[1] = CMD(.op = HMIRROR_OP_WRITE_VALUE, .dst = VA0 + 8 * PAGE_SZ + 8,
+		      .value = 9);
+	seq = hslot(g, &c)->fault_seq;
+	idx = submit(g, &c, cmds, 2);
+	TRY(wait_park(g, &c, seq, HMPCI_FAULT_MIGRATE, VA0));
+	CHECK(g, !out[0] && !out[1], "ran on before the resume");
+	TRY(slot_request(g, &c, REQ_RESUME, (uint64_t)(0), 2));
+	CHECK(g, wait_job(g, &c, idx) == 0, "migrate job failed");
+	CHECK(g, out[0] == 2 && out[1] == 9, "after resume: %llu %llu",
+	      (unsigned long long)out[0], (unsigned long long)out[1]);
+	return 0;
+}
+
+/*
+ * The device uses a cached translation until an invalidation of it is
+ * acked, and the table's new entry after.
+ */
+static int stale_tlb(struct guest *g, bool late)
+{
+	struct hmpci_slot *s;
+	uint64_t pb, t0;
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 2, HMPCI_PREEMPT_PAGE, false));
+	memset(map_buf(g, &c, VA0, PAGE_SZ, V), 'A', PAGE_SZ);
+	d = map_buf(g, &c, VA0 + 4 * PAGE_SZ, PAGE_SZ, V | W);
+	pb = alloc_page(g, false);
+	memset(gpa_host(g, pb), 'B', PAGE_SZ);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "first copy");
+	map_page(g, &c, VA0, pb, V);
+	memset(d, 0, PAGE_SZ);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "PTE change seen without invalidation");
+	TRY(slot_request(g, &c, REQ_INVAL, VA0 + PAGE_SZ, VA0 + 4 * PAGE_SZ));
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "an invalidation of other pages dropped it");
+	if (late)
+		TRY(inject(g, "delay-inval 60"));
+	s = hslot(g, &c);
+	t0 = now_ns();
+	STORE_RLX(&s->inval_start, VA0 + PAGE_SZ - 1);
+	STORE_RLX(&s->inval_end, VA0 + PAGE_SZ);
+	STORE_REL(&s->inval_req, s->inval_req + 1);
+	doorbell(g, 0);
+	if (late) {
+		/* Requested, not carried out yet: the old page still. */
+		TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+		CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "delayed invalidation early");
+	}
+	WAIT_FOR(g, LOAD_ACQ(&s->inval_ack) == s->inval_req, WAIT_MS);
+	CHECK(g, s->inval_ack == s->inval_req, "invalidation never acked");
+	CHECK(g, !late || ms_since(t0) >= LATE_MS, "acked after %llu ms",
+	      (unsigned long long)ms_since(t0));
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d, PAGE_SZ, 'B'), "old page used after the ack");
+	return 0;
+}
+
+static int t_stale_tlb(struct guest *g)
+{
+	return stale_tlb(g, false);
+}
+
+static int t_delay_inval(struct guest *g)
+{
+	return stale_tlb(g, true);
+}
+
+static int t_slot_reset(struct guest *g)
+{
+	struct ctx c;
+	uint64_t *flag;
+	uint32_t idx;
+
+	TRY(ctx_new(g, &c, 3, HMPCI_PREEMPT_NONE, true));
+	flag = (uint64_t *)map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	idx = submit(g, &c, ONE(CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0,
+				    .value = 1)));
+	WAIT_FOR(g, slot_state_is(g, c.slot, "running"), WAIT_MS);
+	CHECK(g, slot_state_is(g, c.slot, "running"), "job never started");
+	TRY(slot_request(g, &c, REQ_RESET, 0, 0));
+	CHECK(g, hslot(g, &c)->ring_head == c.tail, "ring_head %u, tail %u",
+	      hslot(g, &c)->ring_head, c.tail);
+	CHECK(g, slot_state_is(g, c.slot, "idle"), "job still there");
+	STORE_REL(flag, 1);
+	WAIT_FOR(g, false, 20);
+	CHECK(g, !job_done(g, &c, idx), "dropped job written to");
+	return run_ok(g, &c, ONE(FILL(VA0 + 8, 8, 3)));
+}
+
+static int t_device_reset(struct guest *g)
+{
+	struct ctx a, b;
+	uint32_t ia, ib;
+
+	TRY(ctx_new(g, &a, 4, HMPCI_PREEMPT_NONE, false));
+	TRY(ctx_new(g, &b, 5, HMPCI_PREEMPT_PAGE, false));
+	map_buf(g, &a, VA0, PAGE_SZ, V);
+	ia = submit(g, &a, ONE(CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0,
+				   .value = 1)));
+	ib = submit(g, &b, ONE(FILL(VA0, 8, 1)));	/* parks: no PTE */
+	WAIT_FOR(g, slot_state_is(g, 5, "parked"), WAIT_MS);
+	TRY(request(g, &g->regs->reset_req, &g->regs->reset_ack, "device reset"));
+	CHECK(g, hslot(g, &a)->ring_head == a.tail && hslot(g, &b)->ring_head == b.tail,
+	      "rings not emptied");
+	CHECK(g, slot_state_is(g, 4, "idle") && slot_state_is(g, 5, "idle"),
+	      "jobs not dropped");
+	CHECK(g, !job_done(g, &a, ia) && !job_done(g, &b, ib), "dropped job written");
+	map_buf(g, &b, VA0, PAGE_SZ, V | W);
+	return run_ok(g, &b, ONE(FILL(VA0, 8, 1)));
+}
+
+/*
+ * Bus mastering off: no byte of guest memory changes, the job fails -EIO
+ * (which it cannot write: the model's "slot" line says it), a new job is
+ * not even fetched.
+ */
+static int t_bus_master(struct guest *g)
+{
+	struct hmirror_cmd cmds[3];
+	uint64_t dma, *flag, fence;
+	struct ctx c;
+	uint32_t idx;
+	uint8_t *snap;
+	bool same;
+
+	TRY(ctx_new(g, &c, 6, HMPCI_PREEMPT_NONE, false));
+	flag = (uint64_t *)map_buf(g, &c, VA0, 2 * PAGE_SZ, V | W);
+	cmds[0] = CMD(.op = HMIRROR_OP_WRITE_VALUE, .dst = VA0, .value = 1);
+	cmds[1] = CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0 + 8, .value = 1);
+	cmds[2] = FILL(VA0 + PAGE_SZ, PAGE_SZ, 0xff);
+	idx = submit(g, &c, cmds, 3);
+	fence = g->fence;
+	WAIT_FOR(g, LOAD_ACQ(flag) == 1, WAIT_MS);
+	CHECK(g, *flag == 1, "job did not start");
+	snap = malloc(RAM_SIZE);
+	CHECK(g, snap, "no memory for a snapshot");
+	dma = g->regs->dma_errors;
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE);
+	memcpy(snap, g->ram, RAM_SIZE);
+	/* The gate opens (in the snapshot too): the job would go on. */
+	STORE_REL(&flag[1], 1);
+	((uint64_t *)(snap + ((uint8_t *)flag - g->ram)))[1] = 1;
+	doorbell(g, 0);
+	WAIT_FOR(g, LOAD_ACQ(&hslot(g, &c)->done_fence) == fence, WAIT_MS);
+	same = !memcmp(snap, g->ram, RAM_SIZE);
+	free(snap);
+	CHECK(g, hslot(g, &c)->done_fence == fence, "job did not end");
+	CHECK(g, same, "guest memory changed with bus mastering off");
+	CHECK(g, !job_done(g, &c, idx), "DONE written with bus mastering off");
+	CHECK(g, model_stat(g, "slot 6", "last_status") == -EIO,
+	      "last_status %lld, expected -EIO",
+	      (long long)model_stat(g, "slot 6", "last_status"));
+	CHECK(g, g->regs->dma_errors > dma, "dma_errors not counted");
+	idx = submit(g, &c, ONE(FILL(VA0 + PAGE_SZ, 8, 1)));
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, hslot(g, &c)->ring_head == idx, "job fetched without bus mastering");
+	CHECK(g, !job_done(g, &c, idx), "job ran without bus mastering");
+	/* Back on, and a doorbell: the fetch is tried again. */
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+	doorbell(g, 0);
+	CHECK(g, wait_job(g, &c, idx) == 0, "job after bus mastering came back");
+	return 0;
+}
+
+/* Addresses outside guest RAM are DMA errors: -EIO. */
+static int t_dma_outside(struct guest *g)
+{
+	static const uint64_t holes[] = {
+		LOWMEM, 2 * GiB, HIGHMEM_BASE - PAGE_SZ,
+		HIGHMEM_BASE + RAM_SIZE - LOWMEM, 1ULL << 40,
+	};
+	unsigned int i;
+	struct ctx c;
+	uint64_t dma;
+
+	TRY(ctx_new(g, &c, 7, HMPCI_PREEMPT_NONE, false));
+	for (i = 0; i < ARRAY_SIZE(holes); i++) {
+		map_page(g, &c, VA0 + i * PAGE_SZ, holes[i], V | W);
+		dma = g->regs->dma_errors;
+		TRY(run_expect(g, &c, ONE(FILL(VA0 + i * PAGE_SZ, 8, 1)), -EIO));
+		CHECK(g, g->regs->dma_errors == dma + 1, "dma_errors %llu -> %llu",
+		      (unsigned long long)dma,
+		      (unsigned long long)g->regs->dma_errors);
+	}
+	/* The last page of each half is still RAM. */
+	map_page(g, &c, VA0 + 16 * PAGE_SZ, LOWMEM - PAGE_SZ, V | W);
+	map_page(g, &c, VA0 + 17 * PAGE_SZ, HIGHMEM_BASE + RAM_SIZE - LOWMEM - PAGE_SZ,
+		 V | W);
+	return run_ok(g, &c, ONE(FILL(VA0 + 16 * PAGE_SZ, 2 * PAGE_SZ, 1)));
+}
+
+static int t_enable(struct guest *g)
+{
+	struct ctx c;
+	uint32_t idx;
+
+	TRY(ctx_new(g, &c, 0, HMPCI_PREEMPT_NONE, true));
+	map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	STORE_REL(&g->regs->control, HMPCI_CTL_BUS_MASTER);
+	idx = submit(g, &c, ONE(FILL(VA0, 8, 1)));
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, !job_done(g, &c, idx), "ran without ENABLE");
+	/* Requests are still carried out. */
+	TRY(slot_request(g, &c, REQ_INVAL, 0, UINT64_MAX));
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+	doorbell(g, 0);
+	CHECK(g, wait_job(g, &c, idx) == 0, "did not run after ENABLE");
+	return 0;
+}
+
+/* hang SLOT: that slot runs and acks nothing; the others go on. */
+static int t_hang_slot(struct guest *g)
+{
+	struct hmpci_slot *s;
+	struct ctx a, b;
+	uint32_t idx;
+
+	TRY(ctx_new(g, &a, 1, HMPCI_PREEMPT_NONE, false));
+	TRY(ctx_new(g, &b, 2, HMPCI_PREEMPT_NONE, false));
+	map_buf(g, &a, VA0, PAGE_SZ, V | W);
+	map_buf(g, &b, VA0, PAGE_SZ, V | W);
+	s = hslot(g, &a);
+	TRY(inject(g, "hang 1"));
+	idx = submit(g, &a, ONE(FILL(VA0, 8, 1)));
+	STORE_REL(&s->inval_req, s->inval_req + 1);
+	STORE_REL(&s->reset_req, s->reset_req + 1);
+	doorbell(g, 0);
+	TRY(run_ok(g, &b, ONE(FILL(VA0, 8, 1))));
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, !job_done(g, &a, idx), "hung slot ran its job");
+	CHECK(g, s->inval_ack != s->inval_req, "hung slot acked an invalidation");
+	CHECK(g, s->reset_ack != s->reset_req, "hung slot acked a reset");
+	TRY(inject(g, "unhang"));
+	WAIT_FOR(g, LOAD_ACQ(&s->reset_ack) == s->reset_req &&
+		    LOAD_ACQ(&s->inval_ack) == s->inval_req, WAIT_MS);
+	CHECK(g, s->inval_ack == s->inval_req && s->reset_ack == s->reset_req,
+	      "no acks after unhang");
+	return 0;
+}
+
+/* hang all: not even a device reset is acked. */
+static int t_hang_all(struct guest *g)
+{
+	struct hmpci_regs *r = g->regs;
+
+	TRY(inject(g, "hang all"));
+	STORE_REL(&r->reset_req, r->reset_req + 1);
+	doorbell(g, 0);
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, r->reset_ack != r->reset_req, "hung device acked a reset");
+	TRY(inject(g, "unhang"));
+	WAIT_FOR(g, LOAD_ACQ(&r->reset_ack) == r->reset_req, WAIT_MS);
+	CHECK(g, r->reset_ack == r->reset_req, "no ack after unhang");
+	return 0;
+}
+
+/* A hung slot is recovered by a device reset. */
+static int t_hang_recovery(struct guest *g)
+{
+	struct ctx c;
+
+	TRY(ctx_new(g, &c, 3, HMPCI_PREEMPT_NONE, true));
+	map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	TRY(inject(g, "hang 3"));
+	STORE_REL(&hslot(g, &c)->reset_req, hslot(g, &c)->reset_req + 1);
+	TRY(request(g, &g->regs->reset_req, &g->regs->reset_ack, "device reset"));
+	CHECK(g, hslot(g, &c)->reset_ack == hslot(g, &c)->reset_req,
+	      "device reset left the slot's reset pending");
+	return run_ok(g, &c, ONE(FILL(VA0, 8, 1)));
+}
+
+/*
+ * An interrupt injection in force, then a job: its index. *irqs: the
+ * interrupts seen before it.
+ */
+static int irq_job(struct guest *g, struct ctx *c, unsigned int slot,
+		   const char *injection, uint64_t *irqs, uint32_t *idx)
+{
+	TRY(ctx_new(g, c, slot, HMPCI_PREEMPT_NONE, false));
+	map_buf(g, c, VA0, PAGE_SZ, V | W);
+	TRY(inject(g, injection));
+	wait_irq(g, 0);
+	*irqs = g->irqs;
+	*idx = submit(g, c, ONE(FILL(VA0, 8, 1)));
+	return 0;
+}
+
+static int t_drop_irq(struct guest *g)
+{
+	uint64_t irqs, dropped = g->regs->irqs_dropped;
+	struct ctx c;
+	uint32_t idx;
+
+	TRY(irq_job(g, &c, 4, "drop-irq 1", &irqs, &idx));
+	WAIT_FOR(g, job_done(g, &c, idx), WAIT_MS);
+	CHECK(g, job_done(g, &c, idx), "done flag not set");
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, g->irqs == irqs, "%llu interrupts, expected none",
+	      (unsigned long long)(g->irqs - irqs));
+	CHECK(g, g->regs->irqs_dropped == dropped + 1, "irqs_dropped %llu",
+	      (unsigned long long)g->regs->irqs_dropped);
+	submit(g, &c, ONE(FILL(VA0, 8, 2)));
+	WAIT_FOR(g, g->irqs > irqs, WAIT_MS);
+	CHECK(g, g->irqs > irqs, "no interrupt after the dropped one");
+	return 0;
+}
+
+static int t_delay_irq(struct guest *g)
+{
+	uint64_t t0 = now_ns(), irqs;
+	struct ctx c;
+	uint32_t idx;
+
+	TRY(irq_job(g, &c, 5, "delay-irq 60", &irqs, &idx));
+	WAIT_FOR(g, g->irqs > irqs, WAIT_MS);
+	CHECK(g, g->irqs > irqs, "no interrupt");
+	CHECK(g, ms_since(t0) >= LATE_MS, "interrupt after %llu ms",
+	      (unsigned long long)ms_since(t0));
+	CHECK(g, job_done(g, &c, idx), "interrupt before DONE");
+	return 0;
+}
+
+static int t_fail_dma(struct guest *g)
+{
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 6, HMPCI_PREEMPT_NONE, true));
+	d = map_buf(g, &c, VA0, 2 * PAGE_SZ, V | W);
+	memset(d, 9, PAGE_SZ);
+	TRY(inject(g, "fail-dma 1"));
+	TRY(run_expect(g, &c, ONE(COPY(VA0 + PAGE_SZ, VA0, PAGE_SZ)), -EIO));
+	CHECK(g, all_bytes(d + PAGE_SZ, PAGE_SZ, 0), "failed copy wrote");
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d + PAGE_SZ, PAGE_SZ, 9), "copy after it");
+	return 0;
+}
+
+static int t_slow_reset(struct guest *g)
+{
+	struct ctx c;
+	uint64_t t0;
+
+	TRY(ctx_new(g, &c, 7, HMPCI_PREEMPT_NONE, false));
+	TRY(inject(g, "slow-reset 60"));
+	t0 = now_ns();
+	TRY(slot_request(g, &c, REQ_RESET, 0, 0));
+	CHECK(g, ms_since(t0) >= LATE_MS, "slot reset acked after %llu ms",
+	      (unsigned long long)ms_since(t0));
+	t0 = now_ns();
+	TRY(request(g, &g->regs->reset_req, &g->regs->reset_ack, "device reset"));
+	CHECK(g, ms_since(t0) >= LATE_MS, "device reset acked after %llu ms",
+	      (unsigned long long)ms_since(t0));
+	return 0;
+}
+
+static int t_control_errors(struct guest *g)
+{
+	static const char *const bad[] = {
+		"bogus", "hang 99", "drop-irq x", "delay-irq -1", "stats now", "",
+	};
+	char reply[1024];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		TRY(control(g, bad[i], reply, sizeof(reply)));
+		CHECK(g, !strncmp(reply, "error: ", 7), "'%s' answered %s", bad[i],
+		      reply);
+	}
+	CHECK(g, model_stat(g, "stats", "irqs") == (int64_t)g->regs->irqs,
+	      "stats irqs differ from regs.irqs");
+	return 0;
+}
+
+/* The model refuses bad arguments with exit status 2. */
+static int t_bad_args(struct guest *g)
+{
+	static const char *const argvs[][9] = {
+		{ "m", NULL },
+		{ "m", "--socket", "/nonexistent/s", "--ram", "/nonexistent/r",
+		  "--ram-size", "64M", "--lowmem", "65M" },
+		{ "m", "--socket", "s", "--ram", "r", "--ram-size", "64M",
+		  "--lowmem", "1x" },
+		{ "m", "--socket", "s", "--ram", "r", "--ram-size", "0",
+		  "--lowmem", "0" },
+	};
+	unsigned int i;
+	int status;
+	pid_t pid;
+
+	for (i = 0; i < ARRAY_SIZE(argvs); i++) {
+		const char *argv[11] = { 0 };
+
+		memcpy(argv, argvs[i], sizeof(argvs[i]));
+		pid = fork();
+		if (!pid) {
+			/* Its usage message is expected: keep it off the log. */
+			if (!freopen("/dev/null", "w", stderr))
+				_exit(126);
+			execv(g->model_bin, (char *const *)argv);
+			_exit(127);
+		}
+		CHECK(g, waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			 WEXITSTATUS(status) == 2,
+		      "bad arguments #%u: status %#x, expected exit 2", i, status);
+	}
+	return 0;
+}
+
+/* SIGTERM ends a model cleanly, QEMU or not. */
+static int t_sigterm(struct guest *g)
+{
+	char sock[128], ram[128];
+	const char *argv[] = {
+		g->model_bin, "--socket", sock, "--ram", ram, "--ram-size", "1M",
+		"--lowmem", "1M", "--vram-mb", "0", NULL,
+	};
+	int fd, status;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%.60s/term.sock", g->dir);
+	snprintf(ram, sizeof(ram), "%.60s/term.ram", g->dir);
+	pid = spawn(g, argv);
+	fd = unix_connect(sock);
+	CHECK(g, fd >= 0, "second model never listened");
+	close(fd);
+	kill(pid, SIGTERM);
+	CHECK(g, waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		 !WEXITSTATUS(status), "status %#x after SIGTERM", status);
+	return 0;
+}
+
+static const struct test {
+	const char *name;
+	int (*fn)(struct guest *g);
+} tests[] = {
+	{ "handshake", t_handshake },
+	{ "regs", t_regs },
+	{ "copy-lowmem", t_copy_low },
+	{ "copy-highmem", t_copy_high },
+	{ "copy-across-halves", t_copy_across },
+	{ "fill", t_fill },
+	{ "crc32c", t_crc32c },
+	{ "atomic-add", t_atomic_add },
+	{ "exclusive", t_exclusive },
+	{ "write-value", t_write_value },
+	{ "wait-value", t_wait_value },
+	{ "wait-value-timeout", t_wait_timeout },
+	{ "delay", t_delay },
+	{ "mirror-order-wrap", t_mirror_and_order },
+	{ "command-stride", t_cmd_stride },
+	{ "huge-leaf", t_huge },
+	{ "vram", t_vram },
+	{ "readonly-none-efault", t_readonly_none },
+	{ "park-resume", t_park_resume },
+	{ "park-fail-excl", t_park_fail },
+	{ "migrate", t_migrate },
+	{ "stale-tlb", t_stale_tlb },
+	{ "slot-reset", t_slot_reset },
+	{ "device-reset", t_device_reset },
+	{ "bus-master-off", t_bus_master },
+	{ "dma-outside-ram", t_dma_outside },
+	{ "enable-off", t_enable },
+	{ "inject-hang-slot", t_hang_slot },
+	{ "inject-hang-all", t_hang_all },
+	{ "inject-hang-recovery", t_hang_recovery },
+	{ "inject-drop-irq", t_drop_irq },
+	{ "inject-delay-irq", t_delay_irq },
+	{ "inject-delay-inval", t_delay_inval },
+	{ "inject-fail-dma", t_fail_dma },
+	{ "inject-slow-reset", t_slow_reset },
+	{ "control-errors", t_control_errors },
+	{ "bad-arguments", t_bad_args },
+	{ "sigterm", t_sigterm },
+};
+
+static void timeout(int sig)
+{
+	static const char msg[] = "FAIL test-model: timed out\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+/* QEMU goes away: the model must exit 0. */
+static int disconnect(struct guest *g)
+{
+	int status = -1;
+	uint64_t t0 = now_ns();
+
+	close(g->sock_fd);
+	while (ms_since(t0) < WAIT_MS && waitpid(g->pid, &status, WNOHANG) != g->pid)
+		usleep(1000);
+	CHECK(g, WIFEXITED(status) && !WEXITSTATUS(status),
+	      "model status %#x after QEMU left", status);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct guest guest = { 0 };
+	struct guest *g = &guest;
+	char bin[PATH_MAX];
+	unsigned int i, pass = 0, nfail = 0;
+	ssize_t n;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGALRM, timeout);
+	alarm(TEST_ALARM_S);
+	if (argc > 1) {
+		g->model_bin = argv[1];
+	} else {
+		n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
+		if (n <= 0)
+			return 2;
+		bin[n] = 0;
+		strcpy(strrchr(bin, '/') + 1, "hmirror-model");
+		g->model_bin = bin;
+	}
+	snprintf(g->dir, sizeof(g->dir), "/tmp/test-model.XXXXXX");
+	if (!mkdtemp(g->dir))
+		return 2;
+	snprintf(g->sock, sizeof(g->sock), "%.60s/qemu.sock", g->dir);
+	snprintf(g->ctl, sizeof(g->ctl), "%.60s/control.sock", g->dir);
+	snprintf(g->ram_path, sizeof(g->ram_path), "%.60s/ram", g->dir);
+	if (start_model(g)) {
+		printf("FAIL start: %s\n0 passed, 1 failed\n", g->why);
+		return 1;
+	}
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+	doorbell(g, 0);
+	for (i = 0; i < ARRAY_SIZE(tests); i++) {
+		g->why[0] = 0;
+		if (inject(g, "clear") || tests[i].fn(g)) {
+			printf("FAIL %s: %s\n", tests[i].name, g->why);
+			nfail++;
+			/* Leave the next test a device that runs. */
+			inject(g, "clear");
+			STORE_REL(&g->regs->control,
+				  HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+		} else {
+			printf("PASS %s\n", tests[i].name);
+			pass++;
+		}
+	}
+	if (disconnect(g)) {
+		printf("FAIL disconnect: %s\n", g->why);
+		nfail++;
+	} else {
+		printf("PASS disconnect\n");
+		pass++;
+	}
+	unlink(g->ram_path);
+	unlink(g->sock);
+	unlink(g->ctl);
+	snprintf(bin, sizeof(bin), "%.60s/term.ram", g->dir);
+	unlink(bin);
+	rmdir(g->dir);
+	printf("%u passed, %u failed\n", pass, nfail);
+	return nfail ? 1 : 0;
+}
