@@ -19,6 +19,9 @@
  *   fail-dma N      the next N data accesses of jobs (operand reads and
  *                   writes, RAM or VRAM) fail: the job fails with -EIO.
  *                   Ring, command and page-table reads are not hit.
+ *   tlb-ignore on|off  invalidations are acked without dropping anything:
+ *                   the device keeps stale translations (a broken TLB,
+ *                   for tests that must catch one).
  *   slow-reset MS   slot and device resets are carried out and acked MS
  *                   after the device first sees them; the slot (device)
  *                   runs nothing meanwhile.
@@ -201,12 +204,16 @@ int control_command(struct model *m, char *line, char *reply, size_t size)
 	if (!strcmp(cmd, "hang")) {
 		if (do_hang(m, arg, reply, size))
 			return -1;
+	} else if (!strcmp(cmd, "tlb-ignore") && arg &&
+		   (!strcmp(arg, "on") || !strcmp(arg, "off"))) {
+		STORE_RLX(&m->inj.tlb_ignore, !strcmp(arg, "on"));
 	} else if (!strcmp(cmd, "unhang") && !arg) {
 		STORE_RLX(&m->inj.hang_all, false);
 		STORE_RLX(&m->inj.hang_slots, 0);
 	} else if (!strcmp(cmd, "clear") && !arg) {
 		STORE_RLX(&m->inj.hang_all, false);
 		STORE_RLX(&m->inj.hang_slots, 0);
+		STORE_RLX(&m->inj.tlb_ignore, false);
 		STORE_RLX(&m->inj.drop_irq, 0);
 		STORE_RLX(&m->inj.fail_dma, 0);
 		STORE_RLX(&m->inj.delay_irq_ms, 0);

@@ -450,7 +450,9 @@ static void slot_inval(struct model *m, unsigned int n, uint64_t now)
 		  &m->inj.delay_inval_ms, now, &req))
 		return;
 	/* The range as it is now, read after the request. */
-	tlb_inval(m, n, LOAD_RLX(&hs->inval_start), LOAD_RLX(&hs->inval_end));
+	if (!LOAD_RLX(&m->inj.tlb_ignore))
+		tlb_inval(m, n, LOAD_RLX(&hs->inval_start),
+			  LOAD_RLX(&hs->inval_end));
 	STORE_REL(&hs->inval_ack, req);
 	announce(m, &m->stats.invals);
 }
@@ -565,6 +567,21 @@ static void cmd_done(struct model *m, unsigned int n)
 		job_end(m, n, 0);
 }
 
+/*
+ * The host ended the slot's job itself (slot.cancel_fence): end it here
+ * too, without another step, parked or not.
+ */
+static bool cancelled(struct model *m, unsigned int n)
+{
+	struct slot_state *st = &m->st[n];
+
+	if (st->state == JOB_NONE || !device_runs(m) || slot_hung(m, n) ||
+	    st->job.fence > LOAD_ACQ(&m->slots[n].cancel_fence))
+		return false;
+	job_end(m, n, -ECANCELED);
+	return true;
+}
+
 /* Up to HMPCI_BUDGET steps of slot @n; true if anything progressed. */
 static bool run_slot(struct model *m, unsigned int n, bool *blocked)
 {
@@ -575,6 +592,10 @@ static bool run_slot(struct model *m, unsigned int n, bool *blocked)
 
 	for (budget = HMPCI_BUDGET; budget; budget--) {
 		service(m);
+		if (cancelled(m, n)) {
+			progress = true;
+			continue;
+		}
 		if (!slot_runnable(m, n))
 			break;
 		if (st->state == JOB_NONE) {

@@ -80,6 +80,7 @@ struct tlb_entry {
  */
 struct inject {
 	bool hang_all;
+	bool tlb_ignore;		/* acks invalidations, drops nothing */
 	uint64_t hang_slots;		/* bit n: slot n is hung */
 	uint32_t drop_irq;		/* interrupts still to drop */
 	uint32_t fail_dma;		/* job data accesses still to fail */

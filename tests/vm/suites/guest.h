@@ -96,8 +96,8 @@ static inline const char *guest_backend(void)
 
 /*
  * Load a module from a path, like insmod; returns 0 or -errno. The module
- * under test also gets $HMIRROR_KO_PARAMS, after @params so that they win
- * (nr_devices=0 with --device pci: the instances are the accelerators).
+ * under test also gets $HMIRROR_KO_PARAMS (nr_devices=0 with --device pci:
+ * the instances are the accelerators), before @params, which win.
  */
 static inline int guest_module_load(const char *path, const char *params)
 {
@@ -109,7 +109,7 @@ static inline int guest_module_load(const char *path, const char *params)
 	if (fd < 0)
 		return -errno;
 	if (extra && *extra && !strcmp(path, guest_module_path())) {
-		snprintf(all, sizeof(all), "%s %s", params, extra);
+		snprintf(all, sizeof(all), "%s %s", extra, params);
 		params = all;
 	}
 	if (syscall(SYS_finit_module, fd, params, 0))
@@ -186,6 +186,25 @@ static inline int hm_open(unsigned int dev, unsigned int preempt)
 	assert_int_equal(c.preempt, preempt);
 	return fd;
 }
+
+/* Device memory of instance @dev, in bytes (0: none). */
+static inline uint64_t hm_vram_bytes(unsigned int dev)
+{
+	struct hmirror_info info = { 0 };
+	int fd = hm_open(dev, HMIRROR_PREEMPT_PAGE);
+
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
+	close(fd);
+	return info.vram_bytes;
+}
+
+/* Skip the test when instance @dev has no device memory. */
+#define hm_need_vram(dev)						\
+	do {								\
+		if (!hm_vram_bytes(dev))				\
+			guest_skip("hmirror%u has no device memory (the %s backend has none yet)", \
+				   (dev), guest_backend());		\
+	} while (0)
 
 static inline int hm_config(int fd, struct hmirror_ctx_config *c)
 {

@@ -1534,6 +1534,7 @@ static void oom_with_bystander(bool global)
 	int status, kmsg;
 	pid_t pid;
 
+	hm_need_vram(0);
 	if (cg)
 		oom_cgroup_make(cg, "64M");
 	else

@@ -11,7 +11,9 @@
  * is handled per policy. Faults are injected through each model's control
  * socket, which tests/vm/run makes the guest's ttyS1 and ttyS2.
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <termios.h>
 
@@ -43,26 +45,51 @@ static const char *ctl_path(unsigned int dev, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Open model @dev's control port raw. A serial port's open waits for
+ * carrier unless CLOCAL: open non-blocking, set CLOCAL, then block again.
+ */
+static int ctl_open(unsigned int dev)
+{
+	char path[64];
+	struct termios t;
+	int fd;
+
+	if (!ctl_path(dev, path, sizeof(path)))
+		return -ENOENT;
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	assert_int_equal(tcgetattr(fd, &t), 0);
+	/* Raw: no echo back to the model, no line editing. */
+	cfmakeraw(&t);
+	t.c_cflag |= CLOCAL;
+	t.c_cflag &= ~HUPCL;
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 50;	/* 5 s per read */
+	assert_int_equal(tcsetattr(fd, TCSANOW, &t), 0);
+	assert_int_equal(fcntl(fd, F_SETFL, 0), 0);
+	return fd;
+}
+
+/* The control ports, opened once: a tty's close may wait for its output. */
+static int ctl_fds[2] = { -1, -1 };
+
 /* Send one command line to model @dev; returns 0 if it answered "ok". */
 static int ctl(unsigned int dev, const char *cmd)
 {
-	char path[64], reply[256];
-	struct termios t;
+	char reply[256];
 	size_t got = 0;
 	int fd, ret = -EIO;
 	ssize_t n;
 
-	if (!ctl_path(dev, path, sizeof(path)))
+	if (dev > 1)
 		return -ENOENT;
-	fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (ctl_fds[dev] < 0)
+		ctl_fds[dev] = ctl_open(dev);
+	fd = ctl_fds[dev];
 	if (fd < 0)
-		return -errno;
-	/* Raw: no echo back to the model, no line editing. */
-	assert_int_equal(tcgetattr(fd, &t), 0);
-	cfmakeraw(&t);
-	t.c_cc[VMIN] = 0;
-	t.c_cc[VTIME] = 50;	/* 5 s per read */
-	assert_int_equal(tcsetattr(fd, TCSANOW, &t), 0);
+		return fd;
 	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
 	assert_int_equal(write(fd, "\n", 1), 1);
 	while (got < sizeof(reply) - 1) {
@@ -77,7 +104,6 @@ static int ctl(unsigned int dev, const char *cmd)
 		ret = 0;
 	else
 		fprintf(stderr, "# model %u: '%s' -> '%s'\n", dev, cmd, reply);
-	close(fd);
 	return ret;
 }
 
@@ -87,8 +113,8 @@ static int suite_up(void **state)
 	if (strcmp(guest_backend(), "pci"))
 		return 0;
 	hm_module_up("inval_deadline_ms=1000");
-	ctl(0, "clear");
-	ctl(1, "clear");
+	assert_int_equal(ctl(0, "clear"), 0);
+	assert_int_equal(ctl(1, "clear"), 0);
 	return 0;
 }
 
@@ -125,71 +151,112 @@ static void test_backend(void **state)
 }
 
 /*
- * The job writes 1 to @page (the device caches its translation), waits
- * for @flag, then writes 2. In between the CPU drops the page
- * (madvise(DONTNEED)): a device that dropped the translation refaults
- * and writes the new page; one that kept it writes the freed page, and
- * the CPU reads 0. Returns what the CPU reads at the end.
+ * The probe: the job writes 1 to @va (the device caches its translation),
+ * waits for @flag, then writes 2. In between the CPU maps another page at
+ * @va (memfd b over memfd a, MAP_FIXED: an invalidation). A device that
+ * dropped the translation refaults and writes b's page; one that kept it
+ * writes a's page. Both pages stay owned by the test (memfds), so a stale
+ * write corrupts nothing else.
  */
-static uint64_t tlb_probe(int fd)
+struct probe {
+	int a, b, f;
+	uint64_t *va, *flag, *old;
+};
+
+static void *probe_map(void *at, int memfd)
 {
-	uint64_t *page, *flag, fence = 0, v;
+	void *p = mmap(at, PG, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | (at ? MAP_FIXED : 0), memfd, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+static int probe_memfd(void)
+{
+	int fd = memfd_create("hmirror-probe", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, PG), 0);
+	return fd;
+}
+
+/* Run the probe on context @fd; returns what the CPU reads at @va then. */
+static uint64_t probe_run(int fd, struct probe *p)
+{
 	struct hmirror_cmd c[3] = { 0 };
+	uint64_t fence = 0, t0;
 	int status = -1;
 
-	page = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	flag = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(page != MAP_FAILED && flag != MAP_FAILED);
-	*page = 0;
-	*flag = 0;
+	p->a = probe_memfd();
+	p->b = probe_memfd();
+	p->f = probe_memfd();
+	p->va = probe_map(NULL, p->a);
+	p->old = probe_map(NULL, p->a);	/* a's page, seen from elsewhere */
+	p->flag = probe_map(NULL, p->f);
 	c[0] = (struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
-				     .dst = (uintptr_t)page, .value = 1 };
+				     .dst = (uintptr_t)p->va, .value = 1 };
 	c[1] = (struct hmirror_cmd){ .op = HMIRROR_OP_WAIT_VALUE,
-				     .src = (uintptr_t)flag, .value = 1,
+				     .src = (uintptr_t)p->flag, .value = 1,
 				     .aux = 10000000 };
 	c[2] = (struct hmirror_cmd){ .op = HMIRROR_OP_WRITE_VALUE,
-				     .dst = (uintptr_t)page, .value = 2 };
+				     .dst = (uintptr_t)p->va, .value = 2 };
 	assert_int_equal(hm_submit(fd, c, 3, &fence), 0);
-	while (__atomic_load_n(page, __ATOMIC_ACQUIRE) != 1)
-		usleep(1000);
-	assert_int_equal(madvise(page, PG, MADV_DONTNEED), 0);
-	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+	t0 = hm_now_ns();
+	while (__atomic_load_n(p->va, __ATOMIC_ACQUIRE) != 1)
+		assert_true(hm_now_ns() - t0 < 5000000000ull);
+	probe_map(p->va, p->b);
+	__atomic_store_n(p->flag, 1, __ATOMIC_RELEASE);
 	assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
 	assert_int_equal(status, 0);
-	v = *page;
-	munmap(page, PG);
-	munmap(flag, PG);
-	return v;
+	return *p->va;
+}
+
+/* After the context is closed: its slot's TLB is gone with it. */
+static void probe_free(struct probe *p)
+{
+	munmap(p->va, PG);
+	munmap(p->old, PG);
+	munmap(p->flag, PG);
+	close(p->a);
+	close(p->b);
+	close(p->f);
 }
 
 static void test_tlb_invalidate(void **state)
 {
+	struct probe p;
 	int fd;
 
 	(void)state;
 	if (!need_pci())
 		return;
 	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
-	assert_int_equal(tlb_probe(fd), 2);
+	assert_int_equal(probe_run(fd, &p), 2);
+	assert_int_equal(*p.old, 1);
 	close(fd);
+	probe_free(&p);
 }
 
 /* The check fails when the device keeps stale translations. */
 static void test_tlb_stale_detected(void **state)
 {
+	struct probe p;
+	uint64_t v;
 	int fd;
 
 	(void)state;
 	if (!need_pci())
 		return;
-	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
 	assert_int_equal(ctl(0, "tlb-ignore on"), 0);
-	assert_int_equal(tlb_probe(fd), 0);
-	assert_int_equal(ctl(0, "clear"), 0);
-	assert_int_equal(tlb_probe(fd), 2);
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	v = probe_run(fd, &p);
 	close(fd);
+	assert_int_equal(ctl(0, "clear"), 0);
+	/* The write went to the page the CPU no longer maps there. */
+	assert_int_equal(v, 0);
+	assert_int_equal(*p.old, 2);
+	probe_free(&p);
 }
 
 /* An invalidation waits for the device's acknowledgment, however late. */
