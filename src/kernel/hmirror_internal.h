@@ -68,6 +68,8 @@ struct hmirror_range;
 /**
  * struct hmirror_backend_ops - what the mirror asks of a device backend
  * @name: backend name reported by GET_INFO
+ * @pinned: the engine reaches PINNED regions through their pinned pages
+ *	    (without it, registering one fails with -EOPNOTSUPP)
  * @init: bring the device's engine up
  * @fini: stop the engine; no job of any context runs after it returns
  * @kick: there is new work (a job queued or unparked) on @ctx, or a job
@@ -95,6 +97,7 @@ struct hmirror_range;
  */
 struct hmirror_backend_ops {
 	const char *name;
+	bool pinned;
 	int (*init)(struct hmirror_device *hdev);
 	void (*fini)(struct hmirror_device *hdev);
 	void (*kick)(struct hmirror_device *hdev, struct hmirror_ctx *ctx);

@@ -360,6 +360,9 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
 	ret = hmirror_mr_check(req);
 	if (ret)
 		return ret;
+	/* The engine must read a pinned region's own pages, not the PTEs. */
+	if (req->mode == HMIRROR_MR_PINNED && !ctx->hdev->ops->pinned)
+		return -EOPNOTSUPP;
 	mr = kzalloc_obj(*mr, GFP_KERNEL_ACCOUNT);
 	if (!mr)
 		return -ENOMEM;

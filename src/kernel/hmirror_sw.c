@@ -573,6 +573,7 @@ static int hmirror_sw_ctx_reset(struct hmirror_ctx *ctx,
 
 const struct hmirror_backend_ops hmirror_sw_ops = {
 	.name = "sw",
+	.pinned = true,
 	.init = hmirror_sw_init,
 	.fini = hmirror_sw_fini,
 	.kick = hmirror_sw_kick,

@@ -437,7 +437,8 @@ struct hmirror_migrate {
  * struct hmirror_mr_reg - HMIRROR_IOC_MR_REG: register a memory region
  * @addr: start, any alignment; 0 for an implicit region
  * @len: bytes, at least 1; HMIRROR_MR_IMPLICIT_LEN for an implicit region
- * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED
+ * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED (-EOPNOTSUPP on an instance
+ *	  whose backend has no pinned regions: "pci", for now)
  * @access: HMIRROR_ACCESS_* (at least one)
  * @key: in: 0 for a key chosen by the kernel, else the key wanted
  *	 (-EEXIST if taken); out: the region's key
