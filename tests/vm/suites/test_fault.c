@@ -400,6 +400,7 @@ static void test_devmem_alloc(void **state)
 static void test_migrate_page(void **state)
 {
 	(void)state;
+	hm_need_devmem_backend();
 	migrate_workload("migrate_page", -EBUSY, 1);
 }
 
@@ -411,7 +412,7 @@ static void test_migrate_page(void **state)
  * context -EIO), the munmap returns within deadline + reset bound. Breaks
  * if a stall were never resumed (timeouts) or the deadline missed a stall.
  */
-static void test_engine_stall(void **state)
+static void engine_stall(void **state)
 {
 	size_t len = 4 * PG;
 	uint8_t *src = hm_map(len), *dst = hm_map(len);
@@ -466,7 +467,7 @@ static void test_engine_stall(void **state)
  * A completion lost for 5 s is found at once by the next submit's kick.
  * Breaks if a lost completion were lost for good, or a kick did not find it.
  */
-static void test_lost_completion(void **state)
+static void lost_completion(void **state)
 {
 	uint64_t *v = hm_map(PG), fence = 0, f2 = 0, t0, dt, inj;
 	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE), status;
@@ -553,7 +554,7 @@ static int held_munmap(uint32_t deadline_ms, uint64_t *dt)
  * Breaks if the delay were not applied (too fast) or the reset bound did
  * not hold (too slow).
  */
-static void test_reset_slow(void **state)
+static void reset_slow(void **state)
 {
 	struct hmirror_stats st;
 	uint64_t dt, t0;
@@ -605,7 +606,7 @@ static int is_zero(const uint8_t *p, size_t len)
  * STATS' jobs_failed is the number of -EIO jobs. Breaks if a failed job
  * were reported done, or went on copying.
  */
-static void test_copy_error(void **state)
+static void copy_error(void **state)
 {
 	size_t len = 4 * PG;
 	uint8_t *src = hm_map(len), *dst = hm_map(len);
@@ -969,6 +970,42 @@ static void test_kmemleak(void **state)
 }
 
 #define FI_TEST(t) cmocka_unit_test_setup_teardown(t, fi_up, fi_down)
+
+/*
+ * engine_stall, lost_completion, reset_slow and copy_error are sites of the
+ * sw engine; the pci backend's device is told to misbehave through its
+ * model instead (test_pci).
+ */
+static void need_sw_engine(void)
+{
+	if (strcmp(guest_backend(), "sw"))
+		guest_skip("a site of the sw engine: the %s backend's device injects its own faults (test_pci)",
+			   guest_backend());
+}
+
+static void test_engine_stall(void **state)
+{
+	need_sw_engine();
+	engine_stall(state);
+}
+
+static void test_lost_completion(void **state)
+{
+	need_sw_engine();
+	lost_completion(state);
+}
+
+static void test_reset_slow(void **state)
+{
+	need_sw_engine();
+	reset_slow(state);
+}
+
+static void test_copy_error(void **state)
+{
+	need_sw_engine();
+	copy_error(state);
+}
 
 int main(void)
 {

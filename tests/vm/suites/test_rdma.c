@@ -652,6 +652,7 @@ static void interop(unsigned int cls)
 
 	/* Before anything is made: a skip must leave nothing behind. */
 	need_rxe();
+	hm_need_vram(0);
 	buf = map_4k(len);
 	ref = malloc(len);
 	src = map_4k(2 * MiB);
@@ -834,6 +835,7 @@ static void migrate_after_use(unsigned int cls)
 	uint64_t base;
 
 	need_rxe();
+	hm_need_vram(0);
 	buf = map_4k(len);
 	ref = malloc(len);
 	src = map_4k(MiB);
@@ -943,6 +945,7 @@ static void test_interop_coherent(void **state)
 
 	(void)state;
 	need_rxe();
+	hm_need_devmem_backend();
 	if (!base)
 		guest_skip("no device-coherent region reserved (tests/vm/run reserves one in a guest of 4 GiB or more)");
 	hm_module_down();
