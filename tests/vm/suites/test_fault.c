@@ -393,6 +393,7 @@ static void migrate_workload(const char *site, int err, int both_ways)
 static void test_devmem_alloc(void **state)
 {
 	(void)state;
+	hm_need_devmem_backend();
 	migrate_workload("devmem_alloc", -ENOMEM, 0);
 }
 
