@@ -393,5 +393,6 @@ int main(void)
 		cmocka_unit_test(test_hang_during_invalidation),
 	};
 
+	guest_suite_setup();
 	return cmocka_run_group_tests_name("pci", tests, suite_up, suite_down);
 }
