@@ -27,6 +27,12 @@
  * for, and nothing here sleeps, which is what a non-blockable
  * invalidation (the OOM reaper) needs.
  *
+ * A device that caches translations itself (the PCI backend) is told to
+ * drop what a zap cleared, and the callback returns only once it
+ * acknowledged that (tlb_sync): a non-blockable one spins for the
+ * acknowledgment a little and returns false without it; a device that
+ * does not answer within its bound is reset, and the context escalated.
+ *
  * One invalidation calls the callback of every chunk it covers in turn;
  * a context gets one deadline for all of them (keyed by the core's
  * cur_seq), not one per chunk, or K chunks could stall the CPU K times.

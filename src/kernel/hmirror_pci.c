@@ -59,6 +59,7 @@
 #define HMPCI_ACK_TIMEOUT_MS	200	/* TLB invalidation acknowledgment */
 #define HMPCI_POLL_MS		20	/* finds what lost interrupts hid */
 #define HMPCI_DRAIN_MS		10	/* DMA in flight after bus master off */
+#define HMPCI_SPIN_US		100	/* a device between two steps acks by then */
 
 /**
  * struct hmirror_pci_slot - the host side of one context's device slot
@@ -154,14 +155,34 @@ static bool hmirror_pci_acked(const u32 *ack, u32 req)
 }
 
 /*
- * Sleep until @ack reaches @req, at most @ms. Interrupts wake us; a lost
- * one costs a millisecond, not the whole bound.
+ * Spin up to HMPCI_SPIN_US for @ack to reach @req, without sleeping: a
+ * device that is not stuck acks between two page steps, far sooner than an
+ * interrupt and a wakeup would tell us.
+ */
+static bool hmirror_pci_spin_ack(struct hmirror_pci *p, const u32 *ack,
+				 u32 req)
+{
+	unsigned int us;
+
+	for (us = 0; us < HMPCI_SPIN_US; us++) {
+		if (hmirror_pci_acked(ack, req) || READ_ONCE(p->dead))
+			return true;
+		udelay(1);
+	}
+	return hmirror_pci_acked(ack, req);
+}
+
+/*
+ * Wait until @ack reaches @req, at most @ms: a short spin, then sleeps.
+ * Interrupts wake us; a lost one costs a millisecond, not the whole bound.
  */
 static int hmirror_pci_wait_ack(struct hmirror_pci *p, const u32 *ack,
 				u32 req, unsigned int ms)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(ms);
 
+	if (hmirror_pci_spin_ack(p, ack, req))
+		return 0;
 	for (;;) {
 		if (hmirror_pci_acked(ack, req) || READ_ONCE(p->dead))
 			return 0;
@@ -291,8 +312,10 @@ static int hmirror_pci_tlb_sync(struct hmirror_ctx *ctx, bool blockable)
 
 	if (hmirror_pci_acked(&s->hw->inval_ack, req) || READ_ONCE(p->dead))
 		return 0;
+	/* Non-blockable: a bounded spin, never a sleep. */
 	if (!blockable)
-		return -EAGAIN;
+		return hmirror_pci_spin_ack(p, &s->hw->inval_ack, req) ? 0 :
+									 -EAGAIN;
 	if (!hmirror_pci_wait_ack(p, &s->hw->inval_ack, req,
 				  HMPCI_ACK_TIMEOUT_MS))
 		return 0;
