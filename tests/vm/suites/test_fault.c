@@ -591,6 +591,106 @@ static void test_reset_slow(void **state)
 	assert_int_equal(injected("reset_slow"), 1);
 }
 
+/*
+ * The owner of kill_first(): a NONE-class context (deadline 100 ms, policy
+ * kill) whose job waits over a page of the memfd, then it watches the
+ * context, as a user would, until something shows: the context dead
+ * (poll's POLLERR, WAIT's -EIO) or the job ended. It reports what it saw
+ * on @wfd; an owner killed first reports nothing.
+ */
+static void kill_first_owner(int memfd, int wfd)
+{
+	uint64_t *gate = hm_map(PG), fence = 0;
+	uint8_t *shared = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       memfd, 0);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE), status, ret;
+	struct hmirror_ctx_config cfg = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 100, .policy = HMIRROR_POLICY_KILL,
+	};
+	struct hmirror_cmd c[2];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char seen;
+
+	if (shared == MAP_FAILED)
+		_exit(10);
+	c[0] = hm_wait_value(gate, 1, 10000000);
+	c[1] = hm_fill(shared, 1, PG);
+	if (hm_config(fd, &cfg) || hm_submit(fd, c, 2, &fence))
+		_exit(11);
+	if (write(wfd, "R", 1) != 1)
+		_exit(12);
+	for (;;) {
+		if (poll(&p, 1, 1) > 0 && (p.revents & POLLERR)) {
+			seen = 'E';
+			break;
+		}
+		ret = hm_wait(fd, fence, 0, &status);
+		if (ret != -ETIME) {
+			seen = ret ? 'D' : 'C';
+			break;
+		}
+	}
+	if (write(wfd, &seen, 1) != 1)
+		_exit(13);
+	_exit(0);
+}
+
+/*
+ * reset_slow under the kill policy, across processes: another process's
+ * punch of a memfd page that a child's stuck job uses escalates at the
+ * deadline, and the child's reset is acknowledged 80 ms late. The child
+ * watches its context every millisecond, but must die of SIGKILL without
+ * having seen anything: the kill comes before the context is marked dead
+ * and before its jobs are cancelled. Breaks if the owner were signalled
+ * after the state change or the cancellation (it would see POLLERR during
+ * the slow reset, or its job end, and exit on its own).
+ */
+static void test_kill_first(void **state)
+{
+	int memfd = memfd_create("hmirror-kill-first", MFD_CLOEXEC);
+	int pfd[2], status;
+	uint64_t t0, dt;
+	ssize_t n;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, PG), 0);
+	assert_int_equal(pipe(pfd), 0);
+	arm_delay("reset_slow", 100, -1, 80);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		close(pfd[0]);
+		kill_first_owner(memfd, pfd[1]);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	assert_int_equal(c, 'R');
+	t0 = hm_now_ns();
+	/* Unmaps the page from the child's mm: a blockable invalidation. */
+	assert_int_equal(fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   0, PG), 0);
+	dt = hm_now_ns() - t0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	n = read(pfd[0], &c, 1);
+	print_message("# punch held %llu ms; the owner %s\n",
+		      (unsigned long long)dt / 1000000,
+		      n == 1 ? (c == 'E' ? "saw POLLERR" : c == 'D' ?
+				"saw -EIO" : "saw its job end") :
+		      "saw nothing");
+	assert_int_equal(n, 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	/* The deadline and the late reset, not more than the reset bound. */
+	assert_true(dt >= 95000000ull && dt < 700000000ull);
+	assert_true(injected("reset_slow") > 0);
+	close(pfd[0]);
+	close(memfd);
+}
+
 static int is_zero(const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -985,6 +1085,7 @@ int main(void)
 		FI_TEST(test_engine_stall),
 		FI_TEST(test_lost_completion),
 		FI_TEST(test_reset_slow),
+		FI_TEST(test_kill_first),
 		FI_TEST(test_copy_error),
 		FI_TEST(test_reproducible),
 		FI_TEST(test_filter),
