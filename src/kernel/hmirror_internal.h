@@ -53,6 +53,13 @@ struct hmirror_range;
 #define HMIRROR_RANGE_EMPTIED	XA_MARK_0
 /* Completed jobs whose status HMIRROR_IOC_WAIT can still report. */
 #define HMIRROR_STATUS_RING	1024
+/*
+ * kvmalloc() of an array bigger than a page, whose failure the caller
+ * handles (-ENOMEM, a page that stays where it is): vmalloc's fallback
+ * failing must not warn with a stack trace on top, which any user could
+ * have printed at will under memory pressure.
+ */
+#define HMIRROR_GFP_ARRAY	(GFP_KERNEL | __GFP_NOWARN)
 
 /*
  * Device PTE: pfn << PAGE_SHIFT | flags. One u64 per 4 KiB page, or one

@@ -43,14 +43,16 @@
  * reaper is not locked out for ever. A blockable one waits for the
  * overlapping jobs (jobs complete in fence order, so it waits for the
  * newest overlapping fence) for at most the context's deadline, then
- * escalates: the context is reset on the device, its jobs fail with
- * -ECANCELED, its PTEs go, it is marked dead and, under the kill policy,
- * its owner gets SIGKILL. Killing alone would not do: the owner's exit
- * runs this very callback, blockable, from exit_mmap(). When that happens
- * (the mm has no users left) the context is aborted at once instead; and
- * when the process waiting in this callback is the context's own and gets
- * a fatal signal (an OOM kill, say), the wait ends there and the context
- * is reset then, since nobody is left to be protected by the deadline.
+ * escalates: the context is marked dead and, under the kill policy, its
+ * owner gets SIGKILL; then it is reset on the device, its jobs fail with
+ * -ECANCELED and its PTEs go. The kill comes first so that the owner, woken
+ * by its cancelled jobs, cannot run on before it dies. Killing alone would
+ * not do: the owner's exit runs this very callback, blockable, from
+ * exit_mmap(). When that happens (the mm has no users left) the context is
+ * aborted at once instead; and when the process waiting in this callback
+ * is the context's own and gets a fatal signal (an OOM kill, say), the
+ * wait ends there and the context is reset then, since nobody is left to
+ * be protected by the deadline.
  *
  * One munmap can be held up by many contexts of the same mm (on one or
  * several devices): the core calls their callbacks one after the other,
@@ -92,8 +94,14 @@ static void __hmirror_wait_account(struct hmirror_ctx *ctx, u64 us)
 	ctx->stats.wait_hist[i]++;
 }
 
-/* Reset the context on the device and fail everything it had. */
-static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx)
+/*
+ * If @kill, SIGKILL the context's owner; mark the context dead; then reset
+ * it on the device and fail everything it had. The kill goes first: an
+ * owner that saw its context dead (poll, ioctls, which read the state
+ * without the lock) or its jobs cancelled before the kill would run on,
+ * and could exit on its own, instead of being killed.
+ */
+static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx, bool kill)
 {
 	int ret;
 
@@ -102,8 +110,10 @@ static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx)
 		spin_unlock(&ctx->pt_lock);
 		return false;
 	}
-	/* The engine checks the state before every page step. */
-	WRITE_ONCE(ctx->state, HMIRROR_CTX_DEAD);
+	if (kill)
+		kill_pid(ctx->owner, SIGKILL, 1);
+	/* After the kill; the engine checks it before every page step. */
+	smp_store_release(&ctx->state, HMIRROR_CTX_DEAD);
 	spin_unlock(&ctx->pt_lock);
 
 	ret = ctx->hdev->ops->ctx_reset(ctx, HMIRROR_RESET_TIMEOUT_MS);
@@ -134,7 +144,7 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 {
 	bool kill = READ_ONCE(ctx->policy) == HMIRROR_POLICY_KILL;
 
-	if (!hmirror_ctx_kill_device_state(ctx))
+	if (!hmirror_ctx_kill_device_state(ctx, kill))
 		return;
 
 	spin_lock(&ctx->pt_lock);
@@ -143,8 +153,6 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 
 	trace_hmirror_escalate(ctx->hdev->index, ctx->id, pid_nr(ctx->owner),
 			       waited_us, kill);
-	if (kill)
-		kill_pid(ctx->owner, SIGKILL, 1);
 	if (start == end)	/* from the timer of a refused invalidation */
 		dev_warn_ratelimited(ctx->hdev->dev,
 				     "context %u of pid %d (%s) held up a non-blockable invalidation for %llu us: reset%s\n",
@@ -374,7 +382,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 
 	if (!atomic_read(&ctx->mm->mm_users)) {
 		/* exit_mmap(): the owner is gone, abort rather than wait. */
-		hmirror_ctx_kill_device_state(ctx);
+		hmirror_ctx_kill_device_state(ctx, false);
 	} else {
 		hmirror_deadline_arm_peers(ctx, range->start, range->end);
 		us = hmirror_inval_wait(ctx, start, end, newest, cur_seq,

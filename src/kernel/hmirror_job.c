@@ -408,7 +408,7 @@ static int hmirror_segs_marks(const struct hmirror_seg *segs,
 	*nrp = 0;
 	if (!max)
 		return 0;
-	marks = kvcalloc(max, sizeof(*marks), GFP_KERNEL);
+	marks = kvcalloc(max, sizeof(*marks), HMIRROR_GFP_ARRAY);
 	if (!marks)
 		return -ENOMEM;
 
@@ -787,7 +787,7 @@ static int hmirror_jobs_segs(struct hmirror_ctx *ctx, struct hmirror_seg **segsp
 		max += job->nr_segs;
 	spin_unlock(&ctx->pt_lock);
 
-	segs = kvcalloc(max ?: 1, sizeof(*segs), GFP_KERNEL);
+	segs = kvcalloc(max ?: 1, sizeof(*segs), HMIRROR_GFP_ARRAY);
 	if (!segs)
 		return -ENOMEM;
 	spin_lock(&ctx->pt_lock);

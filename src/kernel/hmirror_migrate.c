@@ -618,7 +618,7 @@ static int __hmirror_migrate_range(struct hmirror_ctx *ctx,
 	s32 *status;
 	int ret;
 
-	m = kvmalloc_obj(*m, GFP_KERNEL);
+	m = kvmalloc_obj(*m, HMIRROR_GFP_ARRAY);
 	status = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(*status),
 				GFP_KERNEL);
 	if (!m || !status) {
@@ -807,7 +807,7 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 		/* A PMD-mapped device folio comes back whole. */
 		start = ALIGN_DOWN(vmf->address, HMIRROR_CHUNK_SIZE);
 		end = start + HMIRROR_CHUNK_SIZE;
-		m = kvzalloc_obj(*m, GFP_KERNEL);
+		m = kvzalloc_obj(*m, HMIRROR_GFP_ARRAY);
 		if (!m)
 			return VM_FAULT_OOM;
 		args.src = m->src;
@@ -860,7 +860,7 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 
 	if (!dm)
 		return 0;
-	m = kvmalloc_obj(*m, GFP_KERNEL);
+	m = kvmalloc_obj(*m, HMIRROR_GFP_ARRAY);
 	if (!m)
 		return -ENOMEM;
 	while (nr_blocks--) {

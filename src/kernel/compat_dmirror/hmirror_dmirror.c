@@ -169,8 +169,9 @@ static int dmirror_rw(struct dmirror_file *df, struct hmm_dmirror_cmd *cmd,
 	void *buf;
 	int ret = 0;
 
+	/* A failure is the caller's -ENOMEM, not a vmalloc warning. */
 	buf = kvmalloc(min(cmd->npages, DMIRROR_WINDOW_PAGES) << PAGE_SHIFT,
-		       GFP_KERNEL);
+		       GFP_KERNEL | __GFP_NOWARN);
 	if (!buf)
 		return -ENOMEM;
 	if (write)

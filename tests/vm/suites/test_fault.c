@@ -8,8 +8,9 @@
  * hit), nothing left (hmirror/objects 0), and the module unloads: every
  * test loads it in its setup and unloads it in its teardown. The run
  * itself fails on any WARN, lockdep or KASAN report (tests/vm/run); the
- * debug flavour adds the kernel's own failslab (fail-nth), fail_function
- * and a kmemleak scan.
+ * debug flavour adds the kernel's own failslab (fail-nth), fail_page_alloc
+ * (fail-nth, and runs of failures for this task only), fail_function and
+ * a kmemleak scan.
  */
 #include <poll.h>
 #include <signal.h>
@@ -593,6 +594,106 @@ static void reset_slow(void **state)
 	assert_int_equal(injected("reset_slow"), 1);
 }
 
+/*
+ * The owner of kill_first(): a NONE-class context (deadline 100 ms, policy
+ * kill) whose job waits over a page of the memfd, then it watches the
+ * context, as a user would, until something shows: the context dead
+ * (poll's POLLERR, WAIT's -EIO) or the job ended. It reports what it saw
+ * on @wfd; an owner killed first reports nothing.
+ */
+static void kill_first_owner(int memfd, int wfd)
+{
+	uint64_t *gate = hm_map(PG), fence = 0;
+	uint8_t *shared = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       memfd, 0);
+	int fd = hm_open(0, HMIRROR_PREEMPT_NONE), status, ret;
+	struct hmirror_ctx_config cfg = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 100, .policy = HMIRROR_POLICY_KILL,
+	};
+	struct hmirror_cmd c[2];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char seen;
+
+	if (shared == MAP_FAILED)
+		_exit(10);
+	c[0] = hm_wait_value(gate, 1, 10000000);
+	c[1] = hm_fill(shared, 1, PG);
+	if (hm_config(fd, &cfg) || hm_submit(fd, c, 2, &fence))
+		_exit(11);
+	if (write(wfd, "R", 1) != 1)
+		_exit(12);
+	for (;;) {
+		if (poll(&p, 1, 1) > 0 && (p.revents & POLLERR)) {
+			seen = 'E';
+			break;
+		}
+		ret = hm_wait(fd, fence, 0, &status);
+		if (ret != -ETIME) {
+			seen = ret ? 'D' : 'C';
+			break;
+		}
+	}
+	if (write(wfd, &seen, 1) != 1)
+		_exit(13);
+	_exit(0);
+}
+
+/*
+ * reset_slow under the kill policy, across processes: another process's
+ * punch of a memfd page that a child's stuck job uses escalates at the
+ * deadline, and the child's reset is acknowledged 80 ms late. The child
+ * watches its context every millisecond, but must die of SIGKILL without
+ * having seen anything: the kill comes before the context is marked dead
+ * and before its jobs are cancelled. Breaks if the owner were signalled
+ * after the state change or the cancellation (it would see POLLERR during
+ * the slow reset, or its job end, and exit on its own).
+ */
+static void test_kill_first(void **state)
+{
+	int memfd = memfd_create("hmirror-kill-first", MFD_CLOEXEC);
+	int pfd[2], status;
+	uint64_t t0, dt;
+	ssize_t n;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, PG), 0);
+	assert_int_equal(pipe(pfd), 0);
+	arm_delay("reset_slow", 100, -1, 80);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		close(pfd[0]);
+		kill_first_owner(memfd, pfd[1]);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	assert_int_equal(c, 'R');
+	t0 = hm_now_ns();
+	/* Unmaps the page from the child's mm: a blockable invalidation. */
+	assert_int_equal(fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   0, PG), 0);
+	dt = hm_now_ns() - t0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	n = read(pfd[0], &c, 1);
+	print_message("# punch held %llu ms; the owner %s\n",
+		      (unsigned long long)dt / 1000000,
+		      n == 1 ? (c == 'E' ? "saw POLLERR" : c == 'D' ?
+				"saw -EIO" : "saw its job end") :
+		      "saw nothing");
+	assert_int_equal(n, 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	/* The deadline and the late reset, not more than the reset bound. */
+	assert_true(dt >= 95000000ull && dt < 700000000ull);
+	assert_true(injected("reset_slow") > 0);
+	close(pfd[0]);
+	close(memfd);
+}
+
 static int is_zero(const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -877,14 +978,278 @@ static void test_fail_function(void **state)
 	assert_int_equal(guest_read_ll(HM_OBJECTS), 0);
 }
 
-/* Arm failslab for fail-nth: every allocation counts, nothing printed. */
-static void failslab_setup(void)
+/*
+ * The next @t page allocations of the tasks that set make-it-fail fail,
+ * every one of them (task-filter, probability 100, times @t); 0: none
+ * (probability 0, times and task-filter at their defaults).
+ */
+static void fa_first(unsigned int t)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%u", t);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/probability",
+					  t ? "100" : "0"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/task-filter",
+					  t ? "Y" : "N"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/times", t ? v : "1"), 0);
+}
+
+/*
+ * What the kernel's fault injection fails: @slab, every slab allocation
+ * (failslab's ignore-gfp-wait off); @pages, every page allocation, of any
+ * order, highmem (user pages, vmalloc's pages) included. Off, each is back
+ * at the kernel's default (sleeping allocations ignored, and for pages
+ * order 0 and highmem too). Only fail-nth fails anything (probability 0,
+ * times at its default); fa_first() adds a run of failures. Nothing
+ * printed: a failure is a clean errno, not a report.
+ */
+static void fi_counts(int slab, int pages)
 {
 	fi_need(FI "failslab/ignore-gfp-wait");
+	fi_need(FI "fail_page_alloc/min-order");
 	fi_need("/proc/thread-self/fail-nth");
-	assert_int_equal(guest_write_file(FI "failslab/ignore-gfp-wait", "N"), 0);
+	assert_int_equal(guest_write_file(FI "failslab/ignore-gfp-wait",
+					  slab ? "N" : "Y"), 0);
 	assert_int_equal(guest_write_file(FI "failslab/verbose", "0"), 0);
 	assert_int_equal(guest_write_file(FI "failslab/probability", "0"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/ignore-gfp-wait",
+					  pages ? "N" : "Y"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/ignore-gfp-highmem",
+					  pages ? "N" : "Y"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/min-order",
+					  pages ? "0" : "1"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/verbose", "0"), 0);
+	assert_int_equal(guest_write_file(FI "fail_page_alloc/interval", "1"), 0);
+	fa_first(0);
+}
+
+/*
+ * Where failures may happen: around each call of the workload, fail-nth
+ * armed for the @n-th counted allocation (@left: how many were still to
+ * come after the call; 0: the n-th failed), or with @n 0 make-it-fail set
+ * (fail_page_alloc's task-filter: this thread, during the call only).
+ */
+struct fi_window {
+	int fd;			/* /proc/thread-self/fail-nth or make-it-fail */
+	unsigned int n;
+	int left;
+};
+
+static struct fi_window fi_window(int nth)
+{
+	const char *f = nth ? "/proc/thread-self/fail-nth" :
+			      "/proc/thread-self/make-it-fail";
+	struct fi_window w = { .fd = open(f, O_RDWR | O_CLOEXEC) };
+
+	assert_true(w.fd >= 0);
+	return w;
+}
+
+static void fi_on(struct fi_window *w)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%u", w->n ? w->n : 1);
+	assert_int_equal(pwrite(w->fd, v, strlen(v), 0), (ssize_t)strlen(v));
+}
+
+static void fi_off(struct fi_window *w)
+{
+	char v[16] = { 0 };
+
+	if (w->n) {
+		assert_true(pread(w->fd, v, sizeof(v) - 1, 0) > 0);
+		w->left = atoi(v);
+	}
+	assert_int_equal(pwrite(w->fd, "0", 1, 0), 1);
+}
+
+/* One open(): ENOMEM or a context. Returns 1 if it failed. */
+static int fi_open(struct fi_window *w)
+{
+	int fd, err;
+
+	fi_on(w);
+	fd = open("/dev/hmirror0", O_RDWR | O_CLOEXEC);
+	err = errno;
+	fi_off(w);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	assert_int_equal(err, ENOMEM);
+	return 1;
+}
+
+/*
+ * One SUBMIT of a WRITE_VALUE of @v to @p, on a new chunk (range, notifier,
+ * PTE array, job; and if the page is not there yet, the page tables and
+ * the page, faulted in by the submit): a clean errno and the page
+ * untouched, or the value written. Returns 1 if it failed.
+ */
+static int fi_submit(struct fi_window *w, uint64_t *p, uint64_t v)
+{
+	struct hmirror_cmd c = hm_write_value(p, v);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE), ret, status;
+	uint64_t fence = 0;
+
+	fi_on(w);
+	ret = hm_submit(fd, &c, 1, &fence);
+	fi_off(w);
+	if (ret) {
+		assert_true(ret == -ENOMEM || ret == -EFAULT);
+		assert_int_equal(*p, 0);
+	} else {
+		assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
+		assert_int_equal(status, 0);
+		assert_int_equal(*p, v);
+	}
+	assert_jobs_add_up(fd);
+	close(fd);
+	return !!ret;
+}
+
+/*
+ * One MIGRATE of [buf, buf + len) to @target: ENOMEM, or every page moved
+ * or saying ENOMEM (moved + failed the whole range, failed the ENOMEM
+ * statuses); the data intact for the device (@crc) and the CPU (pattern
+ * 5), wherever the pages are. Returns 1 if the call or a page failed.
+ */
+static int fi_migrate(struct fi_window *w, int fd, uint8_t *buf, size_t len,
+		      uint32_t crc, unsigned int target)
+{
+	uint64_t moved = 0, failed = 0;
+	size_t np = len / PG, bad = 0;
+	int32_t status[16];
+	int ret;
+
+	assert_true(np <= 16);
+	fi_on(w);
+	ret = hm_migrate(fd, buf, len, target, status, &moved, &failed);
+	fi_off(w);
+	if (ret) {
+		assert_int_equal(ret, -ENOMEM);
+	} else {
+		for (size_t i = 0; i < np; i++) {
+			if (status[i]) {
+				assert_int_equal(status[i], -ENOMEM);
+				bad++;
+			}
+		}
+		assert_int_equal(bad, failed);
+		assert_int_equal(moved + failed, np);
+	}
+	assert_int_equal(dev_crc(fd, buf, len), crc);
+	return ret || failed;
+}
+
+/*
+ * What the workloads below work on: a context, 16 pages of pattern 5
+ * (their CRC32C @crc) and new chunks, untouched and without THP (each a
+ * new range, its page not there yet), @next the next of them to use.
+ */
+struct fi_load {
+	int fd;
+	size_t len;
+	uint8_t *buf;
+	uint32_t crc;
+	uint8_t *chunks;
+	size_t nr_chunks, next;
+	int touch;		/* write the chunk's page before the submit */
+};
+
+static struct fi_load fi_load(size_t nr_chunks, int touch)
+{
+	struct fi_load l = {
+		.fd = hm_open(0, HMIRROR_PREEMPT_PAGE), .len = 16 * PG,
+		.nr_chunks = nr_chunks, .touch = touch,
+	};
+
+	l.buf = hm_map(l.len);
+	hm_pattern(l.buf, l.len, 5);
+	l.crc = hm_crc32c(~0U, l.buf, l.len);
+	l.chunks = mmap(NULL, nr_chunks * CHUNK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	assert_true(l.chunks != MAP_FAILED);
+	assert_int_equal(madvise(l.chunks, nr_chunks * CHUNK, MADV_NOHUGEPAGE), 0);
+	return l;
+}
+
+/* The pages where they were written, every job accounted for, all gone. */
+static void fi_load_end(struct fi_load *l, struct fi_window *w)
+{
+	assert_true(hm_pattern_ok(l->buf, l->len, 5));
+	assert_jobs_add_up(l->fd);
+	close(l->fd);
+	munmap(l->buf, l->len);
+	munmap(l->chunks, l->nr_chunks * CHUNK);
+	close(w->fd);
+	assert_int_equal(guest_read_ll(HM_OBJECTS), 0);
+}
+
+/* The calls, each returning 1 if it (or a page of it) failed. */
+static int load_open(struct fi_window *w, struct fi_load *l)
+{
+	(void)l;
+	return fi_open(w);
+}
+
+static int load_submit(struct fi_window *w, struct fi_load *l)
+{
+	uint64_t *p;
+
+	assert_true(l->next < l->nr_chunks);
+	p = (uint64_t *)(l->chunks + l->next++ * CHUNK);
+	if (l->touch)
+		*p = 0;
+	return fi_submit(w, p, l->next);
+}
+
+static int load_to_device(struct fi_window *w, struct fi_load *l)
+{
+	int ret = fi_migrate(w, l->fd, l->buf, l->len, l->crc,
+			     HMIRROR_MIGRATE_TO_DEVICE);
+
+	/* The CPU's reads bring everything home. */
+	assert_true(hm_pattern_ok(l->buf, l->len, 5));
+	return ret;
+}
+
+/* To the device first (no failures there), then home under failures. */
+static int load_to_system(struct fi_window *w, struct fi_load *l)
+{
+	uint64_t failed = 1;
+	int32_t status[16];
+
+	assert_int_equal(hm_migrate(l->fd, l->buf, l->len,
+				    HMIRROR_MIGRATE_TO_DEVICE, status, NULL,
+				    &failed), 0);
+	assert_int_equal(failed, 0);
+	return fi_migrate(w, l->fd, l->buf, l->len, l->crc,
+			  HMIRROR_MIGRATE_TO_SYSTEM);
+}
+
+#define NTH_MAX	400
+
+/*
+ * fail-nth over @call, for n = 1, 2, ... until the call makes fewer
+ * counted allocations than n. Returns the call's number of allocations.
+ */
+static unsigned int nth_loop(struct fi_window *w, struct fi_load *l,
+			     const char *what,
+			     int (*call)(struct fi_window *, struct fi_load *))
+{
+	unsigned int hits = 0;
+
+	for (w->n = 1; w->n < NTH_MAX; w->n++) {
+		hits += call(w, l);
+		if (w->left)
+			break;
+	}
+	print_message("# %s: %u allocations, %u calls failed\n", what,
+		      w->n - 1, hits);
+	return w->n - 1;
 }
 
 /*
@@ -895,72 +1260,94 @@ static void failslab_setup(void)
  */
 static void test_failslab_nth(void **state)
 {
-	int nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-	uint8_t *buf;
-	unsigned int n, hits = 0;
-	char v[16];
+	struct fi_window w = fi_window(1);
+	struct fi_load l = fi_load(NTH_MAX, 1);
 
 	(void)state;
-	failslab_setup();
-	assert_true(nth >= 0);
-	for (n = 1; n < 200; n++) {
-		int fd, err, left;
+	fi_counts(1, 0);
+	assert_true(nth_loop(&w, &l, "open", load_open) > 0);
+	assert_true(nth_loop(&w, &l, "submit", load_submit) > 2);
+	fi_load_end(&l, &w);
+}
 
-		snprintf(v, sizeof(v), "%u", n);
-		assert_int_equal(pwrite(nth, v, strlen(v), 0), (ssize_t)strlen(v));
-		fd = open("/dev/hmirror0", O_RDWR | O_CLOEXEC);
-		err = errno;
-		memset(v, 0, sizeof(v));
-		assert_true(pread(nth, v, sizeof(v) - 1, 0) > 0);
-		left = atoi(v);
-		assert_int_equal(pwrite(nth, "0", 1, 0), 1);
-		if (fd < 0) {
-			assert_int_equal(err, ENOMEM);
-			hits++;
-		} else {
-			close(fd);
-		}
-		if (left)
-			break;
+#define FIRST_MAX	16
+
+/*
+ * A run of failures over @call: its first t page allocations fail, every
+ * one, for t = 1 ... FIRST_MAX, so that fallbacks fail too (a kvmalloc()
+ * whose kmalloc failed goes to vmalloc, whose pages fail in turn: high
+ * order, bulk, one by one). Returns how many failures the call took at
+ * the most.
+ */
+static unsigned int first_loop(struct fi_window *w, struct fi_load *l,
+			       const char *what,
+			       int (*call)(struct fi_window *, struct fi_load *))
+{
+	unsigned int t, hits = 0, used, most = 0;
+
+	for (t = 1; t <= FIRST_MAX; t++) {
+		fa_first(t);
+		hits += call(w, l);
+		used = t - guest_read_ll(FI "fail_page_alloc/times");
+		most = used > most ? used : most;
 	}
-	print_message("# open: %u allocations, %u failed opens\n", n - 1, hits);
-	assert_true(n > 1);
+	fa_first(0);
+	print_message("# %s: up to %u page allocations failed in one call, %u calls failed\n",
+		      what, most, hits);
+	return most;
+}
 
-	buf = mmap(NULL, 200 * CHUNK, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	assert_true(buf != MAP_FAILED);
-	assert_int_equal(madvise(buf, 200 * CHUNK, MADV_NOHUGEPAGE), 0);
-	for (n = 1; n < 200; n++) {
-		uint64_t *p = (uint64_t *)(buf + n * CHUNK), fence = 0;
-		struct hmirror_cmd c = hm_write_value(p, n);
-		int fd = hm_open(0, HMIRROR_PREEMPT_PAGE), ret, left, status;
+typedef unsigned int (*fi_loop)(struct fi_window *w, struct fi_load *l,
+				const char *what,
+				int (*call)(struct fi_window *, struct fi_load *));
 
-		*p = 0;
-		snprintf(v, sizeof(v), "%u", n);
-		assert_int_equal(pwrite(nth, v, strlen(v), 0), (ssize_t)strlen(v));
-		ret = hm_submit(fd, &c, 1, &fence);
-		memset(v, 0, sizeof(v));
-		assert_true(pread(nth, v, sizeof(v) - 1, 0) > 0);
-		left = atoi(v);
-		assert_int_equal(pwrite(nth, "0", 1, 0), 1);
-		if (ret) {
-			assert_true(ret == -ENOMEM || ret == -EFAULT);
-			assert_int_equal(*p, 0);
-		} else {
-			assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
-			assert_int_equal(status, 0);
-			assert_int_equal(*p, n);
-		}
-		assert_jobs_add_up(fd);
-		close(fd);
-		if (left)
-			break;
-	}
-	print_message("# submit: %u allocations\n", n - 1);
-	assert_true(n > 3);
-	close(nth);
-	munmap(buf, 200 * CHUNK);
-	assert_int_equal(guest_read_ll(HM_OBJECTS), 0);
+/*
+ * Page allocations failing, by @loop (fail-nth, @nth, or a run of
+ * failures), in open(), a SUBMIT on a new chunk, MIGRATE of 16 pages to
+ * the device and back: each of the last three hit at least once.
+ */
+static void page_alloc_workload(int nth, fi_loop loop)
+{
+	struct fi_window w = fi_window(nth);
+	struct fi_load l = fi_load(NTH_MAX, 0);
+
+	fi_counts(0, 1);
+	loop(&w, &l, "open", load_open);
+	assert_true(loop(&w, &l, "submit", load_submit) > 0);
+	assert_true(loop(&w, &l, "migrate to device", load_to_device) > 0);
+	assert_true(loop(&w, &l, "migrate to system", load_to_system) > 0);
+	fi_counts(0, 0);
+	fi_load_end(&l, &w);
+}
+
+/*
+ * Systematic fail_page_alloc: as test_failslab_nth, but fail-nth counts
+ * page allocations (any order, sleeping or not, user pages too): those of
+ * open(), of a SUBMIT that faults its page in (page tables, the page),
+ * and of MIGRATE of 16 pages both ways (the migration's arrays, device
+ * memory's backing pages, the system pages to come home to). Clean
+ * errnos, the data intact, nothing left, and no kernel report.
+ */
+static void test_fail_page_alloc_nth(void **state)
+{
+	(void)state;
+	page_alloc_workload(1, nth_loop);
+}
+
+/*
+ * fail_page_alloc's runs of failures, as under real pressure, where one
+ * failure rarely comes alone: the first 1 ... 16 page allocations of one
+ * open(), SUBMIT on a new chunk, MIGRATE to the device and back fail
+ * (task-filter, make-it-fail set around the call only: no other task, nor
+ * the test's own page faults). Clean errnos, the data intact, nothing
+ * left, and no kernel report: hmirror's kvmalloc() arrays are __GFP_NOWARN,
+ * their failure an ENOMEM to the caller and not a vmalloc warning with a
+ * stack trace. Breaks if a fallback's failure were not handled, or warned.
+ */
+static void test_fail_page_alloc_first(void **state)
+{
+	(void)state;
+	page_alloc_workload(0, first_loop);
 }
 
 /* Debug flavour: kmemleak finds nothing of hmirror's after all of the above. */
@@ -1023,12 +1410,15 @@ int main(void)
 		FI_TEST(test_engine_stall),
 		FI_TEST(test_lost_completion),
 		FI_TEST(test_reset_slow),
+		FI_TEST(test_kill_first),
 		FI_TEST(test_copy_error),
 		FI_TEST(test_reproducible),
 		FI_TEST(test_filter),
 		FI_TEST(test_format),
 		FI_TEST(test_fail_function),
 		FI_TEST(test_failslab_nth),
+		FI_TEST(test_fail_page_alloc_nth),
+		FI_TEST(test_fail_page_alloc_first),
 		cmocka_unit_test(test_kmemleak),
 	};
 
