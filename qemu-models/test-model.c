@@ -571,6 +571,69 @@ static int t_delay_inval(struct guest *g)
 	return stale_tlb(g, true);
 }
 
+/* tlb-ignore: invalidations are acked, the stale translation stays. */
+static int t_tlb_ignore(struct guest *g)
+{
+	struct ctx c;
+	uint8_t *d;
+	uint64_t pb;
+
+	TRY(ctx_new(g, &c, 4, HMPCI_PREEMPT_PAGE, false));
+	memset(map_buf(g, &c, VA0, PAGE_SZ, V), 'A', PAGE_SZ);
+	d = map_buf(g, &c, VA0 + 4 * PAGE_SZ, PAGE_SZ, V | W);
+	pb = alloc_page(g, false);
+	memset(gpa_host(g, pb), 'B', PAGE_SZ);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	map_page(g, &c, VA0, pb, V);
+	TRY(inject(g, "tlb-ignore on"));
+	TRY(slot_request(g, &c, REQ_INVAL, VA0, VA0 + PAGE_SZ));
+	memset(d, 0, PAGE_SZ);
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "tlb-ignore dropped the entry");
+	TRY(inject(g, "tlb-ignore off"));
+	TRY(slot_request(g, &c, REQ_INVAL, VA0, VA0 + PAGE_SZ));
+	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(d, PAGE_SZ, 'B'), "old page used after tlb-ignore off");
+	return 0;
+}
+
+/*
+ * cancel_fence: a parked job ends -ECANCELED at once; a running one before
+ * its next step and a queued one when reached, neither writing anything.
+ */
+static int t_cancel(struct guest *g)
+{
+	uint32_t seq, i1, i2, i3;
+	struct hmpci_slot *s;
+	struct ctx c;
+	uint8_t *d;
+
+	TRY(ctx_new(g, &c, 5, HMPCI_PREEMPT_PAGE, false));
+	s = hslot(g, &c);
+	d = map_buf(g, &c, VA0, 2 * PAGE_SZ, V | W);
+	seq = s->fault_seq;
+	i1 = submit(g, &c, ONE(COPY(VA0, VA0 + 8 * PAGE_SZ, 64)));
+	TRY(wait_park(g, &c, seq, 0, VA0 + 8 * PAGE_SZ));
+	STORE_REL(&s->cancel_fence, entry(g, &c, i1)->fence);
+	doorbell(g, 0);
+	CHECK(g, wait_job(g, &c, i1) == -ECANCELED, "parked job: status %d",
+	      entry(g, &c, i1)->status);
+
+	i2 = submit(g, &c, ONE(CMD(.op = HMIRROR_OP_WAIT_VALUE, .src = VA0,
+				   .value = 1)));
+	i3 = submit(g, &c, ONE(FILL(VA0 + PAGE_SZ, PAGE_SZ, 0x77)));
+	WAIT_FOR(g, slot_state_is(g, c.slot, "running"), WAIT_MS);
+	STORE_REL(&s->cancel_fence, entry(g, &c, i3)->fence);
+	doorbell(g, 0);
+	CHECK(g, wait_job(g, &c, i2) == -ECANCELED, "running job: status %d",
+	      entry(g, &c, i2)->status);
+	CHECK(g, wait_job(g, &c, i3) == -ECANCELED, "queued job: status %d",
+	      entry(g, &c, i3)->status);
+	CHECK(g, all_bytes(d + PAGE_SZ, PAGE_SZ, 0), "cancelled FILL ran");
+	/* Later fences run as usual. */
+	return run_ok(g, &c, ONE(FILL(VA0 + PAGE_SZ, 8, 1)));
+}
+
 static int t_slot_reset(struct guest *g)
 {
 	struct ctx c;
@@ -962,6 +1025,8 @@ static const struct test {
 	{ "park-fail-excl", t_park_fail },
 	{ "migrate", t_migrate },
 	{ "stale-tlb", t_stale_tlb },
+	{ "tlb-ignore", t_tlb_ignore },
+	{ "cancel-fence", t_cancel },
 	{ "slot-reset", t_slot_reset },
 	{ "device-reset", t_device_reset },
 	{ "bus-master-off", t_bus_master },
