@@ -515,24 +515,38 @@ static int t_migrate(struct guest *g)
 }
 
 /*
+ * A context on @slot whose TLB holds VA0 -> a page of 'A' (a copy of it
+ * to VA0 + 4 pages, *d, ran), while the table now maps VA0 to a page of
+ * 'B', not invalidated yet.
+ */
+static int tlb_remapped(struct guest *g, struct ctx *c, unsigned int slot,
+			uint8_t **d)
+{
+	uint64_t pb;
+
+	TRY(ctx_new(g, c, slot, HMPCI_PREEMPT_PAGE, false));
+	memset(map_buf(g, c, VA0, PAGE_SZ, V), 'A', PAGE_SZ);
+	*d = map_buf(g, c, VA0 + 4 * PAGE_SZ, PAGE_SZ, V | W);
+	pb = alloc_page(g, false);
+	memset(gpa_host(g, pb), 'B', PAGE_SZ);
+	TRY(run_ok(g, c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
+	CHECK(g, all_bytes(*d, PAGE_SZ, 'A'), "first copy");
+	map_page(g, c, VA0, pb, V);
+	return 0;
+}
+
+/*
  * The device uses a cached translation until an invalidation of it is
  * acked, and the table's new entry after.
  */
 static int stale_tlb(struct guest *g, bool late)
 {
 	struct hmpci_slot *s;
-	uint64_t pb, t0;
+	uint64_t t0;
 	struct ctx c;
 	uint8_t *d;
 
-	TRY(ctx_new(g, &c, 2, HMPCI_PREEMPT_PAGE, false));
-	memset(map_buf(g, &c, VA0, PAGE_SZ, V), 'A', PAGE_SZ);
-	d = map_buf(g, &c, VA0 + 4 * PAGE_SZ, PAGE_SZ, V | W);
-	pb = alloc_page(g, false);
-	memset(gpa_host(g, pb), 'B', PAGE_SZ);
-	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
-	CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "first copy");
-	map_page(g, &c, VA0, pb, V);
+	TRY(tlb_remapped(g, &c, 2, &d));
 	memset(d, 0, PAGE_SZ);
 	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
 	CHECK(g, all_bytes(d, PAGE_SZ, 'A'), "PTE change seen without invalidation");
@@ -576,15 +590,8 @@ static int t_tlb_ignore(struct guest *g)
 {
 	struct ctx c;
 	uint8_t *d;
-	uint64_t pb;
 
-	TRY(ctx_new(g, &c, 4, HMPCI_PREEMPT_PAGE, false));
-	memset(map_buf(g, &c, VA0, PAGE_SZ, V), 'A', PAGE_SZ);
-	d = map_buf(g, &c, VA0 + 4 * PAGE_SZ, PAGE_SZ, V | W);
-	pb = alloc_page(g, false);
-	memset(gpa_host(g, pb), 'B', PAGE_SZ);
-	TRY(run_ok(g, &c, ONE(COPY(VA0 + 4 * PAGE_SZ, VA0, PAGE_SZ))));
-	map_page(g, &c, VA0, pb, V);
+	TRY(tlb_remapped(g, &c, 4, &d));
 	TRY(inject(g, "tlb-ignore on"));
 	TRY(slot_request(g, &c, REQ_INVAL, VA0, VA0 + PAGE_SZ));
 	memset(d, 0, PAGE_SZ);
