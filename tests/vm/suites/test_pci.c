@@ -45,6 +45,9 @@ static const char *ctl_path(unsigned int dev, char *buf, size_t len)
 	return buf;
 }
 
+/* The control ports, opened once: a tty's close may wait for its output. */
+static int ctl_fds[2] = { -1, -1 };
+
 /*
  * Open model @dev's control port raw. A serial port's open waits for
  * carrier unless CLOCAL: open non-blocking, set CLOCAL, then block again.
@@ -72,16 +75,14 @@ static int ctl_open(unsigned int dev)
 	return fd;
 }
 
-/* The control ports, opened once: a tty's close may wait for its output. */
-static int ctl_fds[2] = { -1, -1 };
 
-/* Send one command line to model @dev; returns 0 if it answered "ok". */
-static int ctl(unsigned int dev, const char *cmd)
+/* Send one command line to model @dev and read its one-line answer. */
+static int ctl_reply(unsigned int dev, const char *cmd, char *reply,
+		     size_t size)
 {
-	char reply[256];
 	size_t got = 0;
-	int fd, ret = -EIO;
 	ssize_t n;
+	int fd;
 
 	if (dev > 1)
 		return -ENOENT;
@@ -92,7 +93,7 @@ static int ctl(unsigned int dev, const char *cmd)
 		return fd;
 	assert_int_equal(write(fd, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
 	assert_int_equal(write(fd, "\n", 1), 1);
-	while (got < sizeof(reply) - 1) {
+	while (got < size - 1) {
 		n = read(fd, reply + got, 1);
 		if (n <= 0)
 			break;
@@ -100,11 +101,35 @@ static int ctl(unsigned int dev, const char *cmd)
 			break;
 	}
 	reply[got] = 0;
-	if (!strncmp(reply, "ok", 2))
-		ret = 0;
-	else
+	return got ? 0 : -EIO;
+}
+
+/* Send one command line to model @dev; returns 0 if it answered "ok". */
+static int ctl(unsigned int dev, const char *cmd)
+{
+	char reply[256];
+
+	if (ctl_reply(dev, cmd, reply, sizeof(reply)) ||
+	    strncmp(reply, "ok", 2)) {
 		fprintf(stderr, "# model %u: '%s' -> '%s'\n", dev, cmd, reply);
-	return ret;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* One counter of model @dev's "stats" line, or -1. */
+static long long ctl_stat(unsigned int dev, const char *key)
+{
+	char reply[2048], pat[64];
+	const char *p;
+
+	if (ctl_reply(dev, "stats", reply, sizeof(reply)))
+		return -1;
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(reply, pat);
+	if (!p && !strncmp(reply, pat + 1, strlen(pat + 1)))
+		p = reply - 1;
+	return p ? atoll(p + strlen(pat)) : -1;
 }
 
 static int suite_up(void **state)
@@ -316,6 +341,65 @@ static void test_lost_interrupts(void **state)
 }
 
 /*
+ * A slot reset acknowledged 30 ms late (within the reset's bound): the
+ * NONE-class job holding a munmap past its 100 ms deadline is reset on
+ * the device, the munmap returns within deadline + the late ack + slack,
+ * the context is dead (revoke policy: nobody killed), the device is not:
+ * a new context on it works. Slot resets, not device resets, did it.
+ */
+static void test_slow_reset(void **state)
+{
+	struct hmirror_ctx_config cfg = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 100, .policy = HMIRROR_POLICY_REVOKE,
+	};
+	struct hmirror_cmd w = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
+	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG, .value = 9 };
+	uint64_t *buf, fence = 0, t0, ms;
+	int fd, fd2, status = 0;
+	int64_t resets;
+	uint8_t *ok;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	assert_int_equal(hm_config(fd, &cfg), 0);
+	buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(buf != MAP_FAILED);
+	*buf = 0;
+	w.src = (uintptr_t)buf;
+	assert_int_equal(hm_submit(fd, &w, 1, &fence), 0);
+	usleep(100000);
+	resets = ctl_stat(0, "dev_resets");
+	assert_true(resets >= 0);
+	assert_int_equal(ctl(0, "slow-reset 30"), 0);
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(buf, PG), 0);
+	ms = (hm_now_ns() - t0) / 1000000;
+	assert_int_equal(ctl(0, "clear"), 0);
+	fprintf(stderr, "# munmap past a 100 ms deadline, reset acked 30 ms late: %llu ms\n",
+		(unsigned long long)ms);
+	assert_true(ms >= 95 && ms < 1000);
+	/* The context is dead: it says so to WAIT and SUBMIT alike. */
+	assert_int_equal(hm_wait(fd, fence, 1000000000ull, &status), -EIO);
+	assert_int_equal(hm_submit(fd, &f, 1, NULL), -EIO);
+	close(fd);
+	assert_int_equal(ctl_stat(0, "dev_resets"), resets);
+
+	fd2 = hm_open(0, HMIRROR_PREEMPT_NONE);
+	ok = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ok != MAP_FAILED);
+	f.dst = (uintptr_t)ok;
+	assert_int_equal(hm_run(fd2, &f, 1), 0);
+	assert_int_equal(ok[PG - 1], 9);
+	munmap(ok, PG);
+	close(fd2);
+}
+
+/*
  * A NONE-class job holds a page; the whole device hangs (acknowledges
  * nothing, not even a reset). munmap of the page returns within the
  * deadline plus the reset bounds, the owner is killed, the device is off
@@ -389,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_tlb_stale_detected),
 		cmocka_unit_test(test_inval_waits_for_ack),
 		cmocka_unit_test(test_lost_interrupts),
+		cmocka_unit_test(test_slow_reset),
 		/* Last: it leaves accelerator 1 dead. */
 		cmocka_unit_test(test_hang_during_invalidation),
 	};
