@@ -161,6 +161,35 @@ static int need_pci(void)
 	return 1;
 }
 
+/* munmap @p (a page) with @inject in force on model 0; returns its ms. */
+static uint64_t timed_munmap(void *p, const char *inject)
+{
+	uint64_t t0, ms;
+
+	assert_int_equal(ctl(0, inject), 0);
+	t0 = hm_now_ns();
+	assert_int_equal(munmap(p, PG), 0);
+	ms = (hm_now_ns() - t0) / 1000000;
+	assert_int_equal(ctl(0, "clear"), 0);
+	return ms;
+}
+
+/* Instance @dev runs a job of a new context, with the right data. */
+static void device_works(unsigned int dev)
+{
+	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG, .value = 7 };
+	int fd = hm_open(dev, HMIRROR_PREEMPT_NONE);
+	uint8_t *ok = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(ok != MAP_FAILED);
+	f.dst = (uintptr_t)ok;
+	assert_int_equal(hm_run(fd, &f, 1), 0);
+	assert_int_equal(ok[PG - 1], 7);
+	munmap(ok, PG);
+	close(fd);
+}
+
 static void test_backend(void **state)
 {
 	struct hmirror_info info = { 0 };
@@ -287,7 +316,7 @@ static void test_tlb_stale_detected(void **state)
 /* An invalidation waits for the device's acknowledgment, however late. */
 static void test_inval_waits_for_ack(void **state)
 {
-	uint64_t *buf, t0, ms;
+	uint64_t *buf, ms;
 	struct hmirror_cmd c = { .op = HMIRROR_OP_FILL, .len = PG,
 				 .value = 0x5a };
 	int fd;
@@ -301,11 +330,7 @@ static void test_inval_waits_for_ack(void **state)
 	assert_true(buf != MAP_FAILED);
 	c.dst = (uintptr_t)buf;
 	assert_int_equal(hm_run(fd, &c, 1), 0);
-	assert_int_equal(ctl(0, "delay-inval 150"), 0);
-	t0 = hm_now_ns();
-	assert_int_equal(munmap(buf, PG), 0);
-	ms = (hm_now_ns() - t0) / 1000000;
-	assert_int_equal(ctl(0, "clear"), 0);
+	ms = timed_munmap(buf, "delay-inval 150");
 	fprintf(stderr, "# munmap with a 150 ms late TLB ack: %llu ms\n",
 		(unsigned long long)ms);
 	assert_true(ms >= 140);
@@ -355,10 +380,9 @@ static void test_slow_reset(void **state)
 	};
 	struct hmirror_cmd w = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
 	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG, .value = 9 };
-	uint64_t *buf, fence = 0, t0, ms;
-	int fd, fd2, status = 0;
+	uint64_t *buf, fence = 0, ms;
+	int fd, status = 0;
 	int64_t resets;
-	uint8_t *ok;
 
 	(void)state;
 	if (!need_pci())
@@ -374,11 +398,7 @@ static void test_slow_reset(void **state)
 	usleep(100000);
 	resets = ctl_stat(0, "dev_resets");
 	assert_true(resets >= 0);
-	assert_int_equal(ctl(0, "slow-reset 30"), 0);
-	t0 = hm_now_ns();
-	assert_int_equal(munmap(buf, PG), 0);
-	ms = (hm_now_ns() - t0) / 1000000;
-	assert_int_equal(ctl(0, "clear"), 0);
+	ms = timed_munmap(buf, "slow-reset 30");
 	fprintf(stderr, "# munmap past a 100 ms deadline, reset acked 30 ms late: %llu ms\n",
 		(unsigned long long)ms);
 	assert_true(ms >= 95 && ms < 1000);
@@ -388,15 +408,7 @@ static void test_slow_reset(void **state)
 	close(fd);
 	assert_int_equal(ctl_stat(0, "dev_resets"), resets);
 
-	fd2 = hm_open(0, HMIRROR_PREEMPT_NONE);
-	ok = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(ok != MAP_FAILED);
-	f.dst = (uintptr_t)ok;
-	assert_int_equal(hm_run(fd2, &f, 1), 0);
-	assert_int_equal(ok[PG - 1], 9);
-	munmap(ok, PG);
-	close(fd2);
+	device_works(0);
 }
 
 /*
@@ -408,11 +420,8 @@ static void test_slow_reset(void **state)
 static void test_hang_during_invalidation(void **state)
 {
 	struct hmirror_cmd c = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
-	int pipefd[2], wstatus, fd, other, st;
+	int pipefd[2], wstatus, fd, other;
 	uint64_t *buf, fence, t0, ms;
-	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG,
-				 .value = 7 };
-	uint8_t *ok;
 	pid_t pid;
 
 	(void)state;
@@ -452,16 +461,7 @@ static void test_hang_during_invalidation(void **state)
 	assert_int_equal(errno, EIO);
 
 	/* Device 0 is untouched. */
-	fd = hm_open(0, HMIRROR_PREEMPT_NONE);
-	ok = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(ok != MAP_FAILED);
-	f.dst = (uintptr_t)ok;
-	st = hm_run(fd, &f, 1);
-	assert_int_equal(st, 0);
-	assert_int_equal(ok[PG - 1], 7);
-	munmap(ok, PG);
-	close(fd);
+	device_works(0);
 	ctl(1, "clear");
 }
 
