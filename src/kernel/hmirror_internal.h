@@ -556,6 +556,7 @@ bool hmirror_jobs_overlap(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 *newest);
 void hmirror_job_park(struct hmirror_job *job, unsigned long addr,
 		      unsigned long end, bool write, bool excl);
+void hmirror_job_park_migrate(struct hmirror_job *job);
 void hmirror_job_fault_work(struct work_struct *work);
 bool hmirror_job_revoked(struct hmirror_job *job);
 

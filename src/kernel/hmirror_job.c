@@ -924,6 +924,22 @@ void hmirror_job_park(struct hmirror_job *job, unsigned long addr,
 }
 
 /**
+ * hmirror_job_park_migrate() - leave a MIGRATE command to the worker
+ * @job: the context's oldest job, stopped at the MIGRATE command job->cur
+ *
+ * From now on invalidations need not wait for the context's jobs: none
+ * runs until the worker is done (see hmirror_job_migrate()).
+ */
+void hmirror_job_park_migrate(struct hmirror_job *job)
+{
+	const struct hmirror_cmd *c = &job->cmds[job->cur];
+
+	lockdep_assert_held(&job->ctx->pt_lock);
+	job->ctx->migrating = true;
+	hmirror_job_park(job, c->src, c->src + c->len, false, false);
+}
+
+/**
  * hmirror_job_fault_work() - the worker of a context's parked job
  * @work: ctx->fault_work
  *

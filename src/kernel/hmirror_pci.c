@@ -373,9 +373,7 @@ static void __hmirror_pci_park(struct hmirror_pci_slot *s,
 	job->done = 0;
 	c = &job->cmds[cmd];
 	if (flags & HMPCI_FAULT_MIGRATE) {
-		/* From now on invalidations need not wait for us. */
-		ctx->migrating = true;
-		hmirror_job_park(job, c->src, c->src + c->len, false, false);
+		hmirror_job_park_migrate(job);
 		return;
 	}
 	hmirror_job_park(job, addr, hmirror_pci_opnd_end(c, addr),

@@ -305,10 +305,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 	case HMIRROR_OP_MIGRATE:
 		/* Moving pages sleeps: the worker does it, then sets done. */
 		if (!job->done) {
-			/* From now on invalidations need not wait for us. */
-			job->ctx->migrating = true;
-			hmirror_job_park(job, c->src, c->src + c->len, false,
-					 false);
+			hmirror_job_park_migrate(job);
 			return HMIRROR_STEP_PARKED;
 		}
 		if (c->dst) {
