@@ -120,15 +120,14 @@ static int ctl(unsigned int dev, const char *cmd)
 /* One counter of model @dev's "stats" line, or -1. */
 static long long ctl_stat(unsigned int dev, const char *key)
 {
-	char reply[2048], pat[64];
+	char reply[2048] = " ", pat[64];
 	const char *p;
 
-	if (ctl_reply(dev, "stats", reply, sizeof(reply)))
+	/* After a blank, so that the first key matches " key=" too. */
+	if (ctl_reply(dev, "stats", reply + 1, sizeof(reply) - 1))
 		return -1;
 	snprintf(pat, sizeof(pat), " %s=", key);
 	p = strstr(reply, pat);
-	if (!p && !strncmp(reply, pat + 1, strlen(pat + 1)))
-		p = reply - 1;
 	return p ? atoll(p + strlen(pat)) : -1;
 }
 
