@@ -130,12 +130,31 @@
  *   queue the slot's next jobs after the ack. A whole-device reset also
  *   acks every slot's pending reset, invalidation and resume and empties
  *   the TLB; it leaves control, devpriv_base and the counters alone.
+ *
+ * Copy engine: one ring of struct hmpci_copy entries (a power of two of
+ * them) in host memory, at regs.copy_ring, for the host's own copies
+ * (migration between host memory and VRAM). Its addresses are physical,
+ * not virtual: no page table, no TLB. An address in the devpriv window is
+ * VRAM, any other is host memory, reached by DMA like a job's operands
+ * (so bus mastering and fail-dma apply to it; fail-dma fails one entry).
+ * The driver fills entries and then advances regs.copy_tail; the device
+ * carries entries out in ring order, between slot turns, while ENABLE is
+ * set (at most HMPCI_COPY_BUDGET bytes per turn, so jobs go on). For each
+ * entry it writes status, then flags |= HMPCI_COPY_DONE, then advances
+ * regs.copy_head past it, and interrupts once it has advanced copy_head
+ * in a turn. An entry's len must be a multiple of 4 KiB, 1 to 512 pages,
+ * src and dst 4 KiB aligned (src ignored with HMPCI_COPY_ZERO), else
+ * status is -EINVAL; a refused access gives -EIO, with dst partly
+ * written. With BUS_MASTER clear an entry is not fetched (tried again
+ * after the next doorbell). A whole-device reset drops every entry not
+ * yet done (copy_head := copy_tail as it is then, nothing written for
+ * them); a hung device (hang all) copies nothing.
  */
 
 #define HMPCI_VENDOR_ID		0x1af4
 #define HMPCI_DEVICE_ID		0x1110
 #define HMPCI_MAGIC		0x3176494350484d48ULL	/* "HMPCIv1" */
-#define HMPCI_VERSION		1
+#define HMPCI_VERSION		2
 
 #define HMPCI_BAR_REGS		0	/* ivshmem registers */
 #define HMPCI_BAR_SHM		2	/* regs, slots, VRAM */
@@ -171,6 +190,13 @@
  * @tlb_hits: (D) translations found in the TLB
  * @walks: (D) page-table walks
  * @dma_errors: (D) accesses refused (bus master off, address outside RAM)
+ * @copy_ring: (H) physical address of the copy engine's hmpci_copy ring
+ * @copy_ring_size: (H) entries in @copy_ring, a power of two; 0: none
+ * @copy_tail: (H) index (free-running) of the next entry the driver fills
+ * @copy_head: (D) index (free-running) of the next entry the device runs
+ * @pad1: reserved
+ * @copies: (D) copy entries carried out (whatever their status)
+ * @copy_bytes: (D) bytes copied by them
  */
 struct hmpci_regs {
 	__u64 magic;
@@ -191,6 +217,37 @@ struct hmpci_regs {
 	__u64 tlb_hits;
 	__u64 walks;
 	__u64 dma_errors;
+	__u64 copy_ring;
+	__u32 copy_ring_size;
+	__u32 copy_tail;
+	__u32 copy_head;
+	__u32 pad1;
+	__u64 copies;
+	__u64 copy_bytes;
+};
+
+/* hmpci_copy.flags */
+#define HMPCI_COPY_ZERO		_BITUL(0)	/* (H) fill dst with zeroes */
+#define HMPCI_COPY_DONE		_BITUL(31)	/* (D) carried out, status valid */
+#define HMPCI_COPY_MAX		(2U << 20)	/* bytes per entry */
+#define HMPCI_COPY_BUDGET	(4U << 20)	/* bytes per turn */
+
+/**
+ * struct hmpci_copy - a copy-engine ring entry, 32 bytes
+ * @src: (H) physical address of the source (VRAM in the devpriv window)
+ * @dst: (H) physical address of the destination
+ * @len: (H) bytes, a multiple of 4 KiB, at most HMPCI_COPY_MAX
+ * @flags: (H) HMPCI_COPY_ZERO; (D) HMPCI_COPY_DONE
+ * @status: (D) 0, -EINVAL (bad len or alignment) or -EIO (refused DMA)
+ * @pad: reserved
+ */
+struct hmpci_copy {
+	__u64 src;
+	__u64 dst;
+	__u32 len;
+	__u32 flags;
+	__s32 status;
+	__u32 pad;
 };
 
 /* slot.preempt (H) */
@@ -306,6 +363,7 @@ struct hmpci_job {
 #endif
 static_assert(sizeof(struct hmpci_slot) == 512);
 static_assert(sizeof(struct hmpci_job) == 32);
+static_assert(sizeof(struct hmpci_copy) == 32);
 static_assert(sizeof(struct hmpci_regs) <= HMPCI_SLOTS_OFFSET);
 
 #endif /* _HMIRROR_PCI_HW_H */
