@@ -27,7 +27,8 @@
 
 /**
  * hmirror_device_create() - bring up one device instance
- * @hdev: instance to initialise, zeroed but for ops, parent and priv
+ * @hdev: instance to initialise, zeroed but for ops, parent, vram_mb and
+ *	  priv
  * @index: instance number N of /dev/hmirror<N>
  * @devt: device number of the instance's char device
  * @class: the hmirror device class
@@ -51,23 +52,23 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 	init_waitqueue_head(&hdev->reset_wq);
 	atomic_set(&hdev->work_seq, 0);
 
-	ret = hdev->ops->init(hdev);
+	/*
+	 * Device memory first: the backend tells its device where the
+	 * device-private pfns are. coherent_addr is the sw instances' own.
+	 */
+	ret = hmirror_devmem_init(hdev, hdev->vram_mb, hdev->ops->copy ? 0 :
+				  hmirror_coherent_addr[index]);
 	if (ret)
 		return ret;
-	/* The PCI backend has no device memory yet. */
-	if (hdev->ops == &hmirror_sw_ops)
-		ret = hmirror_devmem_init(hdev, hmirror_vram_mb,
-					  hmirror_coherent_addr[index]);
-	else
-		ret = hmirror_devmem_init(hdev, 0, 0);
+	ret = hdev->ops->init(hdev);
 	if (ret)
-		goto err_fini;
+		goto err_devmem;
 
 	cdev_init(&hdev->cdev, &hmirror_ctx_fops);
 	hdev->cdev.owner = THIS_MODULE;
 	ret = cdev_add(&hdev->cdev, devt, 1);
 	if (ret)
-		goto err_devmem;
+		goto err_fini;
 
 	dev = device_create(class, hdev->parent, devt, hdev, HMIRROR_DEV_PREFIX "%u",
 			    index);
@@ -82,10 +83,13 @@ int hmirror_device_create(struct hmirror_device *hdev, unsigned int index,
 
 err_cdev:
 	cdev_del(&hdev->cdev);
+err_fini:
+	/* Every page evicted (nothing is there yet) while the engine runs. */
+	hmirror_devmem_fini(hdev);
+	hdev->ops->fini(hdev);
+	return ret;
 err_devmem:
 	hmirror_devmem_fini(hdev);
-err_fini:
-	hdev->ops->fini(hdev);
 	return ret;
 }
 

@@ -45,7 +45,11 @@
  * backed by a system page of its own (allocated in bulk the first time
  * its block is used, kept until unload), which only the engine and the
  * migration copies touch, through hmirror_devmem_backing(); the CPU never
- * maps a device page. Moving a device page back to system memory does not
+ * maps a device page. A backend with a copy engine (the PCI accelerator)
+ * has VRAM instead: its pages need no backing store, the device reaches
+ * their data at the device-private pfn's physical address (the driver
+ * tells it where that window is), and only its copy engine moves data
+ * in and out (hmirror_copy.c). Moving a device page back to system memory does not
  * copy it: the backing page itself becomes the destination (it holds the
  * data already), and the device page gets a fresh backing page when it is
  * next allocated. So a round trip costs one allocation and one copy, not
@@ -76,6 +80,8 @@
  * So a migration to coherent memory does not ask for compound pages: the
  * core splits a THP when it collects it.
  */
+
+static const struct dev_pagemap_ops hmirror_devmem_ops;
 
 static inline struct hmirror_devmem *
 hmirror_page_devmem(const struct page *page)
@@ -124,6 +130,20 @@ static struct page **hmirror_backing_slot(const struct page *page)
 	struct hmirror_block *b = hmirror_page_block(dm, page);
 
 	return &b->backing[page_to_pfn(page) - b->pfn];
+}
+
+/**
+ * hmirror_devmem_page_backed() - is @page's data in a backing page?
+ * @page: any page
+ *
+ * Return: true for a device-private page of the sw backend's memory,
+ * whose data is in a system page of its own (not in a device's VRAM).
+ */
+bool hmirror_devmem_page_backed(const struct page *page)
+{
+	return is_device_private_page(page) &&
+	       page_pgmap(page)->ops == &hmirror_devmem_ops &&
+	       hmirror_page_devmem(page)->backed;
 }
 
 /**
@@ -240,7 +260,7 @@ static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 	struct page **mem;
 	unsigned long n;
 
-	if (dm->coherent)
+	if (!dm->backed)
 		return 0;	/* the pages themselves hold the data */
 	spin_lock(&dm->lock);
 	b = __hmirror_block_find(dm, order);
@@ -282,7 +302,7 @@ static int hmirror_devmem_refill(struct hmirror_devmem *dm, unsigned long pfn,
 	struct page **slot, *bpage;
 	unsigned long i;
 
-	if (dm->coherent)
+	if (!dm->backed)
 		return 0;
 	for (i = 0; i < nr; i++) {
 		slot = hmirror_backing_slot(pfn_to_page(pfn + i));
@@ -360,7 +380,7 @@ struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 			return NULL;
 		spin_lock(&dm->lock);
 		b = __hmirror_block_find(dm, order);
-		if (b && (b->backing || dm->coherent)) {
+		if (b && (b->backing || !dm->backed)) {
 			pfn = __hmirror_block_take(dm, b, order);
 			spin_unlock(&dm->lock);
 			break;
@@ -455,6 +475,7 @@ int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb,
 		return -ENOMEM;
 	dm->hdev = hdev;
 	dm->coherent = !!coherent_addr;
+	dm->backed = !dm->coherent && !hdev->ops->copy;
 	spin_lock_init(&dm->lock);
 	INIT_LIST_HEAD(&dm->free);
 	INIT_LIST_HEAD(&dm->partial);

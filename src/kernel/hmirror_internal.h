@@ -33,6 +33,7 @@ struct eventfd_ctx;
 struct vm_fault;
 struct hmirror_ctx;
 struct hmirror_device;
+struct hmirror_copy;
 struct hmirror_job;
 struct hmirror_range;
 
@@ -96,6 +97,12 @@ struct hmirror_range;
  * @tlb_sync: optional: wait until every @tlb_flush of @ctx so far is
  *	      done: 0; -EAGAIN if not done and !@blockable; -ETIMEDOUT if
  *	      the device did not answer within its bound
+ * @copy: optional: carry out @n copies of a migration with the device's
+ *	  own copy engine, each between system pages and this device's
+ *	  memory, setting each one's status (may sleep). A backend with
+ *	  @copy has device memory of its own (VRAM); one without has its
+ *	  device memory backed by system pages the CPU copies (see
+ *	  hmirror_devmem.c)
  *
  * The mirror calls @kick, @range_update and @tlb_flush with the context's
  * pt_lock held; they must not sleep. A backend whose device reads the
@@ -117,6 +124,36 @@ struct hmirror_backend_ops {
 	void (*tlb_flush)(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end);
 	int (*tlb_sync)(struct hmirror_ctx *ctx, bool blockable);
+	int (*copy)(struct hmirror_device *hdev, struct hmirror_copy *c,
+		    unsigned int n);
+};
+
+/**
+ * struct hmirror_copy - one copy of a migration
+ * @dst: first destination page
+ * @src: first source page, or NULL: fill @dst with zeroes
+ * @nr: pages: 1, or HMIRROR_CHUNK_PAGES (a THP, physically contiguous)
+ * @idx: the caller's index of the copy (its migrate_vma entry)
+ * @status: set by the copy: 0, or a negative errno (@dst holds garbage)
+ */
+struct hmirror_copy {
+	struct page *dst;
+	struct page *src;
+	unsigned int nr;
+	unsigned int idx;
+	int status;
+};
+
+/**
+ * struct hmirror_copy_batch - the copies of one migration round
+ * @n: copies added
+ * @max: room in @c
+ * @c: the copies
+ */
+struct hmirror_copy_batch {
+	unsigned int n;
+	unsigned int max;
+	struct hmirror_copy *c;
 };
 
 /**
@@ -145,6 +182,8 @@ struct hmirror_block {
  * struct hmirror_devmem - the device memory of a device instance
  * @hdev: its instance
  * @coherent: device-coherent (CPU-addressable) memory, not device-private
+ * @backed: device-private memory whose data lives in system pages of its
+ *	    own (the sw backend's), not in a device's VRAM
  * @pgmap: the ZONE_DEVICE mapping; owner @hdev
  * @res: the physical address range it occupies
  * @pfn_first: first pfn of @res
@@ -165,6 +204,7 @@ struct hmirror_block {
 struct hmirror_devmem {
 	struct hmirror_device *hdev;
 	bool coherent;
+	bool backed;
 	struct dev_pagemap pgmap;
 	struct resource *res;
 	unsigned long pfn_first;
@@ -208,6 +248,7 @@ enum hmirror_fault_site {
  * @dev: the struct device of the class device, for messages and sysfs
  * @ops: the backend driving this instance (set before registering)
  * @parent: the hardware device behind it, or NULL (sw backend)
+ * @vram_mb: device memory it gets, in MiB (set before registering)
  * @debugfs: this instance's debugfs directory
  * @ctxs_lock: protects @ctxs; taken before a context's pt_lock
  * @ctxs: every context of the device (for debugfs)
@@ -229,6 +270,7 @@ struct hmirror_device {
 	struct device *dev;
 	const struct hmirror_backend_ops *ops;
 	struct device *parent;
+	unsigned int vram_mb;
 	struct dentry *debugfs;
 	struct mutex ctxs_lock;	/* ctxs */
 	struct list_head ctxs;
@@ -581,12 +623,19 @@ int hmirror_devmem_init(struct hmirror_device *hdev, unsigned int mb,
 void hmirror_devmem_fini(struct hmirror_device *hdev);
 struct page *hmirror_devmem_alloc(struct hmirror_device *hdev,
 				  unsigned int order, bool evict);
+bool hmirror_devmem_page_backed(const struct page *page);
 struct page *hmirror_devmem_backing(const struct page *page);
 struct page *hmirror_devmem_backing_take(const struct page *page);
 void hmirror_devmem_backing_give(const struct page *page, struct page *bpage);
 bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page);
 unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev);
 void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);
+
+/* hmirror_copy.c */
+void hmirror_copy_add(struct hmirror_copy_batch *b, struct page *dst,
+		      struct page *src, unsigned int nr, unsigned int idx);
+void hmirror_copy_run(struct hmirror_copy_batch *b);
+void hmirror_copy_cpu(struct hmirror_copy *c);
 
 /* hmirror_migrate.c */
 extern const struct mmu_interval_notifier_ops hmirror_snapshot_ops;

@@ -52,7 +52,7 @@ MODULE_PARM_DESC(nr_devices,
 unsigned int hmirror_vram_mb = 256;
 module_param_named(vram_mb, hmirror_vram_mb, uint, 0444);
 MODULE_PARM_DESC(vram_mb,
-		 "device memory per instance in MiB, a multiple of 2 (0: none; default 256)");
+		 "device memory per instance in MiB, a multiple of 2 (0: none; default 256); a PCI accelerator gets at most its VRAM");
 
 /**
  * DOC: device memory kinds
@@ -239,6 +239,7 @@ static int __init hmirror_sw_devices_create(void)
 		if (!hdev)
 			return -ENOMEM;
 		hdev->ops = &hmirror_sw_ops;
+		hdev->vram_mb = hmirror_vram_mb;
 		ret = hmirror_device_register(hdev);
 		if (ret) {
 			kfree(hdev);

@@ -5,7 +5,6 @@
  */
 
 #include <linux/error-injection.h>
-#include <linux/highmem.h>
 #include <linux/hmm.h>
 #include <linux/hugetlb.h>
 #include <linux/memremap.h>
@@ -37,9 +36,9 @@
  * system memory: explicitly (MIGRATE to system), on a CPU fault
  * (migrate_to_ram, device-private memory only: the CPU maps coherent
  * pages and uses them in place), and by eviction (migrate_device_range(),
- * no mm needed). The copies are the backend's: in the sw backend a memcpy
- * between system pages and the device memory's backing store, or the
- * coherent page itself.
+ * no mm needed). A round's copies are collected and run together before
+ * migrate_vma_pages(), by the CPU or by the device's copy engine (see
+ * hmirror_copy.c); a copy that fails leaves its page where it was.
  *
  * The mirror's PTEs are not updated here: the core sends MMU_NOTIFY_MIGRATE
  * invalidations for every page that moves, they zap the PTEs of every
@@ -86,41 +85,40 @@ struct hmirror_mig {
 	s32 why[HMIRROR_CHUNK_PAGES];	/* a reason a page did not move */
 	struct page *pages[HMIRROR_CHUNK_PAGES];	/* bulk allocations */
 	DECLARE_BITMAP(handed, HMIRROR_CHUNK_PAGES);	/* backing handed over */
+	struct hmirror_copy copies[HMIRROR_CHUNK_PAGES];
 	struct hmirror_device *from;	/* to the device: only from this one */
 	bool evict;	/* may evict to make room */
 };
 
-/* A device-private page's data is in its backing page. */
-static void *hmirror_page_map(struct page *page)
+/*
+ * Run the copies of a round. Those that failed leave their entries
+ * without a destination (freed here): the pages stay where they are, and
+ * @why, if given, says why. Returns true if @fault_page's copy failed.
+ */
+static bool hmirror_mig_copy(struct hmirror_copy_batch *b,
+			     const unsigned long *src, unsigned long *dst,
+			     s32 *why, const struct page *fault_page)
 {
-	if (is_device_private_page(page))
-		page = hmirror_devmem_backing(page);
-	return kmap_local_page(page);
-}
+	bool fault_failed = false;
+	struct folio *folio;
+	unsigned int i, idx;
 
-static void hmirror_page_unmap(void *addr)
-{
-	kunmap_local(addr);
-}
-
-/* Copy @nr pages from @spage (NULL: a hole, zeroes) to @dpage. */
-static void hmirror_copy_pages(struct page *dpage, struct page *spage,
-			       unsigned long nr)
-{
-	unsigned long i;
-	void *d, *s;
-
-	for (i = 0; i < nr; i++) {
-		d = hmirror_page_map(dpage + i);
-		if (spage) {
-			s = hmirror_page_map(spage + i);
-			copy_page(d, s);
-			hmirror_page_unmap(s);
-		} else {
-			clear_page(d);
-		}
-		hmirror_page_unmap(d);
+	hmirror_copy_run(b);
+	for (i = 0; i < b->n; i++) {
+		if (!b->c[i].status)
+			continue;
+		idx = b->c[i].idx;
+		folio = page_folio(migrate_pfn_to_page(dst[idx]));
+		folio_unlock(folio);
+		folio_put(folio);
+		dst[idx] = 0;
+		if (why)
+			why[idx] = b->c[i].status;
+		if (fault_page && migrate_pfn_to_page(src[idx]) == fault_page)
+			fault_failed = true;
 	}
+	b->n = 0;
+	return fault_failed;
 }
 
 static unsigned long hmirror_mpfn_write(unsigned long src,
@@ -152,7 +150,7 @@ static bool hmirror_mig_inject(struct hmirror_ctx *ctx, unsigned long s,
 static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 				      struct hmirror_device *hdev,
 				      struct migrate_vma *args, s32 *why,
-				      bool evict)
+				      bool evict, struct hmirror_copy_batch *b)
 {
 	unsigned long i, j, n = args->npages, s;
 	struct page *spage, *dpage;
@@ -168,8 +166,8 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 			dpage = hmirror_devmem_alloc(hdev, HMIRROR_PMD_ORDER,
 						     evict);
 			if (dpage) {
-				hmirror_copy_pages(dpage, spage,
-						   HMIRROR_CHUNK_PAGES);
+				hmirror_copy_add(b, dpage, spage,
+						 HMIRROR_CHUNK_PAGES, i);
 				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 					HMIRROR_MPFN_COMPOUND |
 					hmirror_mpfn_write(s, args->vma, !spage);
@@ -183,8 +181,8 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 					why[i + j] = -ENOMEM;
 					continue;
 				}
-				hmirror_copy_pages(dpage, spage ? spage + j :
-							      NULL, 1);
+				hmirror_copy_add(b, dpage, spage ? spage + j :
+							     NULL, 1, i + j);
 				args->dst[i + j] =
 					migrate_pfn(page_to_pfn(dpage)) |
 					hmirror_mpfn_write(s, args->vma, !spage);
@@ -197,10 +195,11 @@ static void hmirror_alloc_copy_to_dev(struct hmirror_ctx *ctx,
 			why[i] = -ENOMEM;	/* stays in system memory */
 			continue;
 		}
-		hmirror_copy_pages(dpage, spage, 1);
+		hmirror_copy_add(b, dpage, spage, 1, i);
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			       hmirror_mpfn_write(s, args->vma, !spage);
 	}
+	hmirror_mig_copy(b, args->src, args->dst, why, NULL);
 }
 
 /* A THP-sized system folio for a device folio coming home, if any. */
@@ -232,7 +231,7 @@ static void hmirror_alloc_bulk(struct migrate_vma *args, struct page **pages)
 			i += HMIRROR_CHUNK_PAGES - 1;
 		else if (migrate_pfn_to_page(args->src[i]) &&
 			 (args->src[i] & MIGRATE_PFN_MIGRATE) &&
-			 !is_device_private_page(migrate_pfn_to_page(args->src[i])))
+			 !hmirror_devmem_page_backed(migrate_pfn_to_page(args->src[i])))
 			n++;
 	}
 	/* Short of @n, the rest come from alloc_page_vma() one by one. */
@@ -250,7 +249,7 @@ static struct page *hmirror_handover(struct page *spage, unsigned long i,
 {
 	struct page *dpage;
 
-	if (!handed || !is_device_private_page(spage))
+	if (!handed || !hmirror_devmem_page_backed(spage))
 		return NULL;
 	dpage = hmirror_devmem_backing_take(spage);
 	if (!dpage)
@@ -303,7 +302,8 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct hmirror_ctx *ctx,
 					    struct migrate_vma *args,
 					    struct page *fault_page,
 					    struct page **bulk,
-					    unsigned long *handed)
+					    unsigned long *handed,
+					    struct hmirror_copy_batch *cb)
 {
 	unsigned long i, j, n = args->npages, s, addr, b = 0;
 	struct page *spage, *dpage;
@@ -333,8 +333,8 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct hmirror_ctx *ctx,
 			folio = hmirror_alloc_pmd_folio(args->vma, addr);
 			if (folio) {
 				folio_lock(folio);
-				hmirror_copy_pages(&folio->page, spage,
-						   HMIRROR_CHUNK_PAGES);
+				hmirror_copy_add(cb, &folio->page, spage,
+						 HMIRROR_CHUNK_PAGES, i);
 				args->dst[i] = migrate_pfn(folio_pfn(folio)) |
 					       HMIRROR_MPFN_COMPOUND |
 					       (s & MIGRATE_PFN_WRITE);
@@ -351,7 +351,7 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct hmirror_ctx *ctx,
 					break;
 				}
 				lock_page(dpage);
-				hmirror_copy_pages(dpage, spage + j, 1);
+				hmirror_copy_add(cb, dpage, spage + j, 1, i + j);
 				args->dst[i + j] = migrate_pfn(page_to_pfn(dpage)) |
 						   (s & MIGRATE_PFN_WRITE);
 			}
@@ -366,13 +366,17 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct hmirror_ctx *ctx,
 			continue;
 		}
 		lock_page(dpage);
-		hmirror_copy_pages(dpage, spage, 1);
+		hmirror_copy_add(cb, dpage, spage, 1, i);
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
 			       (s & MIGRATE_PFN_WRITE);
 	}
 	/* Pages allocated for entries an OOM break skipped. */
 	while (bulk && b < n && bulk[b])
 		__free_page(bulk[b++]);
+	/* The faulting page not brought home: the CPU cannot have it. */
+	if (hmirror_mig_copy(cb, args->src, args->dst, NULL, fault_page) &&
+	    !ret)
+		ret = VM_FAULT_SIGBUS;
 	return ret;
 }
 
@@ -419,6 +423,10 @@ static long hmirror_mig_round(struct hmirror_ctx *ctx,
 		.flags = select | (hmirror_devmem_max_order(hdev) ?
 				   HMIRROR_SELECT_COMPOUND : 0),
 	};
+	struct hmirror_copy_batch b = {
+		.max = ARRAY_SIZE(m->copies),
+		.c = m->copies,
+	};
 	unsigned long moved;
 	int ret;
 
@@ -431,10 +439,10 @@ static long hmirror_mig_round(struct hmirror_ctx *ctx,
 	if (args.cpages) {
 		if (to_dev)
 			hmirror_alloc_copy_to_dev(ctx, hdev, &args, m->why,
-						  m->evict);
+						  m->evict, &b);
 		else
 			hmirror_alloc_copy_to_sys(ctx, &args, NULL, m->pages,
-						  m->handed);
+						  m->handed, &b);
 		migrate_vma_pages(&args);
 		if (!to_dev)
 			hmirror_mig_handback(&args, m->handed);
@@ -789,6 +797,8 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	struct hmirror_devmem *dm = hdev->devmem;
 	unsigned long start = vmf->address & PAGE_MASK, end;
 	unsigned long src1 = 0, dst1 = 0, moved = 0, handed1 = 0;
+	struct hmirror_copy c1;
+	struct hmirror_copy_batch b = { .max = 1, .c = &c1 };
 	struct hmirror_mig *m = NULL;
 	struct migrate_vma args = {};
 	unsigned long *handed = &handed1;
@@ -813,6 +823,8 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 		args.src = m->src;
 		args.dst = m->dst;
 		handed = m->handed;
+		b.max = ARRAY_SIZE(m->copies);
+		b.c = m->copies;
 	}
 	args.start = start;
 	args.end = end;
@@ -824,7 +836,7 @@ vm_fault_t hmirror_migrate_to_ram(struct vm_fault *vmf)
 	ret = 0;
 	if (args.cpages) {
 		ret = hmirror_alloc_copy_to_sys(NULL, &args, page,
-						m ? m->pages : NULL, handed);
+						m ? m->pages : NULL, handed, &b);
 		migrate_vma_pages(&args);
 		hmirror_mig_handback(&args, handed);
 		moved = hmirror_mig_moved(args.src, args.dst, args.npages);
@@ -853,6 +865,7 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 {
 	struct hmirror_devmem *dm = hdev->devmem;
 	unsigned long i, pfn, s, evicted = 0;
+	struct hmirror_copy_batch cb = {};
 	struct hmirror_block *b;
 	struct page *spage, *dpage;
 	struct folio *folio;
@@ -863,6 +876,8 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 	m = kvmalloc_obj(*m, HMIRROR_GFP_ARRAY);
 	if (!m)
 		return -ENOMEM;
+	cb.max = ARRAY_SIZE(m->copies);
+	cb.c = m->copies;
 	while (nr_blocks--) {
 		spin_lock(&dm->lock);
 		b = list_first_entry_or_null(&dm->lru, struct hmirror_block,
@@ -889,8 +904,8 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 						    HMIRROR_PMD_ORDER);
 				if (folio) {
 					folio_lock(folio);
-					hmirror_copy_pages(&folio->page, spage,
-							   HMIRROR_CHUNK_PAGES);
+					hmirror_copy_add(&cb, &folio->page, spage,
+							 HMIRROR_CHUNK_PAGES, i);
 					m->dst[i] = migrate_pfn(folio_pfn(folio)) |
 						    HMIRROR_MPFN_COMPOUND;
 				}
@@ -899,9 +914,10 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 			}
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
 			lock_page(dpage);
-			hmirror_copy_pages(dpage, spage, 1);
+			hmirror_copy_add(&cb, dpage, spage, 1, i);
 			m->dst[i] = migrate_pfn(page_to_pfn(dpage));
 		}
+		hmirror_mig_copy(&cb, m->src, m->dst, NULL, NULL);
 		migrate_device_pages(m->src, m->dst, HMIRROR_CHUNK_PAGES);
 		s = hmirror_mig_moved(m->src, m->dst, HMIRROR_CHUNK_PAGES);
 		migrate_device_finalize(m->src, m->dst, HMIRROR_CHUNK_PAGES);
