@@ -7,7 +7,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
+#include <linux/highmem.h>
 #include <linux/interrupt.h>
+#include <linux/memremap.h>
 #include <linux/io.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -55,11 +57,34 @@
  * the request and acknowledgment words.
  */
 
+/**
+ * DOC: PCI device memory
+ *
+ * The device's VRAM becomes the instance's device-private memory: the
+ * mirror's allocator hands out ZONE_DEVICE pages of a free physical
+ * range, and the driver sets the device's devpriv window to that range,
+ * so the physical address of a device-private page is, to the device,
+ * its VRAM page. PTEs naming device pages thus need no translation, and
+ * jobs on device-resident memory never leave the device.
+ *
+ * Migrations copy with the device's copy engine: a round's copies go
+ * into its ring in one submission, and the round waits once for the
+ * device to get through them (bounded: an engine that does not finish in
+ * HMPCI_COPY_TIMEOUT_MS gets a device reset, then bus mastering off). A
+ * copy the device failed (a refused DMA) leaves its page where it was.
+ * Copies the device never carried out (it was reset, or is dead) are
+ * done by the CPU through the BAR instead: VRAM is still readable there,
+ * so data on a dead device still comes home, on a CPU fault as on
+ * unload.
+ */
+
 #define HMPCI_RING_SIZE		32	/* jobs in flight per context */
 #define HMPCI_ACK_TIMEOUT_MS	200	/* TLB invalidation acknowledgment */
 #define HMPCI_POLL_MS		20	/* finds what lost interrupts hid */
 #define HMPCI_DRAIN_MS		10	/* DMA in flight after bus master off */
 #define HMPCI_SPIN_US		100	/* a device between two steps acks by then */
+#define HMPCI_COPY_RING		(PAGE_SIZE / sizeof(struct hmpci_copy))
+#define HMPCI_COPY_TIMEOUT_MS	1000	/* a ring of copies, 2 MiB each at most */
 
 /**
  * struct hmirror_pci_slot - the host side of one context's device slot
@@ -120,6 +145,12 @@ struct hmirror_pci_slot {
  * @poll_work: scans the slots every HMPCI_POLL_MS
  * @reset_lock: serialises whole-device resets
  * @dead: bus mastering is off for good: nothing runs, nothing is waited for
+ * @vram: the device's VRAM in BAR2, for the CPU's copies of a dead device
+ * @devpriv_base: physical address of device-private page 0 (the window)
+ * @copy_lock: serialises use of the copy engine's ring
+ * @copy_page: the copy engine's ring
+ * @copy_ring: its entries
+ * @copy_tail: entries filled (free-running, copy_lock)
  */
 struct hmirror_pci {
 	struct hmirror_device hdev;
@@ -134,6 +165,12 @@ struct hmirror_pci {
 	struct delayed_work poll_work;
 	struct mutex reset_lock;	/* device reset */
 	bool dead;
+	void *vram;
+	u64 devpriv_base;
+	struct mutex copy_lock;		/* copy ring */
+	struct page *copy_page;
+	struct hmpci_copy *copy_ring;
+	u32 copy_tail;
 };
 
 static struct hmirror_pci *hmirror_pci_of(struct hmirror_device *hdev)
@@ -773,12 +810,113 @@ static void hmirror_pci_ctx_fini(struct hmirror_ctx *ctx)
 	ctx->priv = NULL;
 }
 
+/* Where the CPU reaches @page's data: VRAM through the BAR, or the page. */
+static void *hmirror_pci_cpu_map(struct hmirror_pci *p, struct page *page)
+{
+	if (is_device_private_page(page))
+		return p->vram + (page_to_phys(page) - p->devpriv_base);
+	return kmap_local_page(page);
+}
+
+static void hmirror_pci_cpu_unmap(struct page *page, void *addr)
+{
+	if (!is_device_private_page(page))
+		kunmap_local(addr);
+}
+
+/* A copy the device never carried out: the CPU's, through the BAR. */
+static void hmirror_pci_copy_cpu(struct hmirror_pci *p, struct hmirror_copy *c)
+{
+	unsigned int i;
+	void *d, *s;
+
+	for (i = 0; i < c->nr; i++) {
+		d = hmirror_pci_cpu_map(p, c->dst + i);
+		if (c->src) {
+			s = hmirror_pci_cpu_map(p, c->src + i);
+			memcpy(d, s, PAGE_SIZE);
+			hmirror_pci_cpu_unmap(c->src + i, s);
+		} else {
+			memset(d, 0, PAGE_SIZE);
+		}
+		hmirror_pci_cpu_unmap(c->dst + i, d);
+	}
+	c->status = 0;
+}
+
+/* The copy engine did not get through its ring in time. */
+static void hmirror_pci_copy_stuck(struct hmirror_pci *p)
+{
+	dev_warn(&p->pdev->dev,
+		 "hmirror%u: copy engine stuck for %u ms: resetting the device\n",
+		 p->hdev.index, HMPCI_COPY_TIMEOUT_MS);
+	if (hmirror_pci_device_reset(p, NULL, HMPCI_COPY_TIMEOUT_MS / 2))
+		hmirror_pci_kill(p);
+}
+
+/* At most a ring of copies: submit, wait, read back. */
+static void hmirror_pci_copy_ring(struct hmirror_pci *p, struct hmirror_copy *c,
+				  unsigned int n)
+{
+	u32 first = p->copy_tail;
+	struct hmpci_copy *e;
+	unsigned int k;
+
+	lockdep_assert_held(&p->copy_lock);
+	if (!READ_ONCE(p->dead)) {
+		for (k = 0; k < n; k++) {
+			e = &p->copy_ring[(first + k) % HMPCI_COPY_RING];
+			e->src = c[k].src ? page_to_phys(c[k].src) : 0;
+			e->dst = page_to_phys(c[k].dst);
+			e->len = c[k].nr << PAGE_SHIFT;
+			e->flags = c[k].src ? 0 : HMPCI_COPY_ZERO;
+			e->status = 0;
+		}
+		p->copy_tail = first + n;
+		/* The entries are written before the device sees the tail. */
+		smp_store_release(&p->regs->copy_tail, p->copy_tail);
+		hmirror_pci_doorbell(p);
+		if (hmirror_pci_wait_ack(p, &p->regs->copy_head, p->copy_tail,
+					 HMPCI_COPY_TIMEOUT_MS))
+			hmirror_pci_copy_stuck(p);
+	}
+	for (k = 0; k < n; k++) {
+		e = &p->copy_ring[(first + k) % HMPCI_COPY_RING];
+		/* DONE was written before copy_head: wait_ack's acquire. */
+		if ((READ_ONCE(e->flags) & HMPCI_COPY_DONE) &&
+		    (!READ_ONCE(e->status) || !READ_ONCE(p->dead)))
+			c[k].status = READ_ONCE(e->status);
+		else	/* dropped by a reset, or refused by a dead device */
+			hmirror_pci_copy_cpu(p, &c[k]);
+	}
+}
+
+static int hmirror_pci_copy(struct hmirror_device *hdev, struct hmirror_copy *c,
+			    unsigned int n)
+{
+	struct hmirror_pci *p = hmirror_pci_of(hdev);
+	unsigned int i, k;
+
+	mutex_lock(&p->copy_lock);
+	for (i = 0; i < n; i += k) {
+		k = min_t(unsigned int, n - i, HMPCI_COPY_RING);
+		hmirror_pci_copy_ring(p, c + i, k);
+	}
+	mutex_unlock(&p->copy_lock);
+	return 0;
+}
+
 static int hmirror_pci_init(struct hmirror_device *hdev)
 {
 	struct hmirror_pci *p = hmirror_pci_of(hdev);
 
-	WRITE_ONCE(p->regs->devpriv_base, 0);
-	/* devpriv_base is in place before the device runs. */
+	p->devpriv_base = hdev->devmem ? hdev->devmem->res->start : 0;
+	WRITE_ONCE(p->regs->devpriv_base, p->devpriv_base);
+	p->copy_tail = READ_ONCE(p->regs->copy_head);
+	WRITE_ONCE(p->regs->copy_ring, page_to_phys(p->copy_page));
+	WRITE_ONCE(p->regs->copy_tail, p->copy_tail);
+	WRITE_ONCE(p->regs->copy_ring_size, HMPCI_COPY_RING);
+	/* devpriv_base and the copy ring are in place before the device runs. */
 	smp_store_release(&p->regs->control,
 			  HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
 	schedule_delayed_work(&p->poll_work, msecs_to_jiffies(HMPCI_POLL_MS));
@@ -793,6 +931,8 @@ static void hmirror_pci_fini(struct hmirror_device *hdev)
 	WRITE_ONCE(p->dead, true);
 	cancel_delayed_work_sync(&p->poll_work);
 	WRITE_ONCE(p->regs->control, 0);
+	WRITE_ONCE(p->regs->copy_ring_size, 0);
+	WRITE_ONCE(p->regs->devpriv_base, 0);
 }
 
 static const struct hmirror_backend_ops hmirror_pci_ops = {
@@ -808,6 +948,7 @@ static const struct hmirror_backend_ops hmirror_pci_ops = {
 	.range_fini = hmirror_pci_range_fini,
 	.tlb_flush = hmirror_pci_tlb_flush,
 	.tlb_sync = hmirror_pci_tlb_sync,
+	.copy = hmirror_pci_copy,
 };
 
 /* BAR2 holds our registers, not some other use of ivshmem. */
@@ -831,6 +972,11 @@ static int hmirror_pci_check(struct pci_dev *pdev, struct hmpci_regs *regs,
 		return -ENODEV;
 	}
 	return 0;
+}
+
+static void hmirror_pci_page_free(void *page)
+{
+	__free_page(page);
 }
 
 static int hmirror_pci_probe(struct pci_dev *pdev,
@@ -871,6 +1017,19 @@ static int hmirror_pci_probe(struct pci_dev *pdev,
 	init_waitqueue_head(&p->ack_wq);
 	INIT_DELAYED_WORK(&p->poll_work, hmirror_pci_poll_work);
 	mutex_init(&p->reset_lock);
+	mutex_init(&p->copy_lock);
+	p->vram = shm + READ_ONCE(p->regs->vram_offset);
+	p->copy_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!p->copy_page)
+		return -ENOMEM;
+	ret = devm_add_action_or_reset(&pdev->dev, hmirror_pci_page_free,
+				       p->copy_page);
+	if (ret)
+		return ret;
+	p->copy_ring = page_address(p->copy_page);
+	/* VRAM up to vram_mb, in whole 2 MiB blocks. */
+	p->hdev.vram_mb = min_t(u64, READ_ONCE(p->regs->vram_size) >> 20,
+				hmirror_vram_mb) & ~1U;
 
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
 	if (ret < 0)
@@ -891,8 +1050,9 @@ static int hmirror_pci_probe(struct pci_dev *pdev,
 		return ret;
 	}
 	pci_set_drvdata(pdev, p);
-	dev_info(&pdev->dev, "hmirror%u: accelerator with %u slots, %llu MiB of VRAM\n",
-		 p->hdev.index, p->nr_slots, READ_ONCE(p->regs->vram_size) >> 20);
+	dev_info(&pdev->dev, "hmirror%u: accelerator with %u slots, %llu MiB of VRAM, %u MiB as device memory\n",
+		 p->hdev.index, p->nr_slots, READ_ONCE(p->regs->vram_size) >> 20,
+		 p->hdev.vram_mb);
 	return 0;
 }
 
