@@ -198,17 +198,19 @@ static inline uint64_t hm_vram_bytes(unsigned int dev)
 	return info.vram_bytes;
 }
 
-/* Skip the test on a backend without device memory (pci, for now). */
-#define hm_need_devmem_backend()					\
+/*
+ * Skip the test on a backend without device-coherent memory: the pci
+ * instances' memory is their VRAM, device-private only.
+ */
+#define hm_need_coherent_backend()					\
 	do {								\
 		if (!strcmp(guest_backend(), "pci"))			\
-			guest_skip("the pci backend has no device memory yet"); \
+			guest_skip("the pci backend's device memory is VRAM: device-private only"); \
 	} while (0)
 
 /* Skip the test when instance @dev has no device memory. */
 #define hm_need_vram(dev)						\
 	do {								\
-		hm_need_devmem_backend();				\
 		if (!hm_vram_bytes(dev))				\
 			guest_skip("hmirror%u has no device memory", (dev)); \
 	} while (0)

@@ -103,7 +103,8 @@ static void devmem_run(void **state)
 	const struct devmem_variant *v = *state;
 	unsigned long mb = 0;
 
-	hm_need_devmem_backend();
+	if (v->kind->coherent[0] || v->kind->coherent[1])
+		hm_need_coherent_backend();
 	if ((v->kind->coherent[0] || v->kind->coherent[1]) &&
 	    (!coherent_base(&mb) || mb / 2 < VRAM_MB))
 		guest_skip("no device-coherent region reserved (tests/vm/run reserves one in a guest of 4 GiB or more)");

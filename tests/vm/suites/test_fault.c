@@ -394,7 +394,6 @@ static void migrate_workload(const char *site, int err, int both_ways)
 static void test_devmem_alloc(void **state)
 {
 	(void)state;
-	hm_need_devmem_backend();
 	migrate_workload("devmem_alloc", -ENOMEM, 0);
 }
 
@@ -402,7 +401,6 @@ static void test_devmem_alloc(void **state)
 static void test_migrate_page(void **state)
 {
 	(void)state;
-	hm_need_devmem_backend();
 	migrate_workload("migrate_page", -EBUSY, 1);
 }
 

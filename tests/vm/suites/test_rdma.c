@@ -945,7 +945,7 @@ static void test_interop_coherent(void **state)
 
 	(void)state;
 	need_rxe();
-	hm_need_devmem_backend();
+	hm_need_coherent_backend();
 	if (!base)
 		guest_skip("no device-coherent region reserved (tests/vm/run reserves one in a guest of 4 GiB or more)");
 	hm_module_down();
