@@ -185,6 +185,7 @@ bool bus_read_u64(struct model *m, uint64_t gpa, uint64_t *val);
 bool bus_master(struct model *m);
 
 /* mmu.c */
+void phys_addr(const struct model *m, uint64_t pa, struct devaddr *da);
 int mmu_translate(struct model *m, unsigned int slot, uint64_t va,
 		  bool write, bool excl, struct devaddr *da);
 void tlb_inval(struct model *m, unsigned int slot, uint64_t start,
