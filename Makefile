@@ -74,7 +74,7 @@ BENCH_MR_TOOL := $(B)/tools/hmirror-bench-mr
 # The PCI accelerator's device model (a host process QEMU talks to) and its
 # host-side test, which plays QEMU and the guest.
 MODEL_SRC  := $(addprefix qemu-models/,hmirror-model.c bus.c mmu.c engine.c \
-	      control.c)
+	      copy.c control.c)
 MODEL_HDR  := qemu-models/model.h src/kernel/hmirror_pci_hw.h \
 	      include/uapi/linux/hmirror.h
 MODEL      := $(B)/qemu-models/hmirror-model $(B)/qemu-models/test-model

@@ -82,9 +82,9 @@ static bool gpa_to_offset(const struct model *m, uint64_t gpa, uint64_t len,
 /*
  * The host address of [da->addr, da->addr + len), or NULL with
  * regs.dma_errors counted: bus mastering off (RAM only: VRAM is the
- * device's own), outside RAM or VRAM, or an injected failure of a job's
- * data access (fail-dma, which hits VRAM too: it models the device's
- * DMA engine failing, not the bus).
+ * device's own), outside RAM or VRAM, or an injected failure of a data
+ * access, a job's or a copy entry's (fail-dma, which hits VRAM too: it
+ * models the device's DMA engine failing, not the bus).
  */
 void *bus_access(struct model *m, const struct devaddr *da, uint64_t len,
 		 enum bus_use use)

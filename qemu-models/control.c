@@ -17,8 +17,9 @@
  *                   device first sees them; until then the slot runs on
  *                   with its old translations.
  *   fail-dma N      the next N data accesses of jobs (operand reads and
- *                   writes, RAM or VRAM) fail: the job fails with -EIO.
- *                   Ring, command and page-table reads are not hit.
+ *                   writes, RAM or VRAM) or copy entries fail: the job or
+ *                   entry fails with -EIO, so N of them fail. Ring,
+ *                   command and page-table reads are not hit.
  *   tlb-ignore on|off  invalidations are acked without dropping anything:
  *                   the device keeps stale translations (a broken TLB,
  *                   for tests that must catch one).
@@ -89,6 +90,8 @@ static void stats_line(struct model *m, char *reply, size_t size)
 		{ "tlb_hits", LOAD_RLX(&r->tlb_hits) },
 		{ "walks", LOAD_RLX(&r->walks) },
 		{ "dma_errors", LOAD_RLX(&r->dma_errors) },
+		{ "copies", LOAD_RLX(&r->copies) },
+		{ "copy_bytes", LOAD_RLX(&r->copy_bytes) },
 		{ "jobs_done", LOAD_RLX(&s->jobs_done) },
 		{ "jobs_failed", LOAD_RLX(&s->jobs_failed) },
 		{ "parks", LOAD_RLX(&s->parks) },
@@ -97,6 +100,7 @@ static void stats_line(struct model *m, char *reply, size_t size)
 		{ "slot_resets", LOAD_RLX(&s->slot_resets) },
 		{ "dev_resets", LOAD_RLX(&s->dev_resets) },
 		{ "dma_injected", LOAD_RLX(&s->dma_injected) },
+		{ "copies_failed", LOAD_RLX(&s->copies_failed) },
 		{ "hang_all", LOAD_RLX(&j->hang_all) },
 		{ "hang_slots", LOAD_RLX(&j->hang_slots) },
 		{ "drop_irq", LOAD_RLX(&j->drop_irq) },

@@ -6,7 +6,8 @@
  * steps asked for; then it runs the slots round-robin, HMPCI_BUDGET page
  * steps each, one job per slot at a time. A step does at most one 4 KiB
  * page per operand, as hmirror_sw.c does, so a request waits at most one
- * step. The command semantics are hmirror_sw.c's.
+ * step. The command semantics are hmirror_sw.c's. After every round of
+ * slots the copy engine (copy.c) takes a turn of HMPCI_COPY_BUDGET bytes.
  */
 #include <errno.h>
 #include <poll.h>
@@ -509,6 +510,9 @@ static void dev_reset(struct model *m, uint64_t now)
 	/* It recovers hung contexts (not a hung device). */
 	STORE_RLX(&m->inj.hang_slots, 0);
 	memset(m->tlb, 0, sizeof(m->tlb));
+	/* Copy entries not done are dropped, nothing written for them. */
+	STORE_REL(&r->copy_head, LOAD_ACQ(&r->copy_tail));
+	m->copy_stalled = false;
 	STORE_REL(&r->reset_ack, req);
 	announce(m, &m->stats.dev_resets);
 }
@@ -628,6 +632,32 @@ static bool run_slot(struct model *m, unsigned int n, bool *blocked)
 	return progress;
 }
 
+/*
+ * A turn of the copy engine: entries in ring order while they fit in
+ * HMPCI_COPY_BUDGET bytes, requests carried out between them (an entry
+ * is a few hundred microseconds at most), one interrupt for the turn.
+ * True if copy_head moved.
+ */
+static bool copy_turn(struct model *m)
+{
+	uint64_t budget = HMPCI_COPY_BUDGET, cost;
+	bool moved = false;
+
+	while (budget) {
+		service(m);
+		if (!device_runs(m))
+			break;
+		cost = copy_entry(m, budget);
+		if (!cost)
+			break;
+		moved = true;
+		budget -= cost;
+	}
+	if (moved)
+		irq_request(m);
+	return moved;
+}
+
 /* The earlier of two due times, 0 being "none". */
 static uint64_t earlier(uint64_t t, uint64_t x)
 {
@@ -649,7 +679,8 @@ static uint64_t next_due(struct model *m)
 
 /*
  * Sleep until a doorbell, a wake-up, or @timeout_ns (-1: none). A
- * doorbell means "look at every slot": refused fetches are retried.
+ * doorbell means "look at every slot": refused fetches are retried, the
+ * copy ring's too.
  */
 static void sleep_doorbell(struct model *m, int64_t timeout_ns)
 {
@@ -676,6 +707,7 @@ static void sleep_doorbell(struct model *m, int64_t timeout_ns)
 	(void)got;
 	for (i = 0; i < m->nr_slots; i++)
 		m->st[i].fetch_stalled = false;
+	m->copy_stalled = false;
 }
 
 void *engine_thread(void *arg)
@@ -694,6 +726,8 @@ void *engine_thread(void *arg)
 			progress |= run_slot(m, m->rr, &blocked);
 			m->rr = (m->rr + 1) % m->nr_slots;
 		}
+		/* Entries left after a turn are progress: no sleep. */
+		progress |= copy_turn(m);
 		service(m);
 		if (progress) {
 			poll_us = POLL_MIN_US;

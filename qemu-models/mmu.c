@@ -11,17 +11,25 @@
 #define LEVEL_BITS	9
 #define VA_BITS		48
 
-/* The leaf's VRAM offset or guest physical address for @va. */
-static void leaf_addr(const struct model *m, uint64_t pte, unsigned int shift,
-		      uint64_t va, struct devaddr *da)
+/*
+ * What physical address @pa is: VRAM in the devpriv window, else guest
+ * RAM. PTEs and the copy engine's entries name memory alike.
+ */
+void phys_addr(const struct model *m, uint64_t pa, struct devaddr *da)
 {
 	uint64_t base = LOAD_RLX(&m->regs->devpriv_base);
-	uint64_t pa = (pte & HMPCI_ADDR_MASK & ~((1ULL << shift) - 1)) +
-		      (va & ((1ULL << shift) - 1));
 
 	/* devpriv_base 0 is "no VRAM window": guest RAM starts at 0. */
 	da->vram = base && pa >= base && pa - base < m->vram_size;
 	da->addr = da->vram ? pa - base : pa;
+}
+
+/* The leaf's VRAM offset or guest physical address for @va. */
+static void leaf_addr(const struct model *m, uint64_t pte, unsigned int shift,
+		      uint64_t va, struct devaddr *da)
+{
+	phys_addr(m, (pte & HMPCI_ADDR_MASK & ~((1ULL << shift) - 1)) +
+		     (va & ((1ULL << shift) - 1)), da);
 }
 
 static bool leaf_allows(uint64_t pte, const struct devaddr *da, bool write,

@@ -8,6 +8,7 @@
  *   bus.c            guest RAM and every DMA access (the "bus")
  *   mmu.c            TLB and the four-level page-table walk
  *   engine.c         the engine thread: requests, slots, jobs, interrupts
+ *   copy.c           the copy engine's entries (physical copies)
  *   control.c        the control socket and fault injection
  */
 #ifndef HMIRROR_MODEL_H
@@ -47,10 +48,10 @@
 /* A counter the engine alone writes, which others read. */
 #define COUNT(p)		STORE_RLX(p, LOAD_RLX(p) + 1)
 
-/* What a bus access is for: fail-dma hits only a job's data accesses. */
+/* What a bus access is for: fail-dma hits only data accesses. */
 enum bus_use {
 	BUS_CTRL,	/* ring entries, commands, directory walks, completions */
-	BUS_DATA,	/* a command's operands */
+	BUS_DATA,	/* a command's operands, a copy entry's pages */
 };
 
 /* Outcome of a translation (mmu.c). */
@@ -83,7 +84,7 @@ struct inject {
 	bool tlb_ignore;		/* acks invalidations, drops nothing */
 	uint64_t hang_slots;		/* bit n: slot n is hung */
 	uint32_t drop_irq;		/* interrupts still to drop */
-	uint32_t fail_dma;		/* job data accesses still to fail */
+	uint32_t fail_dma;		/* data accesses still to fail */
 	uint32_t delay_irq_ms;
 	uint32_t delay_inval_ms;
 	uint32_t slow_reset_ms;
@@ -99,6 +100,7 @@ struct model_stats {
 	uint64_t dev_resets;
 	uint64_t resumes;
 	uint64_t dma_injected;
+	uint64_t copies_failed;		/* copy entries not status 0 */
 };
 
 enum job_state {
@@ -167,6 +169,7 @@ struct model {
 	bool irq_pending;
 	uint64_t irq_due;	/* delay-irq: when to raise it, 0: none */
 	uint64_t dev_reset_due;
+	bool copy_stalled;	/* a copy entry's fetch was refused: wait */
 	bool stop;		/* __atomic: the engine thread must return */
 
 	struct inject inj;
@@ -185,6 +188,7 @@ bool bus_read_u64(struct model *m, uint64_t gpa, uint64_t *val);
 bool bus_master(struct model *m);
 
 /* mmu.c */
+void phys_addr(const struct model *m, uint64_t pa, struct devaddr *da);
 int mmu_translate(struct model *m, unsigned int slot, uint64_t va,
 		  bool write, bool excl, struct devaddr *da);
 void tlb_inval(struct model *m, unsigned int slot, uint64_t start,
@@ -195,6 +199,9 @@ void tlb_flush_slot(struct model *m, unsigned int slot);
 void engine_init(struct model *m);
 void *engine_thread(void *arg);
 void engine_wake(struct model *m);
+
+/* copy.c */
+uint64_t copy_entry(struct model *m, uint64_t budget);
 
 /* control.c */
 int control_command(struct model *m, char *line, char *reply, size_t size);

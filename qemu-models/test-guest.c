@@ -469,3 +469,79 @@ int wait_park(struct guest *g, struct ctx *c, uint32_t seq0,
 	      (unsigned long long)s->fault_fence);
 	return 0;
 }
+
+/* ---- the copy engine -------------------------------------------------------- */
+
+/*
+ * A fresh ring of @size entries, programmed as a driver would while no
+ * entry is pending: a test that failed may have left some, which a device
+ * reset drops first.
+ */
+int cring_new(struct guest *g, struct cring *r, uint32_t size, bool high)
+{
+	struct hmpci_regs *regs = g->regs;
+
+	if (LOAD_ACQ(&regs->copy_head) != LOAD_ACQ(&regs->copy_tail))
+		TRY(request(g, &regs->reset_req, &regs->reset_ack,
+			    "device reset"));
+	*r = (struct cring){
+		.gpa = alloc_gpa(g, high, size * sizeof(struct hmpci_copy),
+				 PAGE_SZ),
+		.size = size,
+		.tail = LOAD_RLX(&regs->copy_tail),
+	};
+	STORE_RLX(&regs->copy_ring, r->gpa);
+	STORE_RLX(&regs->copy_ring_size, size);
+	return 0;
+}
+
+struct hmpci_copy *cring_entry(struct guest *g, struct cring *r,
+			       uint32_t idx)
+{
+	return (struct hmpci_copy *)gpa_host(g, r->gpa) + (idx & (r->size - 1));
+}
+
+/* Queue an entry (no doorbell: a test may queue several); its index. */
+uint32_t copy_put(struct guest *g, struct cring *r, uint64_t dst,
+		  uint64_t src, uint32_t len, uint32_t flags)
+{
+	*cring_entry(g, r, r->tail) = (struct hmpci_copy){
+		.src = src, .dst = dst, .len = len, .flags = flags,
+	};
+	STORE_REL(&g->regs->copy_tail, ++r->tail);
+	return r->tail - 1;
+}
+
+/* Has copy_head moved past entry @idx (free-running indices)? */
+bool copy_passed(struct guest *g, uint32_t idx)
+{
+	return (int32_t)(LOAD_ACQ(&g->regs->copy_head) - idx) > 0;
+}
+
+bool copy_done(struct guest *g, struct cring *r, uint32_t idx)
+{
+	return LOAD_ACQ(&cring_entry(g, r, idx)->flags) & HMPCI_COPY_DONE;
+}
+
+/*
+ * The entry's status once copy_head is past it (the entry is the
+ * device's until then), or JOB_TIMEOUT: not passed in time, or passed
+ * without DONE.
+ */
+int wait_copy(struct guest *g, struct cring *r, uint32_t idx)
+{
+	WAIT_FOR(g, copy_passed(g, idx), WAIT_MS);
+	if (!copy_passed(g, idx) || !copy_done(g, r, idx))
+		return JOB_TIMEOUT;
+	return cring_entry(g, r, idx)->status;
+}
+
+/* One entry, the doorbell, its status. */
+int copy_run(struct guest *g, struct cring *r, uint64_t dst, uint64_t src,
+	     uint32_t len, uint32_t flags)
+{
+	uint32_t idx = copy_put(g, r, dst, src, len, flags);
+
+	doorbell(g, 0);
+	return wait_copy(g, r, idx);
+}

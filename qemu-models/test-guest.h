@@ -29,7 +29,7 @@
 #define V		HMPCI_PTE_VALID
 #define W		HMPCI_PTE_WRITE
 #define X		HMPCI_PTE_EXCL
-#define JOB_TIMEOUT	1	/* wait_job(): not done in time */
+#define JOB_TIMEOUT	1	/* wait_job(), wait_copy(): not done in time */
 #define VA0		0x40000000ULL	/* where test buffers go */
 
 /* The handshake as received: value, and whether a descriptor came. */
@@ -62,6 +62,13 @@ struct ctx {
 	unsigned int slot;
 	bool high;	/* its pages above 4 GiB */
 	uint64_t root, ring;
+	uint32_t tail;
+};
+
+/* The copy engine's ring, as the driver keeps it. */
+struct cring {
+	uint64_t gpa;
+	uint32_t size;
 	uint32_t tail;
 };
 
@@ -136,5 +143,15 @@ bool all_bytes(const uint8_t *p, uint64_t len, uint8_t v);
 void pattern(uint8_t *p, uint64_t len, unsigned int seed);
 int wait_park(struct guest *g, struct ctx *c, uint32_t seq0,
 	      uint32_t flags, uint64_t addr);
+int cring_new(struct guest *g, struct cring *r, uint32_t size, bool high);
+struct hmpci_copy *cring_entry(struct guest *g, struct cring *r,
+			       uint32_t idx);
+uint32_t copy_put(struct guest *g, struct cring *r, uint64_t dst,
+		  uint64_t src, uint32_t len, uint32_t flags);
+bool copy_passed(struct guest *g, uint32_t idx);
+bool copy_done(struct guest *g, struct cring *r, uint32_t idx);
+int wait_copy(struct guest *g, struct cring *r, uint32_t idx);
+int copy_run(struct guest *g, struct cring *r, uint64_t dst, uint64_t src,
+	     uint32_t len, uint32_t flags);
 
 #endif /* HMIRROR_TEST_GUEST_H */

@@ -930,6 +930,517 @@ static int t_slow_reset(struct guest *g)
 	return 0;
 }
 
+/* ---- the copy engine -------------------------------------------------------- */
+
+#define VPA(off)	(DEVPRIV + (off))	/* physical address of VRAM @off */
+
+/* regs.copies and copy_bytes moved by @copies and @bytes since *c0, *b0. */
+static int copy_counted(struct guest *g, uint64_t c0, uint64_t b0,
+			uint64_t copies, uint64_t bytes)
+{
+	CHECK(g, g->regs->copies - c0 == copies, "copies +%llu, expected +%llu",
+	      (unsigned long long)(g->regs->copies - c0),
+	      (unsigned long long)copies);
+	CHECK(g, g->regs->copy_bytes - b0 == bytes,
+	      "copy_bytes +%llu, expected +%llu",
+	      (unsigned long long)(g->regs->copy_bytes - b0),
+	      (unsigned long long)bytes);
+	return 0;
+}
+
+/* A ring of four, a page of pattern @seed at *src, a zeroed page at *dst. */
+static int page_setup(struct guest *g, struct cring *r, unsigned int seed,
+		      uint64_t *src, uint64_t *dst)
+{
+	TRY(cring_new(g, r, 4, false));
+	*src = alloc_gpa(g, false, PAGE_SZ, PAGE_SZ);
+	*dst = alloc_gpa(g, false, PAGE_SZ, PAGE_SZ);
+	pattern(gpa_host(g, *src), PAGE_SZ, seed);
+	return 0;
+}
+
+/* Entry @idx ends with status 0, the page at @dst a copy of @src's. */
+static int page_copied(struct guest *g, struct cring *r, uint32_t idx,
+		       uint64_t src, uint64_t dst, const char *when)
+{
+	int st = wait_copy(g, r, idx);
+
+	CHECK(g, st == 0, "%s: status %d", when, st);
+	CHECK(g, !memcmp(gpa_host(g, dst), gpa_host(g, src), PAGE_SZ),
+	      "%s: bytes differ", when);
+	return 0;
+}
+
+/* RAM to VRAM and back, through the devpriv window; nothing beside. */
+static int t_ce_vram(struct guest *g)
+{
+	const uint64_t voff = 5 * MiB, len = 3 * PAGE_SZ;
+	uint64_t c0 = g->regs->copies, b0 = g->regs->copy_bytes, src, dst;
+	uint8_t *v = g->vram + voff, *s, *d;
+	struct cring r;
+	int st;
+
+	STORE_REL(&g->regs->devpriv_base, DEVPRIV);
+	TRY(cring_new(g, &r, 4, false));
+	src = alloc_gpa(g, false, len, PAGE_SZ);
+	s = gpa_host(g, src);
+	pattern(s, len, 21);
+	memset(v - PAGE_SZ, 0xcc, len + 2 * PAGE_SZ);
+	st = copy_run(g, &r, VPA(voff), src, len, 0);
+	CHECK(g, st == 0, "RAM to VRAM: status %d", st);
+	CHECK(g, !memcmp(v, s, len), "RAM to VRAM: bytes differ");
+	CHECK(g, all_bytes(v - PAGE_SZ, PAGE_SZ, 0xcc) &&
+		 all_bytes(v + len, PAGE_SZ, 0xcc), "VRAM written beside");
+	dst = alloc_gpa(g, true, len + PAGE_SZ, PAGE_SZ);
+	d = gpa_host(g, dst);
+	pattern(v, len, 22);
+	st = copy_run(g, &r, dst, VPA(voff), len, 0);
+	CHECK(g, st == 0, "VRAM to RAM: status %d", st);
+	CHECK(g, !memcmp(d, v, len), "VRAM to RAM: bytes differ");
+	CHECK(g, all_bytes(d + len, PAGE_SZ, 0), "RAM written beside");
+	return copy_counted(g, c0, b0, 2, 2 * len);
+}
+
+/* RAM to RAM, below lowmem and above 4 GiB, the ring above 4 GiB. */
+static int t_ce_ram(struct guest *g)
+{
+	static const bool halves[][2] = {
+		{ false, true }, { true, false }, { false, false }, { true, true },
+	};
+	const uint64_t len = 5 * PAGE_SZ;
+	uint64_t src, dst;
+	struct cring r;
+	unsigned int i;
+	uint8_t *d;
+	int st;
+
+	TRY(cring_new(g, &r, 2, true));
+	for (i = 0; i < ARRAY_SIZE(halves); i++) {
+		src = alloc_gpa(g, halves[i][0], len, PAGE_SZ);
+		dst = alloc_gpa(g, halves[i][1], len + PAGE_SZ, PAGE_SZ);
+		d = gpa_host(g, dst);
+		pattern(gpa_host(g, src), len, 30 + i);
+		st = copy_run(g, &r, dst, src, len, 0);
+		CHECK(g, st == 0, "copy #%u: status %d", i, st);
+		CHECK(g, !memcmp(d, gpa_host(g, src), len), "copy #%u: bytes differ",
+		      i);
+		CHECK(g, all_bytes(d + len, PAGE_SZ, 0), "copy #%u: written beside",
+		      i);
+	}
+	return 0;
+}
+
+/*
+ * Entries of HMPCI_COPY_MAX, three in one doorbell: more than one turn's
+ * budget, in ring order (the second reads what the first wrote).
+ */
+static int t_ce_max(struct guest *g)
+{
+	const uint64_t voff = 2 * MiB, len = HMPCI_COPY_MAX;
+	uint64_t c0 = g->regs->copies, b0 = g->regs->copy_bytes, src, dst;
+	uint8_t *v = g->vram + voff, *s, *d;
+	uint32_t idx[3];
+	struct cring r;
+	unsigned int i;
+	int st;
+
+	STORE_REL(&g->regs->devpriv_base, DEVPRIV);
+	TRY(cring_new(g, &r, 4, false));
+	src = alloc_gpa(g, false, len, PAGE_SZ);
+	dst = alloc_gpa(g, true, len + PAGE_SZ, PAGE_SZ);
+	s = gpa_host(g, src);
+	d = gpa_host(g, dst);
+	pattern(s, len, 41);
+	memset(v - PAGE_SZ, 0xcc, len + 2 * PAGE_SZ);
+	idx[0] = copy_put(g, &r, VPA(voff), src, len, 0);
+	idx[1] = copy_put(g, &r, dst, VPA(voff), len, 0);
+	idx[2] = copy_put(g, &r, VPA(voff), 0, len, HMPCI_COPY_ZERO);
+	doorbell(g, 0);
+	for (i = 0; i < 3; i++) {
+		st = wait_copy(g, &r, idx[i]);
+		CHECK(g, st == 0, "entry %u: status %d", i, st);
+	}
+	CHECK(g, !memcmp(d, s, len), "2 MiB through VRAM: bytes differ");
+	CHECK(g, all_bytes(d + len, PAGE_SZ, 0), "RAM written beside");
+	CHECK(g, all_bytes(v, len, 0), "2 MiB of VRAM not zeroed");
+	CHECK(g, all_bytes(v - PAGE_SZ, PAGE_SZ, 0xcc) &&
+		 all_bytes(v + len, PAGE_SZ, 0xcc), "VRAM written beside");
+	return copy_counted(g, c0, b0, 3, 3 * len);
+}
+
+/* ZERO fills dst, in RAM and VRAM; its src is not even looked at. */
+static int t_ce_zero(struct guest *g)
+{
+	const uint64_t voff = 6 * MiB, junk = (1ULL << 40) + 123;
+	uint8_t *v = g->vram + voff, *d;
+	struct cring r;
+	uint64_t dst;
+	int st;
+
+	STORE_REL(&g->regs->devpriv_base, DEVPRIV);
+	TRY(cring_new(g, &r, 4, false));
+	dst = alloc_gpa(g, true, 4 * PAGE_SZ, PAGE_SZ);
+	d = gpa_host(g, dst);
+	memset(d, 0xab, 4 * PAGE_SZ);
+	st = copy_run(g, &r, dst + PAGE_SZ, junk, 2 * PAGE_SZ, HMPCI_COPY_ZERO);
+	CHECK(g, st == 0, "ZERO in RAM: status %d", st);
+	CHECK(g, all_bytes(d + PAGE_SZ, 2 * PAGE_SZ, 0), "RAM not zeroed");
+	CHECK(g, all_bytes(d, PAGE_SZ, 0xab) &&
+		 all_bytes(d + 3 * PAGE_SZ, PAGE_SZ, 0xab), "ZERO wrote beside in RAM");
+	memset(v, 0xab, 3 * PAGE_SZ);
+	st = copy_run(g, &r, VPA(voff + PAGE_SZ), junk, PAGE_SZ, HMPCI_COPY_ZERO);
+	CHECK(g, st == 0, "ZERO in VRAM: status %d", st);
+	CHECK(g, all_bytes(v + PAGE_SZ, PAGE_SZ, 0), "VRAM not zeroed");
+	CHECK(g, all_bytes(v, PAGE_SZ, 0xab) &&
+		 all_bytes(v + 2 * PAGE_SZ, PAGE_SZ, 0xab), "ZERO wrote beside in VRAM");
+	return 0;
+}
+
+#define WRAP_RING	4
+#define WRAP_COPIES	10
+
+/*
+ * A full ring in one doorbell, then refilled as copy_head moves: ten
+ * entries through a ring of four, in order, each once.
+ */
+static int t_ce_wrap(struct guest *g)
+{
+	uint64_t c0 = g->regs->copies, b0 = g->regs->copy_bytes, src, dst;
+	uint32_t idx[WRAP_COPIES];
+	struct cring r;
+	unsigned int i;
+	int st;
+
+	TRY(cring_new(g, &r, WRAP_RING, false));
+	src = alloc_gpa(g, false, WRAP_COPIES * PAGE_SZ, PAGE_SZ);
+	dst = alloc_gpa(g, true, WRAP_COPIES * PAGE_SZ, PAGE_SZ);
+	for (i = 0; i < WRAP_COPIES; i++)
+		memset(gpa_host(g, src + i * PAGE_SZ), i + 1, PAGE_SZ);
+	for (i = 0; i < WRAP_COPIES; i++) {
+		if (i >= WRAP_RING) {
+			st = wait_copy(g, &r, idx[i - WRAP_RING]);
+			CHECK(g, st == 0, "entry %u: status %d", i - WRAP_RING, st);
+		}
+		idx[i] = copy_put(g, &r, dst + i * PAGE_SZ, src + i * PAGE_SZ,
+				  PAGE_SZ, 0);
+		if (i >= WRAP_RING - 1)
+			doorbell(g, 0);
+	}
+	for (i = WRAP_COPIES - WRAP_RING; i < WRAP_COPIES; i++) {
+		st = wait_copy(g, &r, idx[i]);
+		CHECK(g, st == 0, "entry %u: status %d", i, st);
+	}
+	for (i = 0; i < WRAP_COPIES; i++)
+		CHECK(g, all_bytes(gpa_host(g, dst + i * PAGE_SZ), PAGE_SZ, i + 1),
+		      "entry %u's page wrong", i);
+	CHECK(g, g->regs->copy_head == r.tail, "copy_head %u, tail %u",
+	      g->regs->copy_head, r.tail);
+	return copy_counted(g, c0, b0, WRAP_COPIES, WRAP_COPIES * PAGE_SZ);
+}
+
+/*
+ * A bad len or alignment is -EINVAL, writes nothing, and the next entry
+ * runs; ZERO ignores src's alignment only.
+ */
+static int t_ce_einval(struct guest *g)
+{
+	const struct {
+		uint32_t len, flags;
+		uint64_t src_off, dst_off;
+	} bad[] = {
+		{ 0, 0, 0, 0 },
+		{ 100, 0, 0, 0 },
+		{ 3 * PAGE_SZ / 2, 0, 0, 0 },
+		{ HMPCI_COPY_MAX + PAGE_SZ, 0, 0, 0 },
+		{ UINT32_MAX & ~(PAGE_SZ - 1), 0, 0, 0 },
+		{ PAGE_SZ, 0, 8, 0 },
+		{ PAGE_SZ, 0, 0, 512 },
+		{ PAGE_SZ, HMPCI_COPY_ZERO, 0, 512 },
+	};
+	uint64_t c0 = g->regs->copies, b0 = g->regs->copy_bytes, src, dst, ok;
+	int64_t failed0 = model_stat(g, "stats", "copies_failed"), failed;
+	uint32_t idx[2 * ARRAY_SIZE(bad)];
+	struct cring r;
+	unsigned int i;
+	int st;
+
+	TRY(cring_new(g, &r, 16, false));
+	src = alloc_gpa(g, false, 2 * PAGE_SZ, PAGE_SZ);
+	dst = alloc_gpa(g, true, 3 * PAGE_SZ, PAGE_SZ);
+	ok = alloc_gpa(g, true, ARRAY_SIZE(bad) * PAGE_SZ, PAGE_SZ);
+	pattern(gpa_host(g, src), 2 * PAGE_SZ, 51);
+	memset(gpa_host(g, dst), 0xcc, 3 * PAGE_SZ);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		idx[2 * i] = copy_put(g, &r, dst + bad[i].dst_off,
+				      src + bad[i].src_off, bad[i].len,
+				      bad[i].flags);
+		idx[2 * i + 1] = copy_put(g, &r, ok + i * PAGE_SZ, src, PAGE_SZ, 0);
+	}
+	doorbell(g, 0);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		st = wait_copy(g, &r, idx[2 * i]);
+		CHECK(g, st == -EINVAL, "bad entry %u: status %d, expected -EINVAL",
+		      i, st);
+		st = wait_copy(g, &r, idx[2 * i + 1]);
+		CHECK(g, st == 0, "entry after bad entry %u: status %d", i, st);
+		CHECK(g, !memcmp(gpa_host(g, ok + i * PAGE_SZ),
+				 gpa_host(g, src), PAGE_SZ),
+		      "entry after bad entry %u: bytes differ", i);
+	}
+	CHECK(g, all_bytes(gpa_host(g, dst), 3 * PAGE_SZ, 0xcc),
+	      "a bad entry wrote");
+	TRY(copy_counted(g, c0, b0, 2 * ARRAY_SIZE(bad),
+			 ARRAY_SIZE(bad) * PAGE_SZ));
+	failed = model_stat(g, "stats", "copies_failed");
+	CHECK(g, failed - failed0 == (int64_t)ARRAY_SIZE(bad),
+	      "copies_failed +%lld, expected +%zu", (long long)(failed - failed0),
+	      ARRAY_SIZE(bad));
+	return 0;
+}
+
+/*
+ * fail-dma N fails the next N entries with -EIO, one access each
+ * whatever their size (RAM or VRAM); the entry after them runs.
+ */
+static int t_ce_fail_dma(struct guest *g)
+{
+	const uint64_t voff = 7 * MiB, len = 4 * PAGE_SZ;
+	int64_t inj0 = model_stat(g, "stats", "dma_injected");
+	uint64_t src, dst;
+	uint32_t idx[5];
+	struct cring r;
+	int st[5];
+	unsigned int i;
+
+	STORE_REL(&g->regs->devpriv_base, DEVPRIV);
+	TRY(cring_new(g, &r, 8, false));
+	src = alloc_gpa(g, false, len, PAGE_SZ);
+	dst = alloc_gpa(g, true, 2 * len, PAGE_SZ);
+	pattern(gpa_host(g, src), len, 61);
+	TRY(inject(g, "fail-dma 1"));
+	idx[0] = copy_put(g, &r, dst, src, len, 0);
+	idx[1] = copy_put(g, &r, dst + len, src, len, 0);
+	doorbell(g, 0);
+	st[0] = wait_copy(g, &r, idx[0]);
+	st[1] = wait_copy(g, &r, idx[1]);
+	CHECK(g, st[0] == -EIO && st[1] == 0,
+	      "fail-dma 1: statuses %d %d, expected -EIO 0", st[0], st[1]);
+	CHECK(g, !memcmp(gpa_host(g, dst + len), gpa_host(g, src), len),
+	      "the entry after the failed one: bytes differ");
+	TRY(inject(g, "fail-dma 2"));
+	idx[2] = copy_put(g, &r, VPA(voff), src, len, 0);
+	idx[3] = copy_put(g, &r, VPA(voff), 0, len, HMPCI_COPY_ZERO);
+	idx[4] = copy_put(g, &r, dst, VPA(voff), len, 0);
+	doorbell(g, 0);
+	for (i = 2; i < 5; i++)
+		st[i] = wait_copy(g, &r, idx[i]);
+	CHECK(g, st[2] == -EIO && st[3] == -EIO && st[4] == 0,
+	      "fail-dma 2: statuses %d %d %d, expected -EIO -EIO 0", st[2], st[3],
+	      st[4]);
+	CHECK(g, model_stat(g, "stats", "fail_dma") == 0, "fail_dma left over");
+	CHECK(g, model_stat(g, "stats", "dma_injected") - inj0 == 3,
+	      "dma_injected +%lld, expected +3",
+	      (long long)(model_stat(g, "stats", "dma_injected") - inj0));
+	return 0;
+}
+
+/*
+ * Bus mastering off: no entry is fetched (no DONE, no copy, no
+ * interrupt), and the refused fetch waits for a doorbell rather than
+ * being retried at once; on again and a doorbell, the entry runs.
+ */
+static int t_ce_bus_master(struct guest *g)
+{
+	uint64_t src, dst, dma, irqs;
+	struct cring r;
+	uint32_t idx;
+
+	TRY(page_setup(g, &r, 71, &src, &dst));
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE);
+	wait_irq(g, 0);
+	irqs = g->irqs;
+	dma = g->regs->dma_errors;
+	idx = copy_put(g, &r, dst, src, PAGE_SZ, 0);
+	doorbell(g, 0);
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, !copy_passed(g, idx) && !copy_done(g, &r, idx),
+	      "entry fetched without bus mastering");
+	CHECK(g, all_bytes(gpa_host(g, dst), PAGE_SZ, 0),
+	      "copied without bus mastering");
+	CHECK(g, g->irqs == irqs, "interrupt without bus mastering");
+	CHECK(g, g->regs->dma_errors - dma >= 1 && g->regs->dma_errors - dma <= 2,
+	      "%llu refused fetches, expected 1 or 2",
+	      (unsigned long long)(g->regs->dma_errors - dma));
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+	doorbell(g, 0);
+	return page_copied(g, &r, idx, src, dst, "after bus mastering came back");
+}
+
+/*
+ * ENABLE clear: entries wait. A device reset then drops them:
+ * copy_head := copy_tail, nothing written, nothing run after ENABLE.
+ */
+static int t_ce_reset(struct guest *g)
+{
+	uint64_t src, dst, c0;
+	uint32_t idx[3];
+	struct cring r;
+	unsigned int i;
+
+	TRY(cring_new(g, &r, 4, true));
+	src = alloc_gpa(g, false, PAGE_SZ, PAGE_SZ);
+	dst = alloc_gpa(g, true, 4 * PAGE_SZ, PAGE_SZ);
+	pattern(gpa_host(g, src), PAGE_SZ, 81);
+	STORE_REL(&g->regs->control, HMPCI_CTL_BUS_MASTER);
+	c0 = g->regs->copies;
+	for (i = 0; i < 3; i++)
+		idx[i] = copy_put(g, &r, dst + i * PAGE_SZ, src, PAGE_SZ, 0);
+	doorbell(g, 0);
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, !copy_passed(g, idx[0]), "ran with ENABLE clear");
+	TRY(request(g, &g->regs->reset_req, &g->regs->reset_ack, "device reset"));
+	CHECK(g, g->regs->copy_head == r.tail,
+	      "copy_head %u after the reset, tail %u", g->regs->copy_head, r.tail);
+	STORE_REL(&g->regs->control, HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+	doorbell(g, 0);
+	WAIT_FOR(g, false, QUIET_MS);
+	for (i = 0; i < 3; i++)
+		CHECK(g, !copy_done(g, &r, idx[i]), "dropped entry %u written", i);
+	CHECK(g, all_bytes(gpa_host(g, dst), 3 * PAGE_SZ, 0), "dropped entry ran");
+	CHECK(g, g->regs->copies == c0, "dropped entries counted");
+	idx[0] = copy_put(g, &r, dst + 3 * PAGE_SZ, src, PAGE_SZ, 0);
+	doorbell(g, 0);
+	return page_copied(g, &r, idx[0], src, dst + 3 * PAGE_SZ,
+			   "entry after the reset");
+}
+
+/* hang all: the copy engine copies nothing either, until unhang. */
+static int t_ce_hang_all(struct guest *g)
+{
+	uint64_t src, dst;
+	struct cring r;
+	uint32_t idx;
+
+	TRY(page_setup(g, &r, 91, &src, &dst));
+	TRY(inject(g, "hang all"));
+	idx = copy_put(g, &r, dst, src, PAGE_SZ, 0);
+	doorbell(g, 0);
+	WAIT_FOR(g, false, QUIET_MS);
+	CHECK(g, !copy_passed(g, idx) && all_bytes(gpa_host(g, dst), PAGE_SZ, 0),
+	      "a hung device copied");
+	TRY(inject(g, "unhang"));
+	return page_copied(g, &r, idx, src, dst, "after unhang");
+}
+
+/* An interrupt once copy_head has moved, DONE already written. */
+static int t_ce_irq(struct guest *g)
+{
+	uint64_t src, dst, irqs;
+	struct cring r;
+	uint32_t idx;
+
+	TRY(page_setup(g, &r, 111, &src, &dst));
+	wait_irq(g, 0);
+	irqs = g->irqs;
+	idx = copy_put(g, &r, dst, src, PAGE_SZ, 0);
+	doorbell(g, 0);
+	WAIT_FOR(g, g->irqs > irqs, WAIT_MS);
+	CHECK(g, g->irqs > irqs, "no interrupt");
+	CHECK(g, copy_passed(g, idx) && copy_done(g, &r, idx),
+	      "interrupt before copy_head moved past a DONE entry");
+	return 0;
+}
+
+/* A copy ring whose size is 0 or no power of two runs nothing. */
+static int t_ce_ring_size(struct guest *g)
+{
+	static const uint32_t sizes[] = { 0, 3 };
+	uint64_t src, dst;
+	struct cring r;
+	uint32_t idx;
+	unsigned int i;
+
+	TRY(page_setup(g, &r, 101, &src, &dst));
+	idx = copy_put(g, &r, dst, src, PAGE_SZ, 0);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		STORE_REL(&g->regs->copy_ring_size, sizes[i]);
+		doorbell(g, 0);
+		WAIT_FOR(g, false, QUIET_MS);
+		CHECK(g, !copy_passed(g, idx) &&
+			 all_bytes(gpa_host(g, dst), PAGE_SZ, 0),
+		      "a copy ring of %u entries ran", sizes[i]);
+	}
+	STORE_REL(&g->regs->copy_ring_size, 4);
+	doorbell(g, 0);
+	return page_copied(g, &r, idx, src, dst, "a ring of 4 after them");
+}
+
+#define BUDGET_COPIES	256
+
+/*
+ * A long queue of copies does not hold the slots up: a job queued behind
+ * it ends while most of the copies are still pending (each turn of the
+ * copy engine stops at HMPCI_COPY_BUDGET bytes).
+ */
+static int t_ce_budget(struct guest *g)
+{
+	uint32_t idx, head, left;
+	struct cring r;
+	unsigned int i;
+	struct ctx c;
+	int st;
+
+	STORE_REL(&g->regs->devpriv_base, DEVPRIV);
+	TRY(ctx_new(g, &c, 0, HMPCI_PREEMPT_NONE, false));
+	map_buf(g, &c, VA0, PAGE_SZ, V | W);
+	TRY(cring_new(g, &r, BUDGET_COPIES, false));
+	/* VRAM to VRAM: no guest RAM needed for 512 MiB of copies. */
+	for (i = 0; i < BUDGET_COPIES; i++)
+		copy_put(g, &r, VPA(HMPCI_COPY_MAX), VPA(0), HMPCI_COPY_MAX, 0);
+	doorbell(g, 0);
+	head = r.tail - BUDGET_COPIES;
+	WAIT_FOR(g, copy_passed(g, head), WAIT_MS);
+	CHECK(g, copy_passed(g, head), "the copies did not start");
+	idx = submit(g, &c, ONE(FILL(VA0, 8, 1)));
+	st = wait_job(g, &c, idx);
+	left = r.tail - LOAD_ACQ(&g->regs->copy_head);
+	CHECK(g, st == 0, "job status %d", st);
+	CHECK(g, left > BUDGET_COPIES / 4,
+	      "the job ended with %u of %u copies left: it waited for them",
+	      left, BUDGET_COPIES);
+	st = wait_copy(g, &r, r.tail - 1);
+	CHECK(g, st == 0, "last copy: status %d", st);
+	return 0;
+}
+
+/* regs.copies counts every entry, copy_bytes the good ones; stats too. */
+static int t_ce_stats(struct guest *g)
+{
+	uint64_t c0 = g->regs->copies, b0 = g->regs->copy_bytes, src, dst;
+	int64_t failed0 = model_stat(g, "stats", "copies_failed");
+	struct cring r;
+	uint32_t idx;
+
+	TRY(cring_new(g, &r, 4, false));
+	src = alloc_gpa(g, false, 2 * PAGE_SZ, PAGE_SZ);
+	dst = alloc_gpa(g, false, 2 * PAGE_SZ, PAGE_SZ);
+	copy_put(g, &r, dst, src, 2 * PAGE_SZ, 0);
+	copy_put(g, &r, dst, src, 5, 0);
+	idx = copy_put(g, &r, dst, 0, PAGE_SZ, HMPCI_COPY_ZERO);
+	doorbell(g, 0);
+	CHECK(g, wait_copy(g, &r, idx) == 0, "ZERO entry failed");
+	TRY(copy_counted(g, c0, b0, 3, 3 * PAGE_SZ));
+	CHECK(g, model_stat(g, "stats", "copies") == (int64_t)g->regs->copies,
+	      "stats copies differ from regs.copies");
+	CHECK(g, model_stat(g, "stats", "copy_bytes") ==
+		 (int64_t)g->regs->copy_bytes,
+	      "stats copy_bytes differ from regs.copy_bytes");
+	CHECK(g, model_stat(g, "stats", "copies_failed") - failed0 == 1,
+	      "copies_failed +%lld, expected +1",
+	      (long long)(model_stat(g, "stats", "copies_failed") - failed0));
+	return 0;
+}
+
 static int t_control_errors(struct guest *g)
 {
 	static const char *const bad[] = {
@@ -1047,6 +1558,20 @@ static const struct test {
 	{ "inject-delay-inval", t_delay_inval },
 	{ "inject-fail-dma", t_fail_dma },
 	{ "inject-slow-reset", t_slow_reset },
+	{ "copy-engine-ram-vram", t_ce_vram },
+	{ "copy-engine-ram-ram", t_ce_ram },
+	{ "copy-engine-2mib", t_ce_max },
+	{ "copy-engine-zero", t_ce_zero },
+	{ "copy-engine-ring-wrap", t_ce_wrap },
+	{ "copy-engine-einval", t_ce_einval },
+	{ "copy-engine-fail-dma", t_ce_fail_dma },
+	{ "copy-engine-bus-master-off", t_ce_bus_master },
+	{ "copy-engine-device-reset", t_ce_reset },
+	{ "copy-engine-hang-all", t_ce_hang_all },
+	{ "copy-engine-irq", t_ce_irq },
+	{ "copy-engine-ring-size", t_ce_ring_size },
+	{ "copy-engine-stats", t_ce_stats },
+	{ "copy-engine-budget", t_ce_budget },
 	{ "control-errors", t_control_errors },
 	{ "bad-arguments", t_bad_args },
 	{ "sigterm", t_sigterm },
