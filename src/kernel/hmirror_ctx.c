@@ -164,9 +164,10 @@ void __hmirror_ctx_destroy(struct hmirror_ctx *ctx)
 	hmirror_advise_destroy(ctx);
 	hmirror_mrs_destroy(ctx);
 	hmirror_ranges_destroy(ctx);
+	/* No reader of the debugfs file asks the backend any more. */
+	hmirror_debugfs_ctx_fini(ctx);
 	if (hdev->ops->ctx_fini)
 		hdev->ops->ctx_fini(ctx);
-	hmirror_debugfs_ctx_fini(ctx);
 
 	mutex_lock(&hdev->ctxs_lock);
 	list_del(&ctx->link);

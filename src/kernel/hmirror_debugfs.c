@@ -16,7 +16,8 @@
  * hmirror/hmm_fault_floor        the benchmark floor (hmirror_floor.c)
  * hmirror/hmirror<N>/contexts    one line per context of device N
  * hmirror/hmirror<N>/mrs         one line per memory region of device N
- * hmirror/hmirror<N>/ctx<ID>     every counter of one context, as STATS
+ * hmirror/hmirror<N>/ctx<ID>     every counter of one context, as STATS,
+ *                                then the backend's own lines (pci: slot)
  *
  * The counters are the ones HMIRROR_IOC_STATS returns, read under the
  * context's pt_lock so that a line is a consistent snapshot.
@@ -170,6 +171,8 @@ static int hmirror_ctx_stats_show(struct seq_file *m, void *unused)
 	HMIRROR_SHOW(advices_failed);
 	HMIRROR_SHOW(pt_hits);
 #undef HMIRROR_SHOW
+	if (ctx->hdev->ops->ctx_show)
+		ctx->hdev->ops->ctx_show(ctx, m);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hmirror_ctx_stats);

@@ -34,6 +34,7 @@ struct vm_fault;
 struct hmirror_ctx;
 struct hmirror_device;
 struct hmirror_copy;
+struct seq_file;
 struct hmirror_job;
 struct hmirror_range;
 
@@ -97,6 +98,8 @@ struct hmirror_range;
  * @tlb_sync: optional: wait until every @tlb_flush of @ctx so far is
  *	      done: 0; -EAGAIN if not done and !@blockable; -ETIMEDOUT if
  *	      the device did not answer within its bound
+ * @ctx_show: optional: the backend's own lines of a context's debugfs
+ *	      file ("key value", as the counters above them)
  * @copy: optional: carry out @n copies of a migration with the device's
  *	  own copy engine, each between system pages and this device's
  *	  memory, setting each one's status (may sleep). A backend with
@@ -124,6 +127,7 @@ struct hmirror_backend_ops {
 	void (*tlb_flush)(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end);
 	int (*tlb_sync)(struct hmirror_ctx *ctx, bool blockable);
+	void (*ctx_show)(struct hmirror_ctx *ctx, struct seq_file *m);
 	int (*copy)(struct hmirror_device *hdev, struct hmirror_copy *c,
 		    unsigned int n);
 };

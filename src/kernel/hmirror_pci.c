@@ -12,6 +12,7 @@
 #include <linux/memremap.h>
 #include <linux/io.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -906,6 +907,14 @@ static int hmirror_pci_copy(struct hmirror_device *hdev, struct hmirror_copy *c,
 	return 0;
 }
 
+/* The slot a context runs in, for tests that inject faults into one. */
+static void hmirror_pci_ctx_show(struct hmirror_ctx *ctx, struct seq_file *m)
+{
+	struct hmirror_pci_slot *s = ctx->priv;
+
+	seq_printf(m, "slot %u\n", s->index);
+}
+
 static int hmirror_pci_init(struct hmirror_device *hdev)
 {
 	struct hmirror_pci *p = hmirror_pci_of(hdev);
@@ -948,6 +957,7 @@ static const struct hmirror_backend_ops hmirror_pci_ops = {
 	.range_fini = hmirror_pci_range_fini,
 	.tlb_flush = hmirror_pci_tlb_flush,
 	.tlb_sync = hmirror_pci_tlb_sync,
+	.ctx_show = hmirror_pci_ctx_show,
 	.copy = hmirror_pci_copy,
 };
 

@@ -6,9 +6,12 @@
  * it writes after an madvise(DONTNEED); the same job with the model told
  * to acknowledge invalidations without dropping anything writes the freed
  * page instead, so the check can fail. Lost interrupts: jobs still end.
- * A device that hangs during an invalidation: the invalidation returns
- * within its bound, the device is reset or taken off the bus, the owner
- * is handled per policy. Faults are injected through each model's control
+ * A device that hangs during an invalidation, whole or one slot: the
+ * invalidation returns within its bound, the device is reset or taken
+ * off the bus, the owner is handled per policy. Its copy engine: the
+ * migrations' copies, a failed one reported page by page, VRAM data
+ * brought home from a dead device. A job the host ends while the device
+ * holds it parked is dropped (cancel_fence). Faults are injected through each model's control
  * socket, which tests/vm/run makes the guest's ttyS1 and ttyS2.
  */
 #include <fcntl.h>
@@ -411,21 +414,208 @@ static void test_slow_reset(void **state)
 }
 
 /*
+ * Migrations are the copy engine's: 64 pages to VRAM and back are 64
+ * copy entries each way, and the data survives both. With one DMA of the
+ * engine failed, exactly one page stays in system memory, reported
+ * -EIO, and the data is still whole.
+ */
+static void test_copy_engine(void **state)
+{
+	const size_t len = 64 * PG;
+	uint64_t moved = 0, failed = 0;
+	int32_t st[64];
+	long long c0, c1;
+	unsigned int i, eio = 0;
+	uint8_t *buf;
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	hm_need_vram(0);
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(buf != MAP_FAILED);
+	assert_int_equal(madvise(buf, len, MADV_NOHUGEPAGE), 0);
+	hm_pattern(buf, len, 11);
+
+	c0 = ctl_stat(0, "copies");
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				    st, &moved, &failed), 0);
+	assert_int_equal(moved, 64);
+	assert_int_equal(failed, 0);
+	c1 = ctl_stat(0, "copies");
+	assert_true(c1 - c0 >= 64);
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+				    st, &moved, &failed), 0);
+	assert_int_equal(moved, 64);
+	assert_true(ctl_stat(0, "copies") - c1 >= 64);
+	assert_true(hm_pattern_ok(buf, len, 11));
+
+	assert_int_equal(ctl(0, "fail-dma 1"), 0);
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_DEVICE,
+				    st, &moved, &failed), 0);
+	assert_int_equal(ctl(0, "clear"), 0);
+	for (i = 0; i < 64; i++)
+		eio += st[i] == -EIO;
+	assert_int_equal(moved, 63);
+	assert_int_equal(failed, 1);
+	assert_int_equal(eio, 1);
+	/* CPU faults bring the 63 home: all of it reads as written. */
+	assert_true(hm_pattern_ok(buf, len, 11));
+	munmap(buf, len);
+	close(fd);
+}
+
+/*
+ * The host ends a job the device holds parked: a MIGRATE whose range was
+ * unmapped after submit fails on the host (-EFAULT). The device must drop
+ * the job (slot.cancel_fence, resume with -ECANCELED), not run the
+ * command after the MIGRATE: its WRITE_VALUE never lands. The next job
+ * of the context runs.
+ */
+static void test_cancel_parked(void **state)
+{
+	struct hmirror_cmd c[3] = {
+		{ .op = HMIRROR_OP_WAIT_VALUE, .value = 1 },
+		{ .op = HMIRROR_OP_MIGRATE, .len = 2 * PG,
+		  .value = HMIRROR_MIGRATE_TO_DEVICE },
+		{ .op = HMIRROR_OP_WRITE_VALUE, .value = 77 },
+	};
+	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = 8, .value = 3 };
+	uint64_t *flag, fence = 0;
+	int fd, status = 0;
+	void *r;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	hm_need_vram(0);
+	fd = hm_open(0, HMIRROR_PREEMPT_NONE);
+	flag = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(flag != MAP_FAILED && r != MAP_FAILED);
+	memset(r, 1, 2 * PG);
+	flag[0] = 0;
+	flag[1] = 0;
+	c[0].src = (uintptr_t)flag;
+	c[1].src = (uintptr_t)r;
+	c[2].dst = (uintptr_t)&flag[1];
+	assert_int_equal(hm_submit(fd, c, 3, &fence), 0);
+	assert_int_equal(munmap(r, 2 * PG), 0);
+	__atomic_store_n(&flag[0], 1, __ATOMIC_RELEASE);
+	assert_int_equal(hm_wait(fd, fence, 5000000000ull, &status), 0);
+	assert_int_equal(status, -EFAULT);
+	usleep(50000);	/* a device that resumed it would have written by now */
+	assert_int_equal(__atomic_load_n(&flag[1], __ATOMIC_ACQUIRE), 0);
+
+	f.dst = (uintptr_t)&flag[2];
+	assert_int_equal(hm_run(fd, &f, 1), 0);
+	assert_int_equal(((uint8_t *)flag)[16], 3);
+	assert_int_equal(flag[1], 0);
+	munmap(flag, PG);
+	close(fd);
+}
+
+/*
+ * One slot hangs (it acknowledges nothing, not even its reset) while its
+ * NONE-class job holds a munmap past a 100 ms deadline: the slot reset
+ * times out, a device reset recovers the device, and the munmap returns
+ * within the deadline plus the reset's bound. The hung context is dead
+ * (revoke policy); another context of the device loses its job in flight
+ * (-EIO) but lives on and runs the next one; the device works.
+ */
+static void test_slot_hang(void **state)
+{
+	struct hmirror_ctx_config cfg = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 100, .policy = HMIRROR_POLICY_REVOKE,
+	};
+	struct hmirror_cmd w = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
+	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG, .value = 5 };
+	uint64_t *a, *b, fa = 0, fb = 0, ms;
+	int fda, fdb, status = 0;
+	int64_t resets;
+	long long slot;
+	char cmd[32];
+
+	(void)state;
+	if (!need_pci())
+		return;
+	a = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(a != MAP_FAILED);
+	b = a + PG / sizeof(*a);
+	*a = 0;
+	*b = 0;
+	fda = hm_open(0, HMIRROR_PREEMPT_NONE);
+	assert_int_equal(hm_config(fda, &cfg), 0);
+	/* Our only context on the device yet: its line is the one. */
+	slot = hm_ctx_counter(0, getpid(), "slot");
+	assert_true(slot >= 0);
+	fdb = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	w.src = (uintptr_t)a;
+	assert_int_equal(hm_submit(fda, &w, 1, &fa), 0);
+	w.src = (uintptr_t)b;
+	assert_int_equal(hm_submit(fdb, &w, 1, &fb), 0);
+	usleep(100000);
+	resets = ctl_stat(0, "dev_resets");
+	assert_true(resets >= 0);
+
+	snprintf(cmd, sizeof(cmd), "hang %lld", slot);
+	ms = timed_munmap(a, cmd);
+	fprintf(stderr, "# munmap past a 100 ms deadline, slot %lld hung: %llu ms\n",
+		slot, (unsigned long long)ms);
+	assert_true(ms >= 95 && ms < 2000);
+	assert_int_equal(hm_wait(fda, fa, 1000000000ull, &status), -EIO);
+	assert_int_equal(ctl_stat(0, "dev_resets"), resets + 1);
+
+	/* The bystander: its job failed with the device reset, it lives. */
+	assert_int_equal(hm_wait(fdb, fb, 1000000000ull, &status), 0);
+	assert_int_equal(status, -EIO);
+	f.dst = (uintptr_t)b;
+	assert_int_equal(hm_run(fdb, &f, 1), 0);
+	assert_int_equal(((uint8_t *)b)[PG - 1], 5);
+	close(fda);
+	close(fdb);
+	munmap(b, PG);
+	device_works(0);
+}
+
+/*
  * A NONE-class job holds a page; the whole device hangs (acknowledges
  * nothing, not even a reset). munmap of the page returns within the
  * deadline plus the reset bounds, the owner is killed, the device is off
- * the bus for good, and the other accelerator goes on.
+ * the bus for good, the data another process had in its VRAM still comes
+ * home on a CPU fault, and the other accelerator goes on.
  */
 static void test_hang_during_invalidation(void **state)
 {
 	struct hmirror_cmd c = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
-	int pipefd[2], wstatus, fd, other;
-	uint64_t *buf, fence, t0, ms;
+	int pipefd[2], wstatus, fd, other, keep;
+	uint64_t *buf, fence, t0, ms, moved = 0;
+	uint8_t *home;
 	pid_t pid;
 
 	(void)state;
 	if (!need_pci())
 		return;
+	/* Data in device 1's VRAM, which must come home after it dies. */
+	hm_need_vram(1);
+	keep = hm_open(1, HMIRROR_PREEMPT_PAGE);
+	home = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(home != MAP_FAILED);
+	assert_int_equal(madvise(home, 16 * PG, MADV_DONTFORK), 0);
+	hm_pattern(home, 16 * PG, 5);
+	assert_int_equal(hm_migrate(keep, home, 16 * PG,
+				    HMIRROR_MIGRATE_TO_DEVICE, NULL, &moved,
+				    NULL), 0);
+	assert_int_equal(moved, 16);
+
 	assert_int_equal(pipe(pipefd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -459,6 +649,11 @@ static void test_hang_during_invalidation(void **state)
 	assert_true(other < 0);
 	assert_int_equal(errno, EIO);
 
+	/* Its VRAM is still readable through the BAR: the data comes home. */
+	assert_true(hm_pattern_ok(home, 16 * PG, 5));
+	munmap(home, 16 * PG);
+	close(keep);
+
 	/* Device 0 is untouched. */
 	device_works(0);
 	ctl(1, "clear");
@@ -474,6 +669,9 @@ int main(void)
 		cmocka_unit_test(test_lost_interrupts),
 		cmocka_unit_test(test_slow_reset),
 		/* Last: it leaves accelerator 1 dead. */
+		cmocka_unit_test(test_copy_engine),
+		cmocka_unit_test(test_cancel_parked),
+		cmocka_unit_test(test_slot_hang),
 		cmocka_unit_test(test_hang_during_invalidation),
 	};
 
