@@ -34,6 +34,7 @@ struct vm_fault;
 struct hmirror_ctx;
 struct hmirror_device;
 struct hmirror_copy;
+struct hmirror_mr;
 struct seq_file;
 struct hmirror_job;
 struct hmirror_range;
@@ -78,7 +79,7 @@ struct hmirror_range;
  * struct hmirror_backend_ops - what the mirror asks of a device backend
  * @name: backend name reported by GET_INFO
  * @pinned: the engine reaches PINNED regions through their pinned pages
- *	    (without it, registering one fails with -EOPNOTSUPP)
+ *	    (without it or @mr_map, registering one fails with -EOPNOTSUPP)
  * @init: bring the device's engine up
  * @fini: stop the engine; no job of any context runs after it returns
  * @kick: there is new work (a job queued or unparked) on @ctx, or a job
@@ -98,6 +99,11 @@ struct hmirror_range;
  * @tlb_sync: optional: wait until every @tlb_flush of @ctx so far is
  *	      done: 0; -EAGAIN if not done and !@blockable; -ETIMEDOUT if
  *	      the device did not answer within its bound
+ * @mr_map: optional: give the device a mapping of its own of a PINNED
+ *	    region's pages, at @mr->dev_addr (ctx->lock held, may sleep);
+ *	    nothing is mapped once the region is revoked
+ * @mr_unmap: optional: take that mapping away (pt_lock held, must not
+ *	      sleep); the device may use it until @tlb_sync returns 0
  * @ctx_show: optional: the backend's own lines of a context's debugfs
  *	      file ("key value", as the counters above them)
  * @copy: optional: carry out @n copies of a migration with the device's
@@ -127,6 +133,8 @@ struct hmirror_backend_ops {
 	void (*tlb_flush)(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end);
 	int (*tlb_sync)(struct hmirror_ctx *ctx, bool blockable);
+	int (*mr_map)(struct hmirror_mr *mr);
+	void (*mr_unmap)(struct hmirror_mr *mr);
 	void (*ctx_show)(struct hmirror_ctx *ctx, struct seq_file *m);
 	int (*copy)(struct hmirror_device *hdev, struct hmirror_copy *c,
 		    unsigned int n);
@@ -335,6 +343,8 @@ struct hmirror_event_node {
  * @faults: hmm_range_fault() calls for memory named through it (pt_lock)
  * @pages: PINNED: the pinned pages, from the page holding @start
  * @npages: PINNED: entries in @pages
+ * @dev_addr: PINNED, backends with @mr_map: where the device reaches
+ *	      @start (kept once revoked), or 0 before it is mapped
  * @notifier: PINNED: watches the mapping under the region
  * @revoked: PINNED: the mapping changed; no job may use @pages (pt_lock)
  * @pinned: PINNED: @pages are all pinned
@@ -354,6 +364,7 @@ struct hmirror_mr {
 	u64 faults;
 	struct page **pages;
 	unsigned long npages;
+	u64 dev_addr;
 	struct mmu_interval_notifier notifier;
 	bool revoked;
 	bool pinned;
@@ -608,6 +619,8 @@ bool hmirror_job_revoked(struct hmirror_job *job);
 
 /* hmirror_inval.c */
 extern const struct mmu_interval_notifier_ops hmirror_range_ops;
+bool hmirror_inval_tlb_sync(struct hmirror_ctx *ctx, unsigned long start,
+			    unsigned long end, bool blockable);
 void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 			  unsigned long end, u64 waited_us);
 enum hrtimer_restart hmirror_deadline_timer_fn(struct hrtimer *t);

@@ -282,14 +282,23 @@ static u64 hmirror_inval_wait(struct hmirror_ctx *ctx, unsigned long start,
 	return us;
 }
 
-/*
- * After a zap: a device with a TLB of its own must have let go of what was
- * zapped before the callback may return true. One that does not answer was
+/**
+ * hmirror_inval_tlb_sync() - wait for the device's TLB after a zap
+ * @ctx: context whose PTEs were zapped (pt_lock not held)
+ * @start: start of the range zapped, for the escalation's message
+ * @end: its end
+ * @blockable: the invalidation may sleep
+ *
+ * A device with a TLB of its own must have let go of what was zapped
+ * before the callback may return true. One that does not answer was
  * reset by its backend (it cannot reach memory any more); the context is
  * escalated as if it had held the invalidation up.
+ *
+ * Return: false if the invalidation must fail (not blockable, and the
+ * device has not answered yet); true otherwise.
  */
-static bool hmirror_inval_tlb_sync(struct hmirror_ctx *ctx, unsigned long start,
-				   unsigned long end, bool blockable)
+bool hmirror_inval_tlb_sync(struct hmirror_ctx *ctx, unsigned long start,
+			    unsigned long end, bool blockable)
 {
 	int ret;
 

@@ -67,6 +67,9 @@ static void __hmirror_mr_revoke(struct hmirror_mr *mr, u32 reason,
 		return;
 	mr->revoked = true;
 	ctx->revoke_gen++;
+	/* The device's own mapping goes now; the caller waits for its TLB. */
+	if (ctx->hdev->ops->mr_unmap)
+		ctx->hdev->ops->mr_unmap(mr);
 	mr->evn.ev = (struct hmirror_event){
 		.type = HMIRROR_EVENT_MR_REVOKED,
 		.key = mr->key,
@@ -129,6 +132,7 @@ static void hmirror_mr_check_work(struct work_struct *work)
 	__hmirror_mr_revoke(mr, HMIRROR_REVOKE_CLEAR, mr->start,
 			    mr->start + mr->len);
 	spin_unlock(&ctx->pt_lock);
+	hmirror_inval_tlb_sync(ctx, mr->start, mr->start + mr->len, true);
 	wake_up_all(&ctx->wq);
 }
 
@@ -162,7 +166,9 @@ static bool hmirror_mr_invalidate(struct mmu_interval_notifier *mni,
 			    min(range->end, mr->start + mr->len));
 	spin_unlock(&ctx->pt_lock);
 	wake_up_all(&ctx->wq);
-	return true;
+	/* Retried by the caller until the device let go: check every time. */
+	return hmirror_inval_tlb_sync(ctx, range->start, range->end,
+				      mmu_notifier_range_blockable(range));
 }
 
 static const struct mmu_interval_notifier_ops hmirror_mr_ops = {
@@ -316,6 +322,13 @@ static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 		mmu_interval_notifier_remove(&mr->notifier);
 		cancel_work_sync(&mr->check_work);
 	}
+	/* The device lets go of the pages before they are unpinned. */
+	if (mr->dev_addr && ctx->hdev->ops->mr_unmap) {
+		spin_lock(&ctx->pt_lock);
+		ctx->hdev->ops->mr_unmap(mr);
+		spin_unlock(&ctx->pt_lock);
+		hmirror_inval_tlb_sync(ctx, mr->start, mr->start + mr->len, true);
+	}
 
 	spin_lock(&ctx->pt_lock);
 	if (!list_empty(&mr->evn.link)) {
@@ -360,8 +373,9 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
 	ret = hmirror_mr_check(req);
 	if (ret)
 		return ret;
-	/* The engine must read a pinned region's own pages, not the PTEs. */
-	if (req->mode == HMIRROR_MR_PINNED && !ctx->hdev->ops->pinned)
+	/* The engine must reach a pinned region's own pages, not the PTEs. */
+	if (req->mode == HMIRROR_MR_PINNED && !ctx->hdev->ops->pinned &&
+	    !ctx->hdev->ops->mr_map)
 		return -EOPNOTSUPP;
 	mr = kzalloc_obj(*mr, GFP_KERNEL_ACCOUNT);
 	if (!mr)
@@ -405,10 +419,12 @@ int hmirror_mr_reg(struct hmirror_ctx *ctx, const struct hmirror_mr_reg *req,
 	spin_lock(&ctx->pt_lock);
 	ctx->stats.mrs++;
 	spin_unlock(&ctx->pt_lock);
-	if (put_user(key, ukey)) {
-		hmirror_mr_free(ctx, mr, NULL);
+	if (mr->mode == HMIRROR_MR_PINNED && ctx->hdev->ops->mr_map)
+		ret = ctx->hdev->ops->mr_map(mr);
+	if (!ret && put_user(key, ukey))
 		ret = -EFAULT;
-	}
+	if (ret)
+		hmirror_mr_free(ctx, mr, NULL);
 	mutex_unlock(&ctx->lock);
 	return ret;
 err:

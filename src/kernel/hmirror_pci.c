@@ -52,6 +52,15 @@
  * - Interrupts only say "look": completions, parks and acks are read from
  *   memory, and a poll every HMPCI_POLL_MS finds what a lost interrupt
  *   did not announce.
+ * - PINNED regions: the device reaches memory only through its page
+ *   table, so a pinned region's pages get a mapping of their own in the
+ *   upper half of the device's 48-bit address space (HMPCI_PIN_BASE up),
+ *   which user addresses never reach: one window per region, 2 MiB
+ *   aligned, never reused by the context. The backend rewrites the
+ *   operands that name the region into the window when it copies a job
+ *   into its ring, as an RDMA NIC translates a key through its own table.
+ *   Revoking the region clears the window's PTEs and invalidates the TLB;
+ *   a job then finds no translation there and fails with -ECANCELED.
  *
  * BAR2 is the model's shared memory, coherent with the CPU: it is mapped
  * write-back and accessed like memory, with acquire/release ordering on
@@ -85,6 +94,8 @@
 #define HMPCI_DRAIN_MS		10	/* DMA in flight after bus master off */
 #define HMPCI_SPIN_US		100	/* a device between two steps acks by then */
 #define HMPCI_COPY_RING		(PAGE_SIZE / sizeof(struct hmpci_copy))
+#define HMPCI_PIN_BASE		BIT_ULL(47)	/* pinned windows: above user VAs */
+#define HMPCI_VA_END		BIT_ULL(48)
 #define HMPCI_COPY_TIMEOUT_MS	1000	/* a ring of copies, 2 MiB each at most */
 
 /**
@@ -109,6 +120,7 @@
  * @inval_end: its end
  * @resume_req: last resume posted (pt_lock)
  * @reset_req: last slot reset posted (pt_lock)
+ * @pin_next: where the next pinned region's window goes (ctx->lock)
  */
 struct hmirror_pci_slot {
 	struct hmirror_ctx *ctx;
@@ -130,6 +142,7 @@ struct hmirror_pci_slot {
 	unsigned long inval_end;
 	u32 resume_req;
 	u32 reset_req;
+	u64 pin_next;
 };
 
 /**
@@ -269,6 +282,18 @@ static u64 *hmirror_pci_l2e(struct hmirror_pci_slot *s, unsigned long addr,
 	return t ? &t[(addr >> 21) & 511] : NULL;
 }
 
+/* An L2 table; in the pinned windows also the L1 tables, which are ours. */
+static void hmirror_pci_l2_free(u64 *t2, bool ours)
+{
+	unsigned int i;
+
+	for (i = 0; ours && i < 512; i++)
+		if (t2[i] & HMPCI_DIR_VALID)
+			free_page((unsigned long)phys_to_virt(t2[i] &
+							      HMPCI_ADDR_MASK));
+	free_page((unsigned long)t2);
+}
+
 static void hmirror_pci_dir_free(struct page *l4)
 {
 	u64 *t4 = page_address(l4), *t3;
@@ -280,8 +305,9 @@ static void hmirror_pci_dir_free(struct page *l4)
 		t3 = phys_to_virt(t4[i] & HMPCI_ADDR_MASK);
 		for (j = 0; j < 512; j++)
 			if (t3[j] & HMPCI_DIR_VALID)
-				free_page((unsigned long)phys_to_virt(t3[j] &
-								      HMPCI_ADDR_MASK));
+				hmirror_pci_l2_free(phys_to_virt(t3[j] &
+								 HMPCI_ADDR_MASK),
+						    i >= 256);
 		free_page((unsigned long)t3);
 	}
 	__free_page(l4);
@@ -380,14 +406,112 @@ static void hmirror_pci_range_fini(struct hmirror_range *r)
 	hmirror_pci_tlb_sync(ctx, true);
 }
 
-/* End of the operand of command @c that @addr is in, for the refault. */
-static unsigned long hmirror_pci_opnd_end(const struct hmirror_cmd *c,
-					  unsigned long addr)
+/* The L1 entry of @va in a pinned window; tables made if @alloc. */
+static u64 *hmirror_pci_pin_pte(struct hmirror_pci_slot *s, u64 va, bool alloc)
 {
-	if (addr >= c->dst && addr - c->dst < c->len)
-		return c->dst + c->len;
-	if (addr >= c->src && addr - c->src < c->len)
-		return c->src + c->len;
+	u64 *l2e = hmirror_pci_l2e(s, va, alloc);
+	struct page *page;
+
+	if (!l2e)
+		return NULL;
+	if (!(READ_ONCE(*l2e) & HMPCI_DIR_VALID)) {
+		if (!alloc)
+			return NULL;
+		page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (!page)
+			return NULL;
+		/* Zeroed before the device can find it. */
+		smp_store_release(l2e, page_to_phys(page) | HMPCI_DIR_VALID);
+	}
+	return (u64 *)phys_to_virt(READ_ONCE(*l2e) & HMPCI_ADDR_MASK) +
+	       ((va >> PAGE_SHIFT) & 511);
+}
+
+static int hmirror_pci_mr_map(struct hmirror_mr *mr)
+{
+	struct hmirror_ctx *ctx = mr->ctx;
+	struct hmirror_pci_slot *s = ctx->priv;
+	u64 size = ALIGN((u64)mr->npages << PAGE_SHIFT, HMIRROR_CHUNK_SIZE);
+	u64 va = s->pin_next, flags = HMPCI_PTE_VALID, *pte;
+	unsigned long i;
+
+	lockdep_assert_held(&ctx->lock);
+	if (size > HMPCI_VA_END - va)
+		return -ENOSPC;	/* a context's windows are never reused */
+	/* The tables first, outside pt_lock: they may sleep. */
+	for (i = 0; i < mr->npages; i += 512)
+		if (!hmirror_pci_pin_pte(s, va + (i << PAGE_SHIFT), true))
+			return -ENOMEM;
+	s->pin_next = va + size;
+	if (mr->access & HMIRROR_ACCESS_WRITE)
+		flags |= HMPCI_PTE_WRITE;
+
+	spin_lock(&ctx->pt_lock);
+	/* Revoked while being pinned or mapped: an empty window. */
+	for (i = 0; i < mr->npages && !mr->revoked; i++) {
+		pte = hmirror_pci_pin_pte(s, va + (i << PAGE_SHIFT), false);
+		WRITE_ONCE(*pte, page_to_phys(mr->pages[i]) | flags);
+	}
+	/*
+	 * Kept after a revocation: jobs pushed later name the emptied
+	 * window and fail there, never the user address behind it.
+	 */
+	mr->dev_addr = va + offset_in_page(mr->start);
+	spin_unlock(&ctx->pt_lock);
+	return 0;
+}
+
+static void hmirror_pci_mr_unmap(struct hmirror_mr *mr)
+{
+	struct hmirror_ctx *ctx = mr->ctx;
+	u64 va = mr->dev_addr & PAGE_MASK;
+	unsigned long i;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	if (!mr->dev_addr)
+		return;
+	for (i = 0; i < mr->npages; i++)
+		WRITE_ONCE(*hmirror_pci_pin_pte(ctx->priv,
+						va + (i << PAGE_SHIFT), false),
+			   0);
+	__hmirror_pci_inval_post(hmirror_pci_of(ctx->hdev), ctx->priv, va,
+				 va + ((u64)mr->npages << PAGE_SHIFT));
+}
+
+/* A job's operand in a pinned region, moved into the region's window. */
+static u64 hmirror_pci_opnd_addr(const struct hmirror_job *job, unsigned int i,
+				 bool dst, u64 addr)
+{
+	struct hmirror_mr *mr = job->opmr ? job->opmr[2 * i + !dst] : NULL;
+
+	if (!mr || mr->mode != HMIRROR_MR_PINNED || !mr->dev_addr)
+		return addr;
+	return mr->dev_addr + (addr - mr->start);
+}
+
+/*
+ * End of the operand of command @c that @addr is in, for the refault: the
+ * destination for a write, else the source. Operands are as long as the
+ * command's, but for the fixed-size ones: a write fault must not ask for
+ * write access past them (into some read-only mapping behind).
+ */
+static unsigned long hmirror_pci_opnd_end(const struct hmirror_cmd *c,
+					  unsigned long addr, bool write)
+{
+	u64 base = write ? c->dst : c->src, len = c->len;
+
+	switch (c->op) {
+	case HMIRROR_OP_CRC32C:
+		len = write ? 4 : c->len;
+		break;
+	case HMIRROR_OP_ATOMIC_ADD:
+	case HMIRROR_OP_WRITE_VALUE:
+	case HMIRROR_OP_WAIT_VALUE:
+		len = 8;
+		break;
+	}
+	if (addr >= base && addr - base < len)
+		return base + len;
 	return addr + 1;
 }
 
@@ -414,7 +538,13 @@ static void __hmirror_pci_park(struct hmirror_pci_slot *s,
 		hmirror_job_park_migrate(job);
 		return;
 	}
-	hmirror_job_park(job, addr, hmirror_pci_opnd_end(c, addr),
+	/* No translation in a pinned window: its region was revoked. */
+	if (addr >= HMPCI_PIN_BASE) {
+		hmirror_job_complete(job, -ECANCELED);
+		return;
+	}
+	hmirror_job_park(job, addr,
+			 hmirror_pci_opnd_end(c, addr, flags & HMPCI_FAULT_WRITE),
 			 flags & HMPCI_FAULT_WRITE, flags & HMPCI_FAULT_EXCL);
 	ctx->stats.jobs_parked++;
 }
@@ -423,10 +553,11 @@ static void __hmirror_pci_park(struct hmirror_pci_slot *s,
 static bool __hmirror_pci_push(struct hmirror_pci_slot *s)
 {
 	struct hmirror_ctx *ctx = s->ctx;
+	struct hmirror_cmd *cmds;
 	struct hmirror_job *job;
 	struct hmpci_job *e;
 	bool pushed = false;
-	unsigned int i;
+	unsigned int i, k;
 
 	lockdep_assert_held(&ctx->pt_lock);
 	list_for_each_entry(job, &ctx->jobs, link) {
@@ -435,8 +566,14 @@ static bool __hmirror_pci_push(struct hmirror_pci_slot *s)
 		if (s->tail - s->done >= HMPCI_RING_SIZE)
 			break;
 		i = s->tail % HMPCI_RING_SIZE;
-		memcpy(page_address(s->cmd_pages[i]), job->cmds,
-		       job->nr_cmds * sizeof(struct hmirror_cmd));
+		cmds = page_address(s->cmd_pages[i]);
+		memcpy(cmds, job->cmds, job->nr_cmds * sizeof(*cmds));
+		for (k = 0; job->opmr && k < job->nr_cmds; k++) {
+			cmds[k].dst = hmirror_pci_opnd_addr(job, k, true,
+							    cmds[k].dst);
+			cmds[k].src = hmirror_pci_opnd_addr(job, k, false,
+							    cmds[k].src);
+		}
 		e = &s->ring[i];
 		e->fence = job->fence;
 		e->cmds = page_to_phys(s->cmd_pages[i]);
@@ -529,6 +666,9 @@ static void hmirror_pci_scan_slot(struct hmirror_pci *p,
 		/* Not the head: the host ended it before the device did. */
 		if (!head || head->fence != fence)
 			continue;
+		/* A NONE-class job in a revoked region's window. */
+		if (status == -EFAULT && hmirror_job_revoked(head))
+			status = -ECANCELED;
 		if (status == -EFAULT && ctx->preempt == HMIRROR_PREEMPT_NONE)
 			/* Invariant broken: tests look for this line (BUG:). */
 			dev_err_ratelimited(ctx->hdev->dev,
@@ -753,6 +893,7 @@ static void hmirror_pci_slot_start(struct hmirror_pci_slot *s)
 
 	s->tail = READ_ONCE(hw->ring_head);
 	s->done = s->tail;
+	s->pin_next = HMPCI_PIN_BASE;
 	s->fault_seen = READ_ONCE(hw->fault_seq);
 	s->inval_req = READ_ONCE(hw->inval_req);
 	s->resume_req = READ_ONCE(hw->resume_req);
@@ -957,6 +1098,8 @@ static const struct hmirror_backend_ops hmirror_pci_ops = {
 	.range_fini = hmirror_pci_range_fini,
 	.tlb_flush = hmirror_pci_tlb_flush,
 	.tlb_sync = hmirror_pci_tlb_sync,
+	.mr_map = hmirror_pci_mr_map,
+	.mr_unmap = hmirror_pci_mr_unmap,
 	.ctx_show = hmirror_pci_ctx_show,
 	.copy = hmirror_pci_copy,
 };

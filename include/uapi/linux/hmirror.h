@@ -438,7 +438,7 @@ struct hmirror_migrate {
  * @addr: start, any alignment; 0 for an implicit region
  * @len: bytes, at least 1; HMIRROR_MR_IMPLICIT_LEN for an implicit region
  * @mode: HMIRROR_MR_ODP or HMIRROR_MR_PINNED (-EOPNOTSUPP on an instance
- *	  whose backend has no pinned regions: "pci", for now)
+ *	  whose backend has no pinned regions; both backends have them)
  * @access: HMIRROR_ACCESS_* (at least one)
  * @key: in: 0 for a key chosen by the kernel, else the key wanted
  *	 (-EEXIST if taken); out: the region's key

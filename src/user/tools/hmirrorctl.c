@@ -742,6 +742,25 @@ static int ctx_table_print(const struct ctx_table *t)
 	return 0;
 }
 
+/*
+ * Instances there are: the module's nr_devices sw ones and the
+ * accelerators the PCI driver added, as their debugfs directories show
+ * (numbered from 0 up).
+ */
+static unsigned int device_count(void)
+{
+	char path[PATH_MAX];
+	unsigned int n = 0;
+	struct stat st;
+
+	for (;;) {
+		snprintf(path, sizeof(path), DEBUGFS_ROOT "/hmirror/hmirror%u", n);
+		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+			return n;
+		n++;
+	}
+}
+
 /* Device @index's (or, @all, every device's) debugfs table @file. */
 static int cmd_table(unsigned int index, int all, const char *file,
 		     const char *what)
@@ -759,15 +778,10 @@ static int cmd_table(unsigned int index, int all, const char *file,
 			"; as root: mount -t debugfs none " DEBUGFS_ROOT "\n");
 		return -ENOENT;
 	}
-	ret = read_param("nr_devices", &nr);
-	if (ret) {
-		fprintf(stderr, "hmirrorctl: " PARAM_DIR "/nr_devices: %s\n",
-			hmirror_strerror(ret));
-		return ret;
-	}
+	nr = device_count();
 	if (!all && index >= nr) {
-		fprintf(stderr, "hmirrorctl: no device %u: the module has %u (0 to %u)\n",
-			index, nr, nr - 1);
+		fprintf(stderr, "hmirrorctl: no device %u: there %s %u\n",
+			index, nr == 1 ? "is" : "are", nr);
 		return -ENOENT;
 	}
 	for (dev = all ? 0 : index; !ret && dev < (all ? nr : index + 1); dev++)

@@ -1237,50 +1237,30 @@ static void test_implicit_reclaim(void **state)
  * Tests of what the pci backend does not have yet: pinned regions (its
  * device reaches memory through the page table only) and device memory.
  */
-struct guard {
-	void (*fn)(void **state);
-	const char *why;
-};
-
-static void guarded(void **state)
-{
-	const struct guard *g = *state;
-
-	if (!strcmp(guest_backend(), "pci"))
-		guest_skip("%s", g->why);
-	g->fn(state);
-}
-
-#define PINNED_WHY "pinned regions: the pci backend has none yet (-EOPNOTSUPP)"
-#define DEVMEM_WHY "the pci backend has no device memory yet"
-#define ON_SW(f, why)							\
-	{ .name = #f, .test_func = guarded,				\
-	  .initial_state = &(struct guard){ f, why } }
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		ON_SW(test_reg_bad, PINNED_WHY),
+		cmocka_unit_test(test_reg_bad),
 		cmocka_unit_test(test_access),
 		cmocka_unit_test(test_odp_sparse),
-		ON_SW(test_pinned, PINNED_WHY),
-		ON_SW(test_pinned_thp_split, PINNED_WHY),
-		ON_SW(test_revoke_munmap, PINNED_WHY),
-		ON_SW(test_revoke_dontneed, PINNED_WHY),
-		ON_SW(test_revoke_mremap, PINNED_WHY),
-		ON_SW(test_revoke_pending_job, PINNED_WHY),
-		ON_SW(test_memlock, PINNED_WHY),
-		ON_SW(test_read_other_process, PINNED_WHY),
+		cmocka_unit_test(test_pinned),
+		cmocka_unit_test(test_pinned_thp_split),
+		cmocka_unit_test(test_revoke_munmap),
+		cmocka_unit_test(test_revoke_dontneed),
+		cmocka_unit_test(test_revoke_mremap),
+		cmocka_unit_test(test_revoke_pending_job),
+		cmocka_unit_test(test_memlock),
+		cmocka_unit_test(test_read_other_process),
 		cmocka_unit_test(test_legacy_stride),
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_prefetch_write),
 		cmocka_unit_test(test_prefetch_no_fault),
 		cmocka_unit_test(test_advise_async),
-		ON_SW(test_advise_migrate, DEVMEM_WHY),
-		ON_SW(test_foreign_pages, DEVMEM_WHY),
-		ON_SW(test_foreign_pull_runs, DEVMEM_WHY),
-		ON_SW(test_mr_list, DEVMEM_WHY),
-		ON_SW(test_implicit_reclaim, DEVMEM_WHY),
+		cmocka_unit_test(test_advise_migrate),
+		cmocka_unit_test(test_foreign_pages),
+		cmocka_unit_test(test_foreign_pull_runs),
+		cmocka_unit_test(test_mr_list),
+		cmocka_unit_test(test_implicit_reclaim),
 	};
 
 	guest_suite_setup();
