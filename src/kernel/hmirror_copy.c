@@ -47,10 +47,13 @@ static struct hmirror_device *hmirror_copy_engine(struct page *page)
 	return hdev->ops->copy ? hdev : NULL;
 }
 
-/* Where the CPU finds a page's data: a sw device page is its backing. */
+/*
+ * Where the CPU (or an engine) finds a page's data: a sw device page's is
+ * its backing page; any other page holds its own.
+ */
 static struct page *hmirror_copy_cpu_page(struct page *page)
 {
-	if (page && is_device_private_page(page))
+	if (page && hmirror_devmem_page_backed(page))
 		return hmirror_devmem_backing(page);
 	return page;
 }
@@ -147,13 +150,6 @@ static void hmirror_copy_slow(struct hmirror_copy *c, struct hmirror_device *de,
 	c->status = ret;
 }
 
-/* A sw device page: a device page the CPU reaches through its backing. */
-static bool hmirror_copy_backed(struct page *page)
-{
-	return page && is_device_private_page(page) &&
-	       !hmirror_copy_engine(page);
-}
-
 /*
  * The engine that takes @c in a batch call, or NULL if the CPU copies it
  * or it needs hmirror_copy_slow() (*@slow).
@@ -163,6 +159,7 @@ static struct hmirror_device *hmirror_copy_route(struct hmirror_copy *c,
 {
 	struct hmirror_device *de = hmirror_copy_engine(c->dst);
 	struct hmirror_device *se = hmirror_copy_engine(c->src);
+	struct page *page;
 
 	*slow = false;
 	if (!de && !se)
@@ -171,7 +168,8 @@ static struct hmirror_device *hmirror_copy_route(struct hmirror_copy *c,
 		*slow = true;
 		return NULL;
 	}
-	if (hmirror_copy_backed(de ? c->src : c->dst) && c->nr > 1) {
+	page = de ? c->src : c->dst;
+	if (page && hmirror_devmem_page_backed(page) && c->nr > 1) {
 		*slow = true;
 		return NULL;
 	}
@@ -213,10 +211,8 @@ void hmirror_copy_run(struct hmirror_copy_batch *b)
 			}
 		}
 		for (k = i; k < j; k++) {
-			if (hmirror_copy_backed(b->c[k].src))
-				b->c[k].src = hmirror_copy_cpu_page(b->c[k].src);
-			if (hmirror_copy_backed(b->c[k].dst))
-				b->c[k].dst = hmirror_copy_cpu_page(b->c[k].dst);
+			b->c[k].src = hmirror_copy_cpu_page(b->c[k].src);
+			b->c[k].dst = hmirror_copy_cpu_page(b->c[k].dst);
 		}
 		ret = e->ops->copy(e, &b->c[i], j - i);
 		for (k = i; ret && k < j; k++)
