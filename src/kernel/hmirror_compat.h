@@ -135,6 +135,20 @@ static inline struct dev_pagemap *page_pgmap(const struct page *page)
  * it could not lock, a tail page of a large folio). Kbuild defines
  * HMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE for the former.
  */
+/*
+ * Two-pass interval notifiers (7.3): invalidate_start() may hand back a
+ * struct mmu_interval_notifier_finish, whose invalidate_finish() runs once
+ * every notifier of the invalidation had its first pass. Kbuild defines
+ * HMIRROR_HAVE_INTERVAL_FINISH; without it the struct is only a place in
+ * struct hmirror_ctx, never handed to the core.
+ */
+#ifndef HMIRROR_HAVE_INTERVAL_FINISH
+#define HMIRROR_HAVE_INTERVAL_FINISH 0
+struct mmu_interval_notifier_finish {
+	struct mmu_interval_notifier *notifier;
+};
+#endif
+
 #ifdef HMIRROR_HAVE_MAKE_DEVICE_EXCLUSIVE
 #define hmirror_make_device_exclusive make_device_exclusive
 #else

@@ -415,6 +415,12 @@ enum hmirror_ctx_state {
  * @refused_at: when the oldest refusal still pending began
  * @inval_seq: the invalidation (core cur_seq) @inval_expires belongs to
  * @inval_expires: when the deadline of that invalidation passes
+ * @tlb_finish: the second pass of a blockable invalidation, which waits
+ *		for the device's TLB once for all the chunks the first pass
+ *		zapped; one invalidation at a time owns it (pt_lock)
+ * @tlb_finish_range: the invalidation that owns @tlb_finish, or NULL
+ * @tlb_finish_start: the range it zapped, for the escalation's message
+ * @tlb_finish_end: its end
  * @mrs: struct hmirror_mr by key; changed under @lock
  * @events: unread struct hmirror_event_node, under @pt_lock
  * @orphans: unread events that outlived their regions (kmalloc()ed)
@@ -465,6 +471,10 @@ struct hmirror_ctx {
 	ktime_t refused_at;
 	unsigned long inval_seq;
 	ktime_t inval_expires;
+	struct mmu_interval_notifier_finish tlb_finish;
+	const struct mmu_notifier_range *tlb_finish_range;
+	unsigned long tlb_finish_start;
+	unsigned long tlb_finish_end;
 
 	struct xarray mrs;
 	struct list_head events;

@@ -28,10 +28,14 @@
  * invalidation (the OOM reaper) needs.
  *
  * A device that caches translations itself (the PCI backend) is told to
- * drop what a zap cleared, and the callback returns only once it
+ * drop what a zap cleared, and the invalidation returns only once it
  * acknowledged that (tlb_sync): a non-blockable one spins for the
  * acknowledgment a little and returns false without it; a device that
  * does not answer within its bound is reset, and the context escalated.
+ * A blockable one waits in the second pass of the interval notifier
+ * (invalidate_finish, from 7.3), after every chunk it covers was zapped,
+ * so that a munmap of K chunks costs one TLB round trip, not K, as Xe
+ * pipelines its userptr TLB invalidations.
  *
  * One invalidation calls the callback of every chunk it covers in turn;
  * a context gets one deadline for all of them (keyed by the core's
@@ -316,9 +320,48 @@ bool hmirror_inval_tlb_sync(struct hmirror_ctx *ctx, unsigned long start,
 	return true;
 }
 
-static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
-				     const struct mmu_notifier_range *range,
-				     unsigned long cur_seq)
+/*
+ * The last step of a chunk's callback: the device's TLB must let go of
+ * what the zap cleared. A blockable invalidation leaves that wait to its
+ * second pass, once for all the chunks of the context it covers, since one
+ * TLB round trip costs more than a chunk's zap: the first chunk claims
+ * ctx->tlb_finish, the others of the same invalidation find it theirs.
+ * The acknowledgment the second pass waits for is of the newest request,
+ * so it covers every zap before it. An invalidation that finds the second
+ * pass taken by another one running at the same time waits here.
+ */
+static bool hmirror_inval_tlb_defer(struct hmirror_ctx *ctx,
+				    const struct mmu_notifier_range *range,
+				    unsigned long start, unsigned long end,
+				    struct mmu_interval_notifier_finish **finish)
+{
+	bool blockable = mmu_notifier_range_blockable(range);
+
+	if (!ctx->hdev->ops->tlb_sync)
+		return true;
+	if (finish && blockable) {
+		spin_lock(&ctx->pt_lock);
+		if (!ctx->tlb_finish_range) {
+			ctx->tlb_finish_range = range;
+			ctx->tlb_finish_start = start;
+			ctx->tlb_finish_end = end;
+			*finish = &ctx->tlb_finish;
+		}
+		if (ctx->tlb_finish_range == range) {
+			ctx->tlb_finish_start = min(start, ctx->tlb_finish_start);
+			ctx->tlb_finish_end = max(end, ctx->tlb_finish_end);
+			spin_unlock(&ctx->pt_lock);
+			return true;
+		}
+		spin_unlock(&ctx->pt_lock);
+	}
+	return hmirror_inval_tlb_sync(ctx, start, end, blockable);
+}
+
+static bool __hmirror_range_invalidate(struct mmu_interval_notifier *mni,
+				       const struct mmu_notifier_range *range,
+				       unsigned long cur_seq,
+				       struct mmu_interval_notifier_finish **finish)
 {
 	struct hmirror_range *r = container_of(mni, struct hmirror_range,
 					       notifier);
@@ -373,7 +416,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 					   HMIRROR_RECLAIM_DELAY);
 		}
 		spin_unlock(&ctx->pt_lock);
-		synced = hmirror_inval_tlb_sync(ctx, start, end, blockable);
+		synced = hmirror_inval_tlb_defer(ctx, range, start, end, finish);
 		trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, 0,
 					     synced, false);
 		return synced;
@@ -401,15 +444,56 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 	spin_lock(&ctx->pt_lock);
 	hmirror_pt_zap(r, start, end);
 	spin_unlock(&ctx->pt_lock);
-	hmirror_inval_tlb_sync(ctx, start, end, true);
+	hmirror_inval_tlb_defer(ctx, range, start, end, finish);
 	trace_hmirror_invalidate_end(ctx->hdev->index, ctx->id, us, true,
 				     escalated);
 	return true;
 }
 
+#if HMIRROR_HAVE_INTERVAL_FINISH
+static bool
+hmirror_range_invalidate_start(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq,
+			       struct mmu_interval_notifier_finish **finish)
+{
+	return __hmirror_range_invalidate(mni, range, cur_seq, finish);
+}
+
+/* The second pass: one TLB wait for every chunk the first pass zapped. */
+static void
+hmirror_range_invalidate_finish(struct mmu_interval_notifier_finish *finish)
+{
+	struct hmirror_ctx *ctx = container_of(finish, struct hmirror_ctx,
+					       tlb_finish);
+	unsigned long start, end;
+
+	spin_lock(&ctx->pt_lock);
+	start = ctx->tlb_finish_start;
+	end = ctx->tlb_finish_end;
+	spin_unlock(&ctx->pt_lock);
+	hmirror_inval_tlb_sync(ctx, start, end, true);
+	spin_lock(&ctx->pt_lock);
+	ctx->tlb_finish_range = NULL;
+	spin_unlock(&ctx->pt_lock);
+}
+
+const struct mmu_interval_notifier_ops hmirror_range_ops = {
+	.invalidate_start = hmirror_range_invalidate_start,
+	.invalidate_finish = hmirror_range_invalidate_finish,
+};
+#else
+static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
+				     const struct mmu_notifier_range *range,
+				     unsigned long cur_seq)
+{
+	return __hmirror_range_invalidate(mni, range, cur_seq, NULL);
+}
+
 const struct mmu_interval_notifier_ops hmirror_range_ops = {
 	.invalidate = hmirror_range_invalidate,
 };
+#endif
 
 /**
  * hmirror_deadline_timer_fn() - a refused invalidation's deadline passed
