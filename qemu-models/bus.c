@@ -2,9 +2,10 @@
 /*
  * The bus: every access the device makes to guest RAM or to its own VRAM
  * goes through bus_access(), which is where a PCI bridge would stop it.
- * Guest RAM is QEMU's memory-backend-file, mapped shared: the pc machine
- * puts [0, lowmem) of it at guest physical address 0 and the rest at
- * 4 GiB, so those two windows are all the DMA addresses there are.
+ * Guest RAM is QEMU's memory-backend-file (one per NUMA node, end to end),
+ * mapped shared: the pc machine puts [0, lowmem) of it at guest physical
+ * address 0 and the rest at 4 GiB, so those two windows are all the DMA
+ * addresses there are.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,38 +18,78 @@
 #include "model.h"
 
 /*
- * Maps the RAM file, creating or growing it to ram_size if needed: QEMU
- * creates memory backends after chardevs, so the model may be first, and
- * QEMU uses a file of the right size as it finds it.
+ * Maps the RAM files end to end, as QEMU lays out the memory backends of
+ * its NUMA nodes: every file but the last must have its size already; the
+ * last is created or grown to what is left of ram_size, since QEMU creates
+ * memory backends after chardevs, so the model may be first, and QEMU uses
+ * a file of the right size as it finds it.
  */
-int bus_map_ram(struct model *m)
+static int bus_map_file(struct model *m, unsigned int i, uint64_t off,
+			uint64_t *size)
 {
+	const char *path = m->ram_path[i];
+	bool last = i == m->nr_ram - 1;
 	struct stat st;
 	void *p;
 	int fd;
 
-	fd = open(m->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | (last ? O_CREAT : 0) | O_CLOEXEC, 0600);
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "hmirror-model: %s: %s\n", m->ram_path,
-			strerror(errno));
-		return -1;
+		fprintf(stderr, "hmirror-model: %s: %s\n", path, strerror(errno));
+		goto fail;
 	}
-	if ((uint64_t)st.st_size < m->ram_size &&
-	    ftruncate(fd, (off_t)m->ram_size) < 0) {
-		fprintf(stderr, "hmirror-model: growing %s: %s\n", m->ram_path,
-			strerror(errno));
-		close(fd);
-		return -1;
+	*size = last ? m->ram_size - off : (uint64_t)st.st_size;
+	if (!*size || *size % PAGE_SZ || *size > m->ram_size - off) {
+		fprintf(stderr,
+			"hmirror-model: %s: %llu bytes at %llu do not fit in --ram-size\n",
+			path, (unsigned long long)*size,
+			(unsigned long long)off);
+		goto fail;
 	}
-	p = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
+	if ((uint64_t)st.st_size < *size &&
+	    ftruncate(fd, (off_t)*size) < 0) {
+		fprintf(stderr, "hmirror-model: growing %s: %s\n", path,
+			strerror(errno));
+		goto fail;
+	}
+	p = mmap(m->ram + off, *size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "hmirror-model: mmap %s: %s\n", m->ram_path,
+		fprintf(stderr, "hmirror-model: mmap %s: %s\n", path,
 			strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int bus_map_ram(struct model *m)
+{
+	uint64_t off = 0, size;
+	unsigned int i;
+	void *p;
+
+	/* One reservation, so that guest RAM is one range of the model's. */
+	p = mmap(NULL, m->ram_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		 MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "hmirror-model: reserving %llu bytes: %s\n",
+			(unsigned long long)m->ram_size, strerror(errno));
 		return -1;
 	}
 	m->ram = p;
+	for (i = 0; i < m->nr_ram; i++, off += size)
+		if (bus_map_file(m, i, off, &size))
+			goto fail;
 	return 0;
+fail:
+	munmap(m->ram, m->ram_size);
+	m->ram = NULL;
+	return -1;
 }
 
 bool bus_master(struct model *m)

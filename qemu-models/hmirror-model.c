@@ -4,7 +4,8 @@
  * QEMU's ivshmem-doorbell device. src/kernel/hmirror_pci_hw.h is its data
  * sheet; README.md beside this file says how to run it.
  *
- *   hmirror-model --socket PATH --ram FILE --ram-size BYTES --lowmem BYTES
+ *   hmirror-model --socket PATH --ram FILE [--ram FILE...] --ram-size BYTES
+ *                 --lowmem BYTES
  *                 [--vram-mb N] [--slots N] [--control PATH] [--vectors N]
  *
  * It is the ivshmem server QEMU's chardev connects to
@@ -57,10 +58,11 @@ static void __attribute__((noreturn)) usage(const char *why)
 	if (why)
 		fprintf(stderr, "hmirror-model: %s\n", why);
 	fprintf(stderr,
-		"usage: hmirror-model --socket PATH --ram FILE --ram-size BYTES --lowmem BYTES\n"
-		"                     [--vram-mb N (256)] [--slots N (64)] [--control PATH]\n"
-		"                     [--vectors N (1)]\n"
-		"BYTES may end in K, M or G (powers of 1024).\n");
+		"usage: hmirror-model --socket PATH --ram FILE [--ram FILE...] --ram-size BYTES\n"
+		"                     --lowmem BYTES [--vram-mb N (256)] [--slots N (64)]\n"
+		"                     [--control PATH] [--vectors N (1)]\n"
+		"BYTES may end in K, M or G (powers of 1024). Several --ram files are\n"
+		"NUMA nodes' memory, end to end; all but the last have their size already.\n");
 	exit(2);
 }
 
@@ -128,7 +130,9 @@ static void parse_args(struct model *m, int argc, char **argv)
 			m->socket_path = optarg;
 			break;
 		case 'r':
-			m->ram_path = optarg;
+			if (m->nr_ram == MAX_RAM_FILES)
+				usage("too many --ram files");
+			m->ram_path[m->nr_ram++] = optarg;
 			break;
 		case 'z':
 			m->ram_size = parse_size("ram-size", optarg);
@@ -160,7 +164,7 @@ static void parse_args(struct model *m, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage("unexpected argument");
-	if (!m->socket_path || !m->ram_path || !have_size || !have_low)
+	if (!m->socket_path || !m->nr_ram || !have_size || !have_low)
 		usage("--socket, --ram, --ram-size and --lowmem are required");
 	if (!m->ram_size || m->ram_size % PAGE_SZ || m->lowmem % PAGE_SZ)
 		usage("--ram-size and --lowmem must be multiples of 4 KiB, the size not 0");

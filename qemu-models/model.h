@@ -36,6 +36,8 @@
 
 #define TLB_ENTRIES		64
 #define MAX_VECTORS		64
+/* NUMA nodes' memory backends, end to end in guest RAM (one per node). */
+#define MAX_RAM_FILES		8
 #define MAX_CONTROL_CLIENTS	8
 
 /* The guest CPU writes these fields concurrently: always through these. */
@@ -137,7 +139,8 @@ struct model {
 	/* Configuration. */
 	const char *socket_path;
 	const char *control_path;
-	const char *ram_path;
+	const char *ram_path[MAX_RAM_FILES];
+	unsigned int nr_ram;
 	uint64_t ram_size;
 	uint64_t lowmem;
 	uint64_t vram_size;
