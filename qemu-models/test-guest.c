@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,7 +88,8 @@ int unix_connect(const char *path)
 	return -1;
 }
 
-pid_t spawn(struct guest *g, const char *const *argv)
+/* The model with @argv; its stderr @err_fd's, unless that is -1. */
+pid_t spawn(struct guest *g, const char *const *argv, int err_fd)
 {
 	pid_t pid = fork();
 
@@ -95,8 +97,70 @@ pid_t spawn(struct guest *g, const char *const *argv)
 		return pid;
 	/* The model must not outlive a test that dies. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)
+		_exit(126);
 	execv(g->model_bin, (char *const *)argv);
 	_exit(127);
+}
+
+/* @pid's wait status once it ends; -1 if not within WAIT_MS: killed. */
+int wait_exit(pid_t pid)
+{
+	uint64_t t0 = now_ns();
+	int status;
+
+	if (pid <= 0)
+		return -1;
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		if (ms_since(t0) >= WAIT_MS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+		usleep(1000);
+	}
+	return status;
+}
+
+/* The guest's sockets and RAM files in g->dir, named after @prefix. */
+void guest_paths(struct guest *g, const char *prefix)
+{
+	snprintf(g->sock, sizeof(g->sock), "%.60s/%.8sqemu.sock", g->dir,
+		 prefix);
+	snprintf(g->ctl, sizeof(g->ctl), "%.60s/%.8scontrol.sock", g->dir,
+		 prefix);
+	snprintf(g->ram_path, sizeof(g->ram_path), "%.60s/%.8sram", g->dir,
+		 prefix);
+	snprintf(g->ram1_path, sizeof(g->ram1_path), "%.60s/%.8sram1", g->dir,
+		 prefix);
+}
+
+/*
+ * Guest RAM as the model maps it: the first file from 0, and with
+ * ram_split the second one over the rest from there, left empty for the
+ * model to grow (QEMU may create it after the model).
+ */
+static int map_ram(struct guest *g)
+{
+	uint64_t size0 = g->ram_split ? g->ram_split : RAM_SIZE;
+	void *p;
+	int fd;
+
+	fd = open(g->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size0) < 0)
+		return fail(g, "ram file: %s", strerror(errno));
+	g->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	CHECK(g, g->ram != MAP_FAILED, "mmap ram: %s", strerror(errno));
+	if (!g->ram_split)
+		return 0;
+	fd = open(g->ram1_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(g, fd >= 0, "second ram file: %s", strerror(errno));
+	p = mmap(g->ram + g->ram_split, RAM_SIZE - g->ram_split,
+		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	close(fd);
+	CHECK(g, p != MAP_FAILED, "mmap second ram file: %s", strerror(errno));
+	return 0;
 }
 
 int start_model(struct guest *g)
@@ -104,19 +168,23 @@ int start_model(struct guest *g)
 	const char *argv[] = {
 		g->model_bin, "--socket", g->sock, "--ram", g->ram_path,
 		"--ram-size", "64M", "--lowmem", "32M", "--vram-mb", "8",
-		"--slots", "8", "--control", g->ctl, "--vectors", "2", NULL,
+		"--slots", "8", "--control", g->ctl, "--vectors", "2",
+		"--ram", g->ram1_path, NULL,
 	};
 	struct stat st;
 	unsigned int i;
-	int fd;
 
-	fd = open(g->ram_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || ftruncate(fd, RAM_SIZE) < 0)
-		return fail(g, "ram file: %s", strerror(errno));
-	g->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	CHECK(g, g->ram != MAP_FAILED, "mmap ram: %s", strerror(errno));
-	g->pid = spawn(g, argv);
+	/* Nothing yet for stop_model() to close. */
+	g->pid = -1;
+	g->sock_fd = -1;
+	g->ctl_fd = -1;
+	g->shm_fd = -1;
+	for (i = 0; i < ARRAY_SIZE(g->hs); i++)
+		g->hs[i].fd = -1;
+	if (!g->ram_split)
+		argv[ARRAY_SIZE(argv) - 3] = NULL;
+	TRY(map_ram(g));
+	g->pid = spawn(g, argv, -1);
 	g->sock_fd = unix_connect(g->sock);
 	CHECK(g, g->sock_fd >= 0, "cannot connect to %s", g->sock);
 	for (i = 0; i < ARRAY_SIZE(g->hs); i++)
@@ -136,6 +204,36 @@ int start_model(struct guest *g)
 	g->low_next = 1 * MiB;
 	g->high_next = HIGHMEM_BASE;
 	return 0;
+}
+
+/*
+ * QEMU goes away: the model's wait status (wait_exit()). What the guest
+ * has of it goes too, mappings, descriptors and files: after
+ * start_model(), whether that succeeded or not.
+ */
+int stop_model(struct guest *g)
+{
+	unsigned int i;
+	int status;
+
+	if (g->sock_fd >= 0)
+		close(g->sock_fd);
+	status = wait_exit(g->pid);
+	for (i = 0; i < ARRAY_SIZE(g->hs); i++)
+		if (g->hs[i].fd >= 0)
+			close(g->hs[i].fd);
+	if (g->ctl_fd >= 0)
+		close(g->ctl_fd);
+	if (g->shm && g->shm != MAP_FAILED)
+		munmap(g->shm, g->shm_size);
+	if (g->ram && g->ram != MAP_FAILED)
+		munmap(g->ram, RAM_SIZE);
+	unlink(g->ram_path);
+	if (g->ram_split)
+		unlink(g->ram1_path);
+	unlink(g->sock);
+	unlink(g->ctl);
+	return status;
 }
 
 static int doorbell_fd(struct guest *g, unsigned int v)

@@ -40,7 +40,8 @@ struct hs_msg {
 
 struct guest {
 	const char *model_bin;
-	char dir[64], sock[96], ctl[96], ram_path[96];
+	char dir[64], sock[96], ctl[96], ram_path[96], ram1_path[96];
+	uint64_t ram_split;	/* two RAM files: where the second starts; 0: one */
 	pid_t pid;
 	int sock_fd, ctl_fd;
 	struct hs_msg hs[3 + 2 * NVEC];
@@ -102,8 +103,11 @@ int fail(struct guest *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 uint64_t ms_since(uint64_t t0);
 int unix_connect(const char *path);
-pid_t spawn(struct guest *g, const char *const *argv);
+pid_t spawn(struct guest *g, const char *const *argv, int err_fd);
+int wait_exit(pid_t pid);
+void guest_paths(struct guest *g, const char *prefix);
 int start_model(struct guest *g);
+int stop_model(struct guest *g);
 void doorbell(struct guest *g, unsigned int v);
 uint64_t wait_irq(struct guest *g, int ms);
 int control(struct guest *g, const char *cmd, char *reply, size_t size);

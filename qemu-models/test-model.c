@@ -15,11 +15,13 @@
  * every test passed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1459,6 +1461,43 @@ static int t_control_errors(struct guest *g)
 	return 0;
 }
 
+static bool exited(int status, int code)
+{
+	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+/* QEMU goes away: the model must exit 0. */
+static int disconnect(struct guest *g)
+{
+	int status = stop_model(g);
+
+	CHECK(g, exited(status, 0), "model status %#x after QEMU left", status);
+	return 0;
+}
+
+/*
+ * Run a model that must end at once (wait_exit()): its wait status; what
+ * it wrote on stderr, kept off the log, in @err.
+ */
+static int model_run(struct guest *g, const char *const *argv, char *err,
+		     size_t size)
+{
+	char path[128];
+	int fd, status;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%.60s/stderr", g->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	status = wait_exit(spawn(g, argv, fd));
+	n = pread(fd, err, size - 1, 0);
+	err[n > 0 ? n : 0] = 0;
+	close(fd);
+	unlink(path);
+	return status;
+}
+
 /* The model refuses bad arguments with exit status 2. */
 static int t_bad_args(struct guest *g)
 {
@@ -1471,26 +1510,181 @@ static int t_bad_args(struct guest *g)
 		{ "m", "--socket", "s", "--ram", "r", "--ram-size", "0",
 		  "--lowmem", "0" },
 	};
+	char err[1024];
 	unsigned int i;
 	int status;
-	pid_t pid;
 
 	for (i = 0; i < ARRAY_SIZE(argvs); i++) {
 		const char *argv[11] = { 0 };
 
 		memcpy(argv, argvs[i], sizeof(argvs[i]));
-		pid = fork();
-		if (!pid) {
-			/* Its usage message is expected: keep it off the log. */
-			if (!freopen("/dev/null", "w", stderr))
-				_exit(126);
-			execv(g->model_bin, (char *const *)argv);
-			_exit(127);
-		}
-		CHECK(g, waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-			 WEXITSTATUS(status) == 2,
+		status = model_run(g, argv, err, sizeof(err));
+		CHECK(g, exited(status, 2),
 		      "bad arguments #%u: status %#x, expected exit 2", i, status);
 	}
+	return 0;
+}
+
+/* A first RAM file the model must refuse, and what it must say. */
+struct bad_ram {
+	const char *what;
+	int64_t size0;		/* the first file's size; -1: no such file */
+	bool last;		/* the message names the last file */
+	const char *why;
+};
+
+/*
+ * The model refuses the RAM files: it names the file, exits 1, and
+ * serves nothing (no socket); the last file is not grown.
+ */
+static int ram_refused(struct guest *g, struct guest *n,
+		       const char *const *argv, const struct bad_ram *b)
+{
+	char err[1024], want[256];
+	struct stat st;
+	int fd, status;
+
+	if (b->size0 >= 0) {
+		fd = open(n->ram_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			  0600);
+		CHECK(g, fd >= 0, "%s: %s", n->ram_path, strerror(errno));
+		status = ftruncate(fd, (off_t)b->size0);
+		close(fd);
+		CHECK(g, !status, "%s: %s", n->ram_path, strerror(errno));
+	}
+	status = model_run(g, argv, err, sizeof(err));
+	CHECK(g, exited(status, 1),
+	      "a first RAM file %s: status %#x, expected exit 1", b->what,
+	      status);
+	snprintf(want, sizeof(want), "hmirror-model: %s: %s\n",
+		 b->last ? n->ram1_path : n->ram_path, b->why);
+	CHECK(g, !strcmp(err, want), "a first RAM file %s: said '%s'", b->what,
+	      err);
+	CHECK(g, stat(n->sock, &st) && errno == ENOENT,
+	      "a first RAM file %s: the model listened", b->what);
+	CHECK(g, stat(n->ram1_path, &st) || !st.st_size,
+	      "a first RAM file %s: the last one grown", b->what);
+	return 0;
+}
+
+static int t_bad_ram_files(struct guest *g)
+{
+	static const struct bad_ram bad[] = {
+		{ "of 0 bytes", 0, false,
+		  "0 bytes at 0 do not fit in --ram-size" },
+		{ "larger than --ram-size", 65 * MiB, false,
+		  "68157440 bytes at 0 do not fit in --ram-size" },
+		{ "of no whole pages", 40 * MiB + 100, false,
+		  "41943140 bytes at 0 do not fit in --ram-size" },
+		{ "of all --ram-size", 64 * MiB, true,
+		  "0 bytes at 67108864 do not fit in --ram-size" },
+		{ "missing", -1, false, "No such file or directory" },
+	};
+	struct guest n = { 0 };
+	const char *const argv[] = {
+		g->model_bin, "--socket", n.sock, "--ram", n.ram_path,
+		"--ram", n.ram1_path, "--ram-size", "64M", "--lowmem", "32M",
+		NULL,
+	};
+	unsigned int i;
+	int ret = 0;
+
+	memcpy(n.dir, g->dir, sizeof(n.dir));
+	guest_paths(&n, "bad-");
+	for (i = 0; i < ARRAY_SIZE(bad) && !ret; i++) {
+		ret = ram_refused(g, &n, argv, &bad[i]);
+		unlink(n.ram_path);
+		unlink(n.ram1_path);
+		unlink(n.sock);
+	}
+	return ret;
+}
+
+#define NODE0_SIZE	(40 * MiB)	/* so node 1 starts at 4 GiB + 8 MiB */
+
+/* @len bytes at @off of the file itself, not through a mapping of it. */
+static int file_io(struct guest *g, const char *path, bool write,
+		   uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	ssize_t done = -1;
+
+	if (fd >= 0) {
+		done = write ? pwrite(fd, buf, len, (off_t)off) :
+			       pread(fd, buf, len, (off_t)off);
+		close(fd);
+	}
+	CHECK(g, done == (ssize_t)len, "%s: %zd of %zu bytes at %llu", path,
+	      done, len, (unsigned long long)off);
+	return 0;
+}
+
+/*
+ * Two NUMA nodes' RAM files, end to end: a COPY from the first file to
+ * pages across the boundary, another from a page written into the second
+ * file itself. Each file holds the bytes at its own offsets, so a model
+ * that mapped the second one anywhere else fails here.
+ */
+static int two_ram_files(struct guest *n)
+{
+	const uint64_t bound = HIGHMEM_BASE + NODE0_SIZE - LOWMEM;
+	const uint64_t len = 3 * PAGE_SZ + 123, lead = 2 * PAGE_SZ - 100;
+	uint8_t buf[2 * PAGE_SZ], page[PAGE_SZ], *s, *e, *f;
+	struct hmirror_cmd cmds[2];
+	struct stat st;
+	struct ctx c;
+	uint64_t off;
+
+	TRY(start_model(n));
+	CHECK(n, !stat(n->ram1_path, &st) && st.st_size == RAM_SIZE - NODE0_SIZE,
+	      "the last RAM file not grown to %llu bytes",
+	      (unsigned long long)(RAM_SIZE - NODE0_SIZE));
+	STORE_REL(&n->regs->control, HMPCI_CTL_ENABLE | HMPCI_CTL_BUS_MASTER);
+	TRY(ctx_new(n, &c, 0, HMPCI_PREEMPT_NONE, true));
+	s = map_buf(n, &c, VA0, 4 * PAGE_SZ, V);
+	e = map_buf(n, &c, VA0 + 8 * PAGE_SZ, PAGE_SZ, V | W);
+	pattern(s, 4 * PAGE_SZ, 13);
+	/* Four pages across the boundary, two in each file, then one more. */
+	CHECK(n, n->high_next <= bound - 2 * PAGE_SZ, "the first file used up");
+	n->high_next = bound - 2 * PAGE_SZ;
+	map_buf(n, &c, VA0 + 16 * PAGE_SZ, 4 * PAGE_SZ, V | W);
+	f = map_buf(n, &c, VA0 + 24 * PAGE_SZ, PAGE_SZ, V);
+	off = f - n->ram - NODE0_SIZE;
+	pattern(page, PAGE_SZ, 14);
+	TRY(file_io(n, n->ram1_path, true, off, page, PAGE_SZ));
+	cmds[0] = COPY(VA0 + 16 * PAGE_SZ + 100, VA0 + 77, len);
+	cmds[1] = COPY(VA0 + 8 * PAGE_SZ, VA0 + 24 * PAGE_SZ, PAGE_SZ);
+	TRY(run_ok(n, &c, cmds, 2));
+
+	TRY(file_io(n, n->ram_path, false, NODE0_SIZE - 2 * PAGE_SZ, buf,
+		    sizeof(buf)));
+	CHECK(n, all_bytes(buf, 100, 0) && !memcmp(buf + 100, s + 77, lead),
+	      "the COPY's first part is not at the first file's end");
+	TRY(file_io(n, n->ram1_path, false, 0, buf, sizeof(buf)));
+	CHECK(n, !memcmp(buf, s + 77 + lead, len - lead),
+	      "the COPY's rest is not at the last file's start");
+	CHECK(n, all_bytes(buf + len - lead, sizeof(buf) - (len - lead), 0),
+	      "the COPY wrote past its end in the last file");
+	TRY(file_io(n, n->ram_path, false, e - n->ram, buf, PAGE_SZ));
+	CHECK(n, !memcmp(buf, page, PAGE_SZ),
+	      "a page of the last file, at %llu, copied wrong",
+	      (unsigned long long)off);
+	return 0;
+}
+
+/* A model of its own, with two RAM files; stopped whatever happens. */
+static int t_two_ram_files(struct guest *g)
+{
+	struct guest n = { .model_bin = g->model_bin, .ram_split = NODE0_SIZE };
+
+	memcpy(n.dir, g->dir, sizeof(n.dir));
+	guest_paths(&n, "numa-");
+	if (two_ram_files(&n)) {
+		stop_model(&n);
+		return fail(g, "%s", n.why);
+	}
+	if (disconnect(&n))
+		return fail(g, "%s", n.why);
 	return 0;
 }
 
@@ -1507,7 +1701,7 @@ static int t_sigterm(struct guest *g)
 
 	snprintf(sock, sizeof(sock), "%.60s/term.sock", g->dir);
 	snprintf(ram, sizeof(ram), "%.60s/term.ram", g->dir);
-	pid = spawn(g, argv);
+	pid = spawn(g, argv, -1);
 	fd = unix_connect(sock);
 	CHECK(g, fd >= 0, "second model never listened");
 	close(fd);
@@ -1574,6 +1768,8 @@ static const struct test {
 	{ "copy-engine-budget", t_ce_budget },
 	{ "control-errors", t_control_errors },
 	{ "bad-arguments", t_bad_args },
+	{ "bad-ram-files", t_bad_ram_files },
+	{ "two-ram-files", t_two_ram_files },
 	{ "sigterm", t_sigterm },
 };
 
@@ -1585,20 +1781,6 @@ static void timeout(int sig)
 	if (write(1, msg, sizeof(msg) - 1) < 0)
 		_exit(1);
 	_exit(1);
-}
-
-/* QEMU goes away: the model must exit 0. */
-static int disconnect(struct guest *g)
-{
-	int status = -1;
-	uint64_t t0 = now_ns();
-
-	close(g->sock_fd);
-	while (ms_since(t0) < WAIT_MS && waitpid(g->pid, &status, WNOHANG) != g->pid)
-		usleep(1000);
-	CHECK(g, WIFEXITED(status) && !WEXITSTATUS(status),
-	      "model status %#x after QEMU left", status);
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -1625,9 +1807,7 @@ int main(int argc, char **argv)
 	snprintf(g->dir, sizeof(g->dir), "/tmp/test-model.XXXXXX");
 	if (!mkdtemp(g->dir))
 		return 2;
-	snprintf(g->sock, sizeof(g->sock), "%.60s/qemu.sock", g->dir);
-	snprintf(g->ctl, sizeof(g->ctl), "%.60s/control.sock", g->dir);
-	snprintf(g->ram_path, sizeof(g->ram_path), "%.60s/ram", g->dir);
+	guest_paths(g, "");
 	if (start_model(g)) {
 		printf("FAIL start: %s\n0 passed, 1 failed\n", g->why);
 		return 1;
@@ -1655,9 +1835,6 @@ int main(int argc, char **argv)
 		printf("PASS disconnect\n");
 		pass++;
 	}
-	unlink(g->ram_path);
-	unlink(g->sock);
-	unlink(g->ctl);
 	snprintf(bin, sizeof(bin), "%.60s/term.ram", g->dir);
 	unlink(bin);
 	rmdir(g->dir);
