@@ -195,7 +195,7 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 
 	if (copy_from_user(&info, uarg, sizeof(info)))
 		return -EFAULT;
-	if (info.pad || info.pad2 || info.vram_kind || info.reserved)
+	if (info.pad || info.max_contexts || info.vram_kind || info.reserved)
 		return -EINVAL;
 
 	memset(&info, 0, sizeof(info));
@@ -204,6 +204,7 @@ static int hmirror_ioc_get_info(struct hmirror_ctx *ctx, void __user *uarg)
 	info.nr_devices = hmirror_device_count();
 	strscpy(info.backend, ctx->hdev->ops->name, sizeof(info.backend));
 	info.max_cmds = HMIRROR_MAX_CMDS;
+	info.max_contexts = ctx->hdev->max_ctxs;
 	info.max_job_bytes = HMIRROR_MAX_JOB_BYTES;
 	if (ctx->hdev->devmem) {
 		info.vram_bytes = (u64)ctx->hdev->devmem->nr_blocks *

@@ -112,6 +112,10 @@ struct hmirror_range;
  *	  @copy has device memory of its own (VRAM); one without has its
  *	  device memory backed by system pages the CPU copies (see
  *	  hmirror_devmem.c)
+ * @vram_map: with @copy: the kernel address of a page of the device's
+ *	      memory, through the BAR, for the CPU reading or writing it in
+ *	      the device's stead (hmirror_ctx_access()); a vmalloc-space
+ *	      address, mapped for the device's life (must not sleep)
  *
  * The mirror calls @kick, @range_update and @tlb_flush with the context's
  * pt_lock held; they must not sleep. A backend whose device reads the
@@ -138,6 +142,7 @@ struct hmirror_backend_ops {
 	void (*ctx_show)(struct hmirror_ctx *ctx, struct seq_file *m);
 	int (*copy)(struct hmirror_device *hdev, struct hmirror_copy *c,
 		    unsigned int n);
+	void *(*vram_map)(struct hmirror_device *hdev, struct page *page);
 };
 
 /**
@@ -261,6 +266,8 @@ enum hmirror_fault_site {
  * @ops: the backend driving this instance (set before registering)
  * @parent: the hardware device behind it, or NULL (sw backend)
  * @vram_mb: device memory it gets, in MiB (set before registering)
+ * @max_ctxs: contexts it can have open at once, 0 for no limit (set
+ *	      before registering)
  * @debugfs: this instance's debugfs directory
  * @ctxs_lock: protects @ctxs; taken before a context's pt_lock
  * @ctxs: every context of the device (for debugfs)
@@ -283,6 +290,7 @@ struct hmirror_device {
 	const struct hmirror_backend_ops *ops;
 	struct device *parent;
 	unsigned int vram_mb;
+	unsigned int max_ctxs;
 	struct dentry *debugfs;
 	struct mutex ctxs_lock;	/* ctxs */
 	struct list_head ctxs;

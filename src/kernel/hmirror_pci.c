@@ -160,6 +160,7 @@ struct hmirror_pci_slot {
  * @reset_lock: serialises whole-device resets
  * @dead: bus mastering is off for good: nothing runs, nothing is waited for
  * @vram: the device's VRAM in BAR2, for the CPU's copies of a dead device
+ * @vram_size: its size
  * @devpriv_base: physical address of device-private page 0 (the window)
  * @copy_lock: serialises use of the copy engine's ring
  * @copy_page: the copy engine's ring
@@ -180,6 +181,7 @@ struct hmirror_pci {
 	struct mutex reset_lock;	/* device reset */
 	bool dead;
 	void *vram;
+	u64 vram_size;
 	u64 devpriv_base;
 	struct mutex copy_lock;		/* copy ring */
 	struct page *copy_page;
@@ -960,6 +962,16 @@ static void *hmirror_pci_cpu_map(struct hmirror_pci *p, struct page *page)
 	return kmap_local_page(page);
 }
 
+static void *hmirror_pci_vram_map(struct hmirror_device *hdev,
+				  struct page *page)
+{
+	void *addr = hmirror_pci_cpu_map(hmirror_pci_of(hdev), page);
+
+	/* hmirror_pt_unmap() tells it from a kmap_local one by that. */
+	WARN_ON_ONCE(!is_vmalloc_addr(addr));
+	return addr;
+}
+
 static void hmirror_pci_cpu_unmap(struct page *page, void *addr)
 {
 	if (!is_device_private_page(page))
@@ -1102,28 +1114,37 @@ static const struct hmirror_backend_ops hmirror_pci_ops = {
 	.mr_unmap = hmirror_pci_mr_unmap,
 	.ctx_show = hmirror_pci_ctx_show,
 	.copy = hmirror_pci_copy,
+	.vram_map = hmirror_pci_vram_map,
 };
 
-/* BAR2 holds our registers, not some other use of ivshmem. */
-static int hmirror_pci_check(struct pci_dev *pdev, struct hmpci_regs *regs,
-			     resource_size_t len)
+/*
+ * BAR2 holds our registers, not some other use of ivshmem. The layout is
+ * read once, checked, and kept: the device could change its registers
+ * afterwards, and nothing may then be sized by what it says.
+ */
+static int hmirror_pci_check(struct hmirror_pci *p, resource_size_t len)
 {
+	struct hmpci_regs *regs = p->regs;
 	u32 slots = READ_ONCE(regs->nr_slots);
 	u64 vram = READ_ONCE(regs->vram_offset);
+	u64 size = READ_ONCE(regs->vram_size);
 
 	if (READ_ONCE(regs->magic) != HMPCI_MAGIC) {
-		dev_info(&pdev->dev, "ivshmem without the hmirror signature: not ours\n");
+		dev_info(&p->pdev->dev, "ivshmem without the hmirror signature: not ours\n");
 		return -ENODEV;
 	}
 	if (READ_ONCE(regs->version) != HMPCI_VERSION || !slots ||
 	    slots > HMPCI_MAX_SLOTS ||
 	    HMPCI_SLOTS_OFFSET + slots * sizeof(struct hmpci_slot) > vram ||
-	    vram + READ_ONCE(regs->vram_size) > len ||
+	    vram > len || size > len - vram ||
 	    !(READ_ONCE(regs->status) & HMPCI_STS_READY)) {
-		dev_err(&pdev->dev, "hmirror accelerator with a bad register block (version %u, %u slots)\n",
+		dev_err(&p->pdev->dev, "hmirror accelerator with a bad register block (version %u, %u slots)\n",
 			READ_ONCE(regs->version), slots);
 		return -ENODEV;
 	}
+	p->nr_slots = slots;
+	p->vram = (void *)regs + vram;
+	p->vram_size = size;
 	return 0;
 }
 
@@ -1158,20 +1179,19 @@ static int hmirror_pci_probe(struct pci_dev *pdev,
 			    len, MEMREMAP_WB);
 	if (IS_ERR(shm))
 		return PTR_ERR(shm);
-	ret = hmirror_pci_check(pdev, shm, len);
-	if (ret)
-		return ret;
-
 	p->pdev = pdev;
 	p->regs = shm;
+	ret = hmirror_pci_check(p, len);
+	if (ret)
+		return ret;
 	p->slots_hw = shm + HMPCI_SLOTS_OFFSET;
-	p->nr_slots = READ_ONCE(p->regs->nr_slots);
+	/* A context is a slot: the device has no more. */
+	p->hdev.max_ctxs = p->nr_slots;
 	spin_lock_init(&p->slot_lock);
 	init_waitqueue_head(&p->ack_wq);
 	INIT_DELAYED_WORK(&p->poll_work, hmirror_pci_poll_work);
 	mutex_init(&p->reset_lock);
 	mutex_init(&p->copy_lock);
-	p->vram = shm + READ_ONCE(p->regs->vram_offset);
 	p->copy_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
 	if (!p->copy_page)
 		return -ENOMEM;
@@ -1181,7 +1201,7 @@ static int hmirror_pci_probe(struct pci_dev *pdev,
 		return ret;
 	p->copy_ring = page_address(p->copy_page);
 	/* VRAM up to vram_mb, in whole 2 MiB blocks. */
-	p->hdev.vram_mb = min_t(u64, READ_ONCE(p->regs->vram_size) >> 20,
+	p->hdev.vram_mb = min_t(u64, p->vram_size >> 20,
 				hmirror_vram_mb) & ~1U;
 
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSIX);
@@ -1204,7 +1224,7 @@ static int hmirror_pci_probe(struct pci_dev *pdev,
 	}
 	pci_set_drvdata(pdev, p);
 	dev_info(&pdev->dev, "hmirror%u: accelerator with %u slots, %llu MiB of VRAM, %u MiB as device memory\n",
-		 p->hdev.index, p->nr_slots, READ_ONCE(p->regs->vram_size) >> 20,
+		 p->hdev.index, p->nr_slots, p->vram_size >> 20,
 		 p->hdev.vram_mb);
 	return 0;
 }

@@ -38,7 +38,10 @@
  * @pad: must be zero
  * @backend: name of the device backend driving this instance ("sw", "pci")
  * @max_cmds: most commands one job may carry
- * @pad2: must be zero
+ * @max_contexts: most contexts open on the instance at once (0: no limit
+ *		  but memory; a device with hardware context slots has that
+ *		  many, and opening one more fails with EBUSY); must be zero
+ *		  on input
  * @max_job_bytes: largest footprint (sum of command lengths) of one job
  * @vram_bytes: device memory of this instance (0: none on this kernel)
  * @vram_kind: HMIRROR_VRAM_* of that memory; must be zero on input
@@ -51,7 +54,7 @@ struct hmirror_info {
 	__u32 pad;
 	char backend[16];
 	__u32 max_cmds;
-	__u32 pad2;
+	__u32 max_contexts;
 	__u64 max_job_bytes;
 	__u64 vram_bytes;
 	__u32 vram_kind;

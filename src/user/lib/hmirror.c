@@ -722,7 +722,7 @@ static const struct {
 	{ ENOTTY, "not an hmirror device (or an ioctl this module lacks)" },
 	{ ENOENT, "no such hmirror device (is the module loaded?)" },
 	{ EFAULT, "memory not mapped with the access a command needs" },
-	{ EBUSY, "preemption class is fixed once a job was submitted" },
+	{ EBUSY, "busy: no free context on the device, pages that would not move, or a preemption class fixed by a job" },
 	{ ENOSPC, "job is full" },
 	{ E2BIG, "job footprint larger than the device's max_job_bytes" },
 };

@@ -963,8 +963,12 @@ static void bench_esc(void)
 	double worst, ms;
 
 	for (c = 0; c < opt.nr_ctxs; c++) {
-		unsigned int k = opt.ctxs[c];
+		unsigned int k = opt.ctxs[c], asked = k;
 		struct rec *r;
+
+		/* A device with context slots: as many as it has. */
+		if (info.max_contexts && k > info.max_contexts)
+			k = info.max_contexts;
 
 		worst = 0;
 		esc_min = k;
@@ -981,6 +985,10 @@ static void bench_esc(void)
 		if (esc_min < k)
 			snprintf(r->note, sizeof(r->note),
 				 "only %u of %u contexts reset", esc_min, k);
+		else if (k < asked)
+			snprintf(r->note, sizeof(r->note),
+				 "K=%u asked: the device has %u contexts", asked,
+				 k);
 	}
 }
 
@@ -1398,10 +1406,10 @@ int main(int argc, char **argv)
 			    opt.mig_sizes[o],
 			    (unsigned long long)(info.vram_bytes / MIB));
 
-	printf("hmirror-bench: device %u backend %.*s, ABI %u, max_cmds %u, max_job_bytes %llu\n",
+	printf("hmirror-bench: device %u backend %.*s, ABI %u, max_cmds %u, max_job_bytes %llu, max_contexts %u\n",
 	       opt.device, (int)sizeof(info.backend), info.backend,
 	       info.abi_version, info.max_cmds,
-	       (unsigned long long)info.max_job_bytes);
+	       (unsigned long long)info.max_job_bytes, info.max_contexts);
 	print_setting("/sys/kernel/mm/transparent_hugepage/enabled");
 	print_setting("/sys/kernel/mm/transparent_hugepage/defrag");
 	printf("repetitions %u (median), escalation %u (worst), sizes",

@@ -164,13 +164,13 @@ static int need_pci(void)
 }
 
 /* munmap @p (a page) with @inject in force on model 0; returns its ms. */
-static uint64_t timed_munmap(void *p, const char *inject)
+static uint64_t timed_munmap(void *p, size_t len, const char *inject)
 {
 	uint64_t t0, ms;
 
 	assert_int_equal(ctl(0, inject), 0);
 	t0 = hm_now_ns();
-	assert_int_equal(munmap(p, PG), 0);
+	assert_int_equal(munmap(p, len), 0);
 	ms = (hm_now_ns() - t0) / 1000000;
 	assert_int_equal(ctl(0, "clear"), 0);
 	return ms;
@@ -204,6 +204,49 @@ static void test_backend(void **state)
 	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
 	assert_string_equal(info.backend, "pci");
 	close(fd);
+}
+
+/*
+ * A context is a slot of the device: max_contexts of them open, one more
+ * fails with EBUSY and takes nothing from the others; one closed, its
+ * slot serves the next.
+ */
+static void test_context_slots(void **state)
+{
+	struct hmirror_info info = { 0 };
+	struct hmirror_cmd c;
+	uint64_t *buf;
+	unsigned int i, n;
+	int *fds, fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(ioctl(fd, HMIRROR_IOC_GET_INFO, &info), 0);
+	close(fd);
+	n = info.max_contexts;
+	assert_true(n > 0 && n <= 64);
+	fds = calloc(n, sizeof(*fds));
+	assert_non_null(fds);
+	for (i = 0; i < n; i++)
+		fds[i] = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	assert_int_equal(open("/dev/hmirror0", O_RDWR | O_CLOEXEC), -1);
+	assert_int_equal(errno, EBUSY);
+
+	/* The last one opened still runs jobs. */
+	buf = hm_map(PG);
+	c = hm_write_value(buf, 0x5107);
+	assert_int_equal(hm_run(fds[n - 1], &c, 1), 0);
+	assert_int_equal(*buf, 0x5107);
+	close(fds[0]);
+	fds[0] = open("/dev/hmirror0", O_RDWR | O_CLOEXEC);
+	assert_true(fds[0] >= 0);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	munmap(buf, PG);
+	device_works(0);
 }
 
 /*
@@ -332,10 +375,41 @@ static void test_inval_waits_for_ack(void **state)
 	assert_true(buf != MAP_FAILED);
 	c.dst = (uintptr_t)buf;
 	assert_int_equal(hm_run(fd, &c, 1), 0);
-	ms = timed_munmap(buf, "delay-inval 150");
+	ms = timed_munmap(buf, PG, "delay-inval 150");
 	fprintf(stderr, "# munmap with a 150 ms late TLB ack: %llu ms\n",
 		(unsigned long long)ms);
 	assert_true(ms >= 140);
+	close(fd);
+}
+
+/*
+ * One munmap over several mirrored chunks waits for the device's TLB once,
+ * once they are all zapped (the notifier's second pass), not once a chunk:
+ * with every acknowledgment 150 ms late, 8 MiB (4 chunks or more) takes
+ * one delay, where waiting a chunk at a time would take 4.
+ */
+static void test_inval_one_wait(void **state)
+{
+	const size_t len = 8UL << 20;
+	struct hmirror_cmd c = { .op = HMIRROR_OP_FILL, .len = len,
+				 .value = 0x3c };
+	uint8_t *buf;
+	uint64_t ms;
+	int fd;
+
+	(void)state;
+	if (!need_pci())
+		return;
+	fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	buf = hm_map(len);
+	c.dst = (uintptr_t)buf;
+	assert_int_equal(hm_run(fd, &c, 1), 0);
+	assert_int_equal(buf[len - 1], 0x3c);
+	ms = timed_munmap(buf, len, "delay-inval 150");
+	fprintf(stderr, "# munmap of 8 MiB mirrored, every TLB ack 150 ms late: %llu ms\n",
+		(unsigned long long)ms);
+	assert_true(ms >= 140);
+	assert_true(ms < 3 * 150);
 	close(fd);
 }
 
@@ -400,7 +474,7 @@ static void test_slow_reset(void **state)
 	usleep(100000);
 	resets = ctl_stat(0, "dev_resets");
 	assert_true(resets >= 0);
-	ms = timed_munmap(buf, "slow-reset 30");
+	ms = timed_munmap(buf, PG, "slow-reset 30");
 	fprintf(stderr, "# munmap past a 100 ms deadline, reset acked 30 ms late: %llu ms\n",
 		(unsigned long long)ms);
 	assert_true(ms >= 95 && ms < 1000);
@@ -566,7 +640,7 @@ static void test_slot_hang(void **state)
 	assert_true(resets >= 0);
 
 	snprintf(cmd, sizeof(cmd), "hang %lld", slot);
-	ms = timed_munmap(a, cmd);
+	ms = timed_munmap(a, PG, cmd);
 	fprintf(stderr, "# munmap past a 100 ms deadline, slot %lld hung: %llu ms\n",
 		slot, (unsigned long long)ms);
 	assert_true(ms >= 95 && ms < 2000);
@@ -663,9 +737,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_context_slots),
 		cmocka_unit_test(test_tlb_invalidate),
 		cmocka_unit_test(test_tlb_stale_detected),
 		cmocka_unit_test(test_inval_waits_for_ack),
+		cmocka_unit_test(test_inval_one_wait),
 		cmocka_unit_test(test_lost_interrupts),
 		cmocka_unit_test(test_slow_reset),
 		/* Last: it leaves accelerator 1 dead. */
