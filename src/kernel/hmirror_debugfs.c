@@ -182,6 +182,7 @@ static int hmirror_devmem_show(struct seq_file *m, void *unused)
 	struct hmirror_device *hdev = m->private;
 	struct hmirror_devmem *dm = hdev->devmem;
 	unsigned int i, full = 0, huge = 0, partial = 0, backed = 0;
+	unsigned int folios = 0, huge_folios = 0;
 	struct hmirror_stats st = {};
 	unsigned long free_pages;
 
@@ -197,6 +198,8 @@ static int hmirror_devmem_show(struct seq_file *m, void *unused)
 		full += b->used == HMIRROR_CHUNK_PAGES;
 		partial += b->used && b->used < HMIRROR_CHUNK_PAGES;
 		backed += !!b->backing;
+		folios += !!b->folio;
+		huge_folios += b->huge && b->folio;
 	}
 	free_pages = dm->free_pages;
 	spin_unlock(&dm->lock);
@@ -207,6 +210,8 @@ static int hmirror_devmem_show(struct seq_file *m, void *unused)
 		   st.dev_vram_pages, free_pages, st.dev_resident);
 	seq_printf(m, "blocks %u\nblocks_full %u\nblocks_huge %u\nblocks_partial %u\nblocks_backed %u\n",
 		   dm->nr_blocks, full, huge, partial, backed);
+	seq_printf(m, "blocks_folio %u\nblocks_huge_folio %u\n", folios,
+		   huge_folios);
 	seq_printf(m, "migrated_in %llu\nmigrated_out %llu\ncpu_faults %llu\nevicted %llu\n",
 		   st.dev_migrated_in, st.dev_migrated_out, st.dev_cpu_faults,
 		   st.dev_evicted);

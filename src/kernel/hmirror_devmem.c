@@ -56,6 +56,14 @@
  * two of each, and the copy-free half is the one on the CPU's side (CPU
  * faults, MIGRATE to system). Backing pages are allocated unmovable, as
  * driver memory is; the ones handed over become ordinary anonymous pages.
+ *
+ * A block used whole (a device THP) is backed by one THP-sized folio
+ * instead, if one comes without reclaim, so that the device THP goes home
+ * the same way: its backing folio becomes the anonymous THP. Single pages
+ * of such a folio cannot leave it, so 4 KiB device pages carved out of
+ * that block later (or left by a split of the device THP) are copied home
+ * as usual; a block whose folio went home gets a new one when next taken
+ * whole, or single pages when taken page by page.
  */
 
 /**
@@ -177,6 +185,11 @@ struct page *hmirror_devmem_backing_take(const struct page *page)
 	struct page *bpage;
 
 	spin_lock(&dm->lock);
+	/* A page of a backing folio cannot leave it alone: copy it. */
+	if (hmirror_page_block(dm, page)->folio) {
+		spin_unlock(&dm->lock);
+		return NULL;
+	}
 	bpage = *slot;
 	*slot = NULL;
 	spin_unlock(&dm->lock);
@@ -195,6 +208,70 @@ void hmirror_devmem_backing_give(const struct page *page, struct page *bpage)
 	spin_lock(&dm->lock);
 	*hmirror_backing_slot(page) = bpage;
 	spin_unlock(&dm->lock);
+}
+
+/* Make @folio the backing store of @b, page i of it for device page i. */
+static void __hmirror_block_back_folio(struct hmirror_block *b,
+				       struct folio *folio)
+{
+	unsigned int i;
+
+	b->folio = folio;
+	for (i = 0; i < HMIRROR_CHUNK_PAGES; i++)
+		b->backing[i] = folio_page(folio, i);
+}
+
+/**
+ * hmirror_devmem_backing_take_folio() - hand a device THP's backing over
+ * @page: head of a device-private THP of hmirror being migrated to system
+ *	  memory, locked by the migration
+ *
+ * As hmirror_devmem_backing_take(), for a whole device THP whose block is
+ * backed by one THP-sized folio: that folio holds its data already, and
+ * becomes the migration's destination.
+ *
+ * Return: the backing folio, or NULL if the block is backed page by page.
+ */
+struct folio *hmirror_devmem_backing_take_folio(const struct page *page)
+{
+	struct hmirror_devmem *dm = hmirror_page_devmem(page);
+	struct hmirror_block *b = hmirror_page_block(dm, page);
+	struct folio *folio;
+
+	spin_lock(&dm->lock);
+	folio = b->folio;
+	if (folio) {
+		b->folio = NULL;
+		memset(b->backing, 0, HMIRROR_CHUNK_PAGES * sizeof(*b->backing));
+	}
+	spin_unlock(&dm->lock);
+	return folio;
+}
+
+/**
+ * hmirror_devmem_backing_give_folio() - give a device THP its backing back
+ * @page: the device THP's head, still locked by the failed migration
+ * @folio: what hmirror_devmem_backing_take_folio() returned for it
+ */
+void hmirror_devmem_backing_give_folio(const struct page *page,
+				       struct folio *folio)
+{
+	struct hmirror_devmem *dm = hmirror_page_devmem(page);
+
+	spin_lock(&dm->lock);
+	__hmirror_block_back_folio(hmirror_page_block(dm, page), folio);
+	spin_unlock(&dm->lock);
+}
+
+/*
+ * A THP-sized backing folio, if one comes cheaply: without reclaim or
+ * compaction, since 512 single pages do as well, only slower on the way
+ * home.
+ */
+static struct folio *hmirror_backing_folio_alloc(void)
+{
+	return folio_alloc(GFP_HIGHUSER | __GFP_NOWARN | __GFP_NORETRY |
+			   __GFP_NOMEMALLOC, HMIRROR_CHUNK_SHIFT - PAGE_SHIFT);
 }
 
 static void __hmirror_block_lru_touch(struct hmirror_devmem *dm,
@@ -242,12 +319,17 @@ static struct hmirror_block *__hmirror_block_find(struct hmirror_devmem *dm,
 	return list_first_entry_or_null(&dm->free, struct hmirror_block, link);
 }
 
-/* Free the backing pages of a block (the slots handed over are NULL). */
-static void hmirror_backing_free(struct page **backing)
+/*
+ * Free the backing store of a block: its folio, or its pages (the slots
+ * handed over are NULL).
+ */
+static void hmirror_backing_free(struct page **backing, struct folio *folio)
 {
 	unsigned int i;
 
-	for (i = 0; backing && i < HMIRROR_CHUNK_PAGES; i++)
+	if (folio)
+		folio_put(folio);
+	for (i = 0; !folio && backing && i < HMIRROR_CHUNK_PAGES; i++)
 		if (backing[i])
 			__free_page(backing[i]);
 	kvfree(backing);
@@ -256,6 +338,7 @@ static void hmirror_backing_free(struct page **backing)
 /* Give the backing store to a block about to be used for the first time. */
 static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 {
+	struct folio *folio;
 	struct hmirror_block *b;
 	struct page **mem;
 	unsigned long n;
@@ -272,23 +355,56 @@ static int hmirror_devmem_back(struct hmirror_devmem *dm, unsigned int order)
 	mem = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(*mem), GFP_KERNEL);
 	if (!mem)
 		return -ENOMEM;
+	/* A block first used whole gets a folio, to go home whole. */
+	folio = order ? hmirror_backing_folio_alloc() : NULL;
 	/* Bulk allocation is best effort, without reclaim: the rest singly. */
-	hmirror_alloc_pages_bulk(GFP_HIGHUSER, HMIRROR_CHUNK_PAGES, mem);
-	for (n = 0; n < HMIRROR_CHUNK_PAGES; n++) {
+	if (!folio)
+		hmirror_alloc_pages_bulk(GFP_HIGHUSER, HMIRROR_CHUNK_PAGES, mem);
+	for (n = 0; !folio && n < HMIRROR_CHUNK_PAGES; n++) {
 		if (!mem[n])
 			mem[n] = alloc_page(GFP_HIGHUSER);
 		if (!mem[n]) {
-			hmirror_backing_free(mem);
+			hmirror_backing_free(mem, NULL);
 			return -ENOMEM;
 		}
 	}
 	spin_lock(&dm->lock);
 	if (!b->backing) {
 		b->backing = mem;
+		if (folio)
+			__hmirror_block_back_folio(b, folio);
 		mem = NULL;
+		folio = NULL;
 	}
 	spin_unlock(&dm->lock);
-	hmirror_backing_free(mem);
+	hmirror_backing_free(mem, folio);
+	return 0;
+}
+
+/*
+ * A new backing folio for the whole block at @pfn, allocated as a device
+ * THP, if its last one went home whole (every slot empty). Returns 0 if
+ * the block is backed now, else the slots are left to be filled singly.
+ */
+static int hmirror_devmem_refill_folio(struct hmirror_devmem *dm,
+				       unsigned long pfn)
+{
+	struct hmirror_block *b = hmirror_page_block(dm, pfn_to_page(pfn));
+	struct folio *folio;
+	unsigned int i;
+
+	/* Only the allocation that took the block touches it now. */
+	if (b->folio)
+		return 0;
+	for (i = 0; i < HMIRROR_CHUNK_PAGES; i++)
+		if (b->backing[i])
+			return -EEXIST;
+	folio = hmirror_backing_folio_alloc();
+	if (!folio)
+		return -ENOMEM;
+	spin_lock(&dm->lock);
+	__hmirror_block_back_folio(b, folio);
+	spin_unlock(&dm->lock);
 	return 0;
 }
 
@@ -303,6 +419,8 @@ static int hmirror_devmem_refill(struct hmirror_devmem *dm, unsigned long pfn,
 	unsigned long i;
 
 	if (!dm->backed)
+		return 0;
+	if (nr == HMIRROR_CHUNK_PAGES && !hmirror_devmem_refill_folio(dm, pfn))
 		return 0;
 	for (i = 0; i < nr; i++) {
 		slot = hmirror_backing_slot(pfn_to_page(pfn + i));
@@ -554,7 +672,8 @@ void hmirror_devmem_fini(struct hmirror_device *hdev)
 	memunmap_pages(&dm->pgmap);
 	release_mem_region(dm->res->start, resource_size(dm->res));
 	for (i = 0; i < dm->nr_blocks; i++)
-		hmirror_backing_free(dm->blocks[i].backing);
+		hmirror_backing_free(dm->blocks[i].backing,
+				     dm->blocks[i].folio);
 	kvfree(dm->blocks);
 	kfree(dm);
 	hdev->devmem = NULL;

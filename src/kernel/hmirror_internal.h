@@ -181,6 +181,9 @@ struct hmirror_copy_batch {
  * @backing: the sw backend's store for its contents: one system page per
  *	     device page (NULL while handed over), or NULL until used
  *	      (always NULL in device-coherent memory: the pages hold them)
+ * @folio: when @backing is one THP-sized system folio (@backing[i] its
+ *	   i-th page), that folio, which a device THP coming home takes
+ *	   whole; its pages are never handed over one by one
  * @used: pages allocated
  * @huge: allocated whole, as one device folio
  * @map: allocated pages
@@ -190,6 +193,7 @@ struct hmirror_block {
 	struct list_head lru;
 	unsigned long pfn;
 	struct page **backing;
+	struct folio *folio;
 	unsigned int used;
 	bool huge;
 	DECLARE_BITMAP(map, HMIRROR_CHUNK_PAGES);
@@ -662,6 +666,9 @@ bool hmirror_devmem_page_backed(const struct page *page);
 struct page *hmirror_devmem_backing(const struct page *page);
 struct page *hmirror_devmem_backing_take(const struct page *page);
 void hmirror_devmem_backing_give(const struct page *page, struct page *bpage);
+struct folio *hmirror_devmem_backing_take_folio(const struct page *page);
+void hmirror_devmem_backing_give_folio(const struct page *page,
+				       struct folio *folio);
 bool hmirror_page_is_mine(struct hmirror_device *hdev, const struct page *page);
 unsigned int hmirror_devmem_max_order(struct hmirror_device *hdev);
 void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st);

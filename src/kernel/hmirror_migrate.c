@@ -240,22 +240,29 @@ static void hmirror_alloc_bulk(struct migrate_vma *args, struct page **pages)
 }
 
 /*
- * A device page's own backing page as its destination: no allocation, no
- * copy. The extra reference keeps the page if the migration fails and
- * hmirror_mig_handback() gives it back to the device page.
+ * A device page's own backing page as its destination, or with @whole a
+ * device THP's backing folio: no allocation, no copy. The extra reference
+ * keeps it if the migration fails and hmirror_mig_handback() gives it back
+ * to the device page.
  */
 static struct page *hmirror_handover(struct page *spage, unsigned long i,
-				     unsigned long *handed)
+				     unsigned long *handed, bool whole)
 {
+	struct folio *folio;
 	struct page *dpage;
 
 	if (!handed || !hmirror_devmem_page_backed(spage))
 		return NULL;
-	dpage = hmirror_devmem_backing_take(spage);
+	if (whole) {
+		folio = hmirror_devmem_backing_take_folio(spage);
+		dpage = folio ? &folio->page : NULL;
+	} else {
+		dpage = hmirror_devmem_backing_take(spage);
+	}
 	if (!dpage)
 		return NULL;
-	get_page(dpage);
-	lock_page(dpage);
+	folio_get(page_folio(dpage));
+	folio_lock(page_folio(dpage));
 	__set_bit(i, handed);
 	return dpage;
 }
@@ -270,13 +277,19 @@ static struct page *hmirror_handover(struct page *spage, unsigned long i,
 static void hmirror_mig_handback(struct migrate_vma *args,
 				 unsigned long *handed)
 {
+	struct page *spage, *dpage;
 	unsigned long i;
 
 	for_each_set_bit(i, handed, args->npages) {
 		if (args->src[i] & MIGRATE_PFN_MIGRATE)
 			continue;
-		hmirror_devmem_backing_give(migrate_pfn_to_page(args->src[i]),
-					    migrate_pfn_to_page(args->dst[i]));
+		spage = migrate_pfn_to_page(args->src[i]);
+		dpage = migrate_pfn_to_page(args->dst[i]);
+		if (folio_test_large(page_folio(dpage)))
+			hmirror_devmem_backing_give_folio(spage,
+							  page_folio(dpage));
+		else
+			hmirror_devmem_backing_give(spage, dpage);
 		__clear_bit(i, handed);
 	}
 }
@@ -321,13 +334,15 @@ static vm_fault_t hmirror_alloc_copy_to_sys(struct hmirror_ctx *ctx,
 		if (hmirror_mig_inject(ctx, s, &why))
 			continue;
 		addr = args->start + (i << PAGE_SHIFT);
-		if (!(s & HMIRROR_MPFN_COMPOUND)) {
-			dpage = hmirror_handover(spage, i, handed);
-			if (dpage) {
-				args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
-					       (s & MIGRATE_PFN_WRITE);
-				continue;
-			}
+		dpage = hmirror_handover(spage, i, handed,
+					 s & HMIRROR_MPFN_COMPOUND);
+		if (dpage) {
+			args->dst[i] = migrate_pfn(page_to_pfn(dpage)) |
+				       (s & (HMIRROR_MPFN_COMPOUND |
+					     MIGRATE_PFN_WRITE));
+			if (s & HMIRROR_MPFN_COMPOUND)
+				i += HMIRROR_CHUNK_PAGES - 1;
+			continue;
 		}
 		if (s & HMIRROR_MPFN_COMPOUND) {
 			folio = hmirror_alloc_pmd_folio(args->vma, addr);
@@ -896,6 +911,18 @@ long hmirror_devmem_evict(struct hmirror_device *hdev, unsigned int nr_blocks)
 			spage = migrate_pfn_to_page(s);
 			if (!spage || !(s & MIGRATE_PFN_MIGRATE))
 				continue;
+			/*
+			 * A page whose backing went home with a migration
+			 * still finishing (a CPU fault's, say): its data is
+			 * gone with it, and the page about to be freed. The
+			 * range walk took it while that migration let it go.
+			 */
+			if (hmirror_devmem_page_backed(spage) &&
+			    !hmirror_devmem_backing(spage)) {
+				if (s & HMIRROR_MPFN_COMPOUND)
+					i += HMIRROR_CHUNK_PAGES - 1;
+				continue;
+			}
 			if (s & HMIRROR_MPFN_COMPOUND) {
 				/* Without a vma the core does not split. */
 				folio = folio_alloc(GFP_HIGHUSER_MOVABLE |

@@ -534,6 +534,78 @@ static void test_thp_split(void **state)
 	munmap(buf, len / 2);
 }
 
+#define PFN_MASK	((1ULL << 55) - 1)	/* pagemap: bits 0-54 */
+
+/*
+ * Is [p, p + 2 MiB) one THP in system memory? Its pages are present, one
+ * physically contiguous run, and kpageflags calls them THP.
+ */
+static bool is_system_thp(const uint8_t *p)
+{
+	uint64_t e[2], flags;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	bool thp;
+
+	assert_true(pm >= 0 && kf >= 0);
+	assert_int_equal(pread(pm, &e[0], 8, ((uintptr_t)p / PG) * 8), 8);
+	assert_int_equal(pread(pm, &e[1], 8,
+			       ((uintptr_t)p / PG + 511) * 8), 8);
+	thp = (e[0] >> 63) && (e[1] >> 63) &&
+	      (e[1] & PFN_MASK) == (e[0] & PFN_MASK) + 511;
+	if (thp) {
+		assert_int_equal(pread(kf, &flags, 8, (e[0] & PFN_MASK) * 8),
+				 8);
+		thp = flags & (1ULL << 22);	/* KPF_THP */
+	}
+	close(pm);
+	close(kf);
+	return thp;
+}
+
+/*
+ * A device THP of the sw backend goes home as its backing folio: its block
+ * was backed by one THP-sized folio, which becomes the anonymous THP, with
+ * no allocation and no 2 MiB copy on the way.
+ */
+static void test_thp_home_whole(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 1);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	long long folios;
+	uint64_t moved = 0;
+
+	(void)state;
+	if (!strcmp(guest_backend(), "pci"))
+		guest_skip("the pci backend's device memory is VRAM: no backing folio to hand over");
+	to_device(fd, buf, len, 21);
+	if (devmem_field(0, "blocks_huge") != 1)
+		guest_skip("no device THP (kernel without device THP?)");
+	if (devmem_field(0, "blocks_huge_folio") != 1)
+		guest_skip("its block is backed page by page (no folio without reclaim, or used for 4 KiB pages before)");
+	folios = devmem_field(0, "blocks_folio");
+
+	assert_int_equal(hm_migrate(fd, buf, len, HMIRROR_MIGRATE_TO_SYSTEM,
+				 NULL, &moved, NULL), 0);
+	assert_int_equal(moved, 512);
+	assert_int_equal(devmem_field(0, "blocks_huge"), 0);
+	/* The folio left the block with the data... */
+	assert_int_equal(devmem_field(0, "blocks_folio"), folios - 1);
+	/* ...and is the process's THP now. */
+	assert_true(is_system_thp(buf));
+	assert_true(hm_pattern_ok(buf, len, 21));
+	assert_int_equal(resident(fd), 0);
+
+	/* Taken whole again, the block gets a folio again. */
+	to_device(fd, buf, len, 22);
+	assert_int_equal(devmem_field(0, "blocks_huge_folio"), 1);
+	assert_true(hm_pattern_ok(buf, len, 22));
+	assert_int_equal(resident(fd), 0);
+	close(fd);
+	munmap(buf, len);
+}
+
 /* munmap of device THPs frees them whole. */
 static void test_thp_munmap(void **state)
 {
@@ -1140,6 +1212,7 @@ static const struct {
 	DEVMEM_TEST(eviction, K_BOTH),
 	DEVMEM_TEST(dev_to_dev, K_BOTH | K_MIXED),
 	DEVMEM_TEST(thp_split, K_BOTH),
+	DEVMEM_TEST(thp_home_whole, K_PRIVATE),
 	DEVMEM_TEST(thp_munmap, K_BOTH),
 	DEVMEM_TEST(thp_eviction, K_BOTH),
 	DEVMEM_TEST(thp_then_small, K_BOTH),
