@@ -7,6 +7,7 @@
 #include <linux/highmem.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
+#include <linux/vmalloc.h>
 
 #include "hmirror_internal.h"
 
@@ -77,8 +78,41 @@ void hmirror_copy_add(struct hmirror_copy_batch *b, struct page *dst,
 }
 
 /**
+ * hmirror_page_map() - the CPU's address of a page's data
+ * @page: a system or device-coherent page, or a device-private page of
+ *	  hmirror's: a sw device page's data is its backing page, a VRAM
+ *	  page's is reached through its device's BAR
+ *
+ * Return: the kernel address, to be let go with hmirror_page_unmap(), in
+ * the reverse order of mapping (kmap_local_page() rules).
+ */
+void *hmirror_page_map(struct page *page)
+{
+	struct hmirror_device *hdev;
+
+	if (!is_device_private_page(page))
+		return kmap_local_page(page);
+	if (hmirror_devmem_page_backed(page))
+		return kmap_local_page(hmirror_devmem_backing(page));
+	hdev = page_pgmap(page)->owner;
+	return hdev->ops->vram_map(hdev, page);
+}
+
+/**
+ * hmirror_page_unmap() - let go of what hmirror_page_map() gave
+ * @addr: an address in the page it returned
+ */
+void hmirror_page_unmap(void *addr)
+{
+	/* VRAM stays mapped; kmap_local addresses are never vmalloc ones. */
+	if (!is_vmalloc_addr(addr))
+		kunmap_local(addr);
+}
+
+/**
  * hmirror_copy_cpu() - carry out one copy with the CPU
- * @c: a copy whose pages the CPU can reach (none in a device's VRAM)
+ * @c: the copy; VRAM is reached through the BAR (what a dead device or
+ *     a reset left undone)
  */
 void hmirror_copy_cpu(struct hmirror_copy *c)
 {
@@ -86,15 +120,15 @@ void hmirror_copy_cpu(struct hmirror_copy *c)
 	void *d, *s;
 
 	for (i = 0; i < c->nr; i++) {
-		d = kmap_local_page(hmirror_copy_cpu_page(c->dst + i));
+		d = hmirror_page_map(c->dst + i);
 		if (c->src) {
-			s = kmap_local_page(hmirror_copy_cpu_page(c->src + i));
+			s = hmirror_page_map(c->src + i);
 			copy_page(d, s);
-			kunmap_local(s);
+			hmirror_page_unmap(s);
 		} else {
 			clear_page(d);
 		}
-		kunmap_local(d);
+		hmirror_page_unmap(d);
 	}
 	c->status = 0;
 }

@@ -114,8 +114,9 @@ struct hmirror_range;
  *	  hmirror_devmem.c)
  * @vram_map: with @copy: the kernel address of a page of the device's
  *	      memory, through the BAR, for the CPU reading or writing it in
- *	      the device's stead (hmirror_ctx_access()); a vmalloc-space
- *	      address, mapped for the device's life (must not sleep)
+ *	      the device's stead (hmirror_ctx_access(), copies a reset or a
+ *	      dead device left undone); a vmalloc-space address, mapped for
+ *	      the device's life (must not sleep)
  *
  * The mirror calls @kick, @range_update and @tlb_flush with the context's
  * pt_lock held; they must not sleep. A backend whose device reads the
@@ -677,6 +678,8 @@ void hmirror_devmem_stats(struct hmirror_device *hdev, struct hmirror_stats *st)
 void hmirror_copy_add(struct hmirror_copy_batch *b, struct page *dst,
 		      struct page *src, unsigned int nr, unsigned int idx);
 void hmirror_copy_run(struct hmirror_copy_batch *b);
+void *hmirror_page_map(struct page *page);
+void hmirror_page_unmap(void *addr);
 void hmirror_copy_cpu(struct hmirror_copy *c);
 
 /* hmirror_migrate.c */

@@ -954,48 +954,16 @@ static void hmirror_pci_ctx_fini(struct hmirror_ctx *ctx)
 	ctx->priv = NULL;
 }
 
-/* Where the CPU reaches @page's data: VRAM through the BAR, or the page. */
-static void *hmirror_pci_cpu_map(struct hmirror_pci *p, struct page *page)
-{
-	if (is_device_private_page(page))
-		return p->vram + (page_to_phys(page) - p->devpriv_base);
-	return kmap_local_page(page);
-}
-
+/* Where the CPU reaches a VRAM page's data: through the BAR. */
 static void *hmirror_pci_vram_map(struct hmirror_device *hdev,
 				  struct page *page)
 {
-	void *addr = hmirror_pci_cpu_map(hmirror_pci_of(hdev), page);
+	struct hmirror_pci *p = hmirror_pci_of(hdev);
+	void *addr = p->vram + (page_to_phys(page) - p->devpriv_base);
 
-	/* hmirror_pt_unmap() tells it from a kmap_local one by that. */
+	/* hmirror_page_unmap() tells it from a kmap_local one by that. */
 	WARN_ON_ONCE(!is_vmalloc_addr(addr));
 	return addr;
-}
-
-static void hmirror_pci_cpu_unmap(struct page *page, void *addr)
-{
-	if (!is_device_private_page(page))
-		kunmap_local(addr);
-}
-
-/* A copy the device never carried out: the CPU's, through the BAR. */
-static void hmirror_pci_copy_cpu(struct hmirror_pci *p, struct hmirror_copy *c)
-{
-	unsigned int i;
-	void *d, *s;
-
-	for (i = 0; i < c->nr; i++) {
-		d = hmirror_pci_cpu_map(p, c->dst + i);
-		if (c->src) {
-			s = hmirror_pci_cpu_map(p, c->src + i);
-			memcpy(d, s, PAGE_SIZE);
-			hmirror_pci_cpu_unmap(c->src + i, s);
-		} else {
-			memset(d, 0, PAGE_SIZE);
-		}
-		hmirror_pci_cpu_unmap(c->dst + i, d);
-	}
-	c->status = 0;
 }
 
 /* The copy engine did not get through its ring in time. */
@@ -1041,7 +1009,7 @@ static void hmirror_pci_copy_ring(struct hmirror_pci *p, struct hmirror_copy *c,
 		    (!READ_ONCE(e->status) || !READ_ONCE(p->dead)))
 			c[k].status = READ_ONCE(e->status);
 		else	/* dropped by a reset, or refused by a dead device */
-			hmirror_pci_copy_cpu(p, &c[k]);
+			hmirror_copy_cpu(&c[k]);	/* through the BAR */
 	}
 }
 

@@ -13,7 +13,6 @@
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "hmirror_internal.h"
 #include "hmirror_trace.h"
@@ -902,23 +901,15 @@ void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
 		     bool excl)
 {
 	u64 pte = hmirror_pt_lookup(ctx, addr);
-	struct hmirror_device *hdev = ctx->hdev;
 	struct page *page;
 
 	if (!(pte & HMIRROR_PTE_VALID) || (write && !(pte & HMIRROR_PTE_WRITE)))
 		return NULL;
 	page = pfn_to_page(pte >> PAGE_SHIFT);
-	/* The device's own memory: a backing page, or VRAM behind a BAR. */
-	if (is_device_private_page(page)) {
-		if (!hmirror_devmem_page_backed(page))
-			return hdev->ops->vram_map(hdev, page) +
-			       offset_in_page(addr);
-		return kmap_local_page(hmirror_devmem_backing(page)) +
-		       offset_in_page(addr);
-	}
-	if (excl && !(pte & HMIRROR_PTE_EXCL))
+	/* The device's own memory is its own: always exclusive. */
+	if (excl && !is_device_private_page(page) && !(pte & HMIRROR_PTE_EXCL))
 		return NULL;
-	return kmap_local_page(page) + offset_in_page(addr);
+	return hmirror_page_map(page) + offset_in_page(addr);
 }
 
 /**
@@ -927,9 +918,7 @@ void *hmirror_pt_map(struct hmirror_ctx *ctx, unsigned long addr, bool write,
  */
 void hmirror_pt_unmap(void *addr)
 {
-	/* VRAM stays mapped; kmap_local addresses are never vmalloc ones. */
-	if (!is_vmalloc_addr(addr))
-		kunmap_local(addr);
+	hmirror_page_unmap(addr);
 }
 
 /**
