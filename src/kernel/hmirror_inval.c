@@ -99,13 +99,17 @@ static void __hmirror_wait_account(struct hmirror_ctx *ctx, u64 us)
 }
 
 /*
- * If @kill, SIGKILL the context's owner; mark the context dead; then reset
- * it on the device and fail everything it had. The kill goes first: an
- * owner that saw its context dead (poll, ioctls, which read the state
- * without the lock) or its jobs cancelled before the kill would run on,
- * and could exit on its own, instead of being killed.
+ * If @kill, SIGKILL the context's owner; mark the context dead (counted
+ * as an escalation if @escalation); then reset it on the device and fail
+ * everything it had. The kill goes first: an owner that saw its context
+ * dead (poll, ioctls, which read the state without the lock) or its jobs
+ * cancelled before the kill would run on, and could exit on its own,
+ * instead of being killed. The count goes with the state: an invalidation
+ * that finds the context dead returns at once, and whoever it let go must
+ * find the escalation counted, though the reset may still be running.
  */
-static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx, bool kill)
+static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx, bool kill,
+					  bool escalation)
 {
 	int ret;
 
@@ -118,6 +122,8 @@ static bool hmirror_ctx_kill_device_state(struct hmirror_ctx *ctx, bool kill)
 		kill_pid(ctx->owner, SIGKILL, 1);
 	/* After the kill; the engine checks it before every page step. */
 	smp_store_release(&ctx->state, HMIRROR_CTX_DEAD);
+	if (escalation)
+		ctx->stats.escalations++;
 	spin_unlock(&ctx->pt_lock);
 
 	ret = ctx->hdev->ops->ctx_reset(ctx, HMIRROR_RESET_TIMEOUT_MS);
@@ -148,12 +154,8 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 {
 	bool kill = READ_ONCE(ctx->policy) == HMIRROR_POLICY_KILL;
 
-	if (!hmirror_ctx_kill_device_state(ctx, kill))
+	if (!hmirror_ctx_kill_device_state(ctx, kill, true))
 		return;
-
-	spin_lock(&ctx->pt_lock);
-	ctx->stats.escalations++;
-	spin_unlock(&ctx->pt_lock);
 
 	trace_hmirror_escalate(ctx->hdev->index, ctx->id, pid_nr(ctx->owner),
 			       waited_us, kill);
@@ -434,7 +436,7 @@ static bool __hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 
 	if (!atomic_read(&ctx->mm->mm_users)) {
 		/* exit_mmap(): the owner is gone, abort rather than wait. */
-		hmirror_ctx_kill_device_state(ctx, false);
+		hmirror_ctx_kill_device_state(ctx, false, false);
 	} else {
 		hmirror_deadline_arm_peers(ctx, range->start, range->end);
 		us = hmirror_inval_wait(ctx, start, end, newest, cur_seq,
