@@ -360,10 +360,15 @@ static bool hmirror_inval_tlb_defer(struct hmirror_ctx *ctx,
 	return hmirror_inval_tlb_sync(ctx, start, end, blockable);
 }
 
-static bool __hmirror_range_invalidate(struct mmu_interval_notifier *mni,
-				       const struct mmu_notifier_range *range,
-				       unsigned long cur_seq,
-				       struct mmu_interval_notifier_finish **finish)
+/*
+ * The first pass (7.3), or the whole callback before it (@finish NULL): a
+ * TLB wait it leaves to the second pass is claimed through *@finish.
+ */
+static bool
+hmirror_range_invalidate_start(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq,
+			       struct mmu_interval_notifier_finish **finish)
 {
 	struct hmirror_range *r = container_of(mni, struct hmirror_range,
 					       notifier);
@@ -453,15 +458,6 @@ static bool __hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 }
 
 #if HMIRROR_HAVE_INTERVAL_FINISH
-static bool
-hmirror_range_invalidate_start(struct mmu_interval_notifier *mni,
-			       const struct mmu_notifier_range *range,
-			       unsigned long cur_seq,
-			       struct mmu_interval_notifier_finish **finish)
-{
-	return __hmirror_range_invalidate(mni, range, cur_seq, finish);
-}
-
 /* The second pass: one TLB wait for every chunk the first pass zapped. */
 static void
 hmirror_range_invalidate_finish(struct mmu_interval_notifier_finish *finish)
@@ -489,7 +485,7 @@ static bool hmirror_range_invalidate(struct mmu_interval_notifier *mni,
 				     const struct mmu_notifier_range *range,
 				     unsigned long cur_seq)
 {
-	return __hmirror_range_invalidate(mni, range, cur_seq, NULL);
+	return hmirror_range_invalidate_start(mni, range, cur_seq, NULL);
 }
 
 const struct mmu_interval_notifier_ops hmirror_range_ops = {

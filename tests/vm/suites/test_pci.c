@@ -176,6 +176,23 @@ static uint64_t timed_munmap(void *p, size_t len, const char *inject)
 	return ms;
 }
 
+/*
+ * A NONE-class context of instance @dev whose jobs may hold an
+ * invalidation for 100 ms, then reset under the revoke policy: nobody is
+ * killed.
+ */
+static int open_revoke(unsigned int dev)
+{
+	struct hmirror_ctx_config cfg = {
+		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
+		.deadline_ms = 100, .policy = HMIRROR_POLICY_REVOKE,
+	};
+	int fd = hm_open(dev, HMIRROR_PREEMPT_NONE);
+
+	assert_int_equal(hm_config(fd, &cfg), 0);
+	return fd;
+}
+
 /* Instance @dev runs a job of a new context, with the right data. */
 static void device_works(unsigned int dev)
 {
@@ -450,10 +467,6 @@ static void test_lost_interrupts(void **state)
  */
 static void test_slow_reset(void **state)
 {
-	struct hmirror_ctx_config cfg = {
-		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
-		.deadline_ms = 100, .policy = HMIRROR_POLICY_REVOKE,
-	};
 	struct hmirror_cmd w = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
 	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG, .value = 9 };
 	uint64_t *buf, fence = 0, ms;
@@ -463,8 +476,7 @@ static void test_slow_reset(void **state)
 	(void)state;
 	if (!need_pci())
 		return;
-	fd = hm_open(0, HMIRROR_PREEMPT_NONE);
-	assert_int_equal(hm_config(fd, &cfg), 0);
+	fd = open_revoke(0);
 	buf = mmap(NULL, PG, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(buf != MAP_FAILED);
@@ -604,10 +616,6 @@ static void test_cancel_parked(void **state)
  */
 static void test_slot_hang(void **state)
 {
-	struct hmirror_ctx_config cfg = {
-		.set = HMIRROR_CFG_DEADLINE | HMIRROR_CFG_POLICY,
-		.deadline_ms = 100, .policy = HMIRROR_POLICY_REVOKE,
-	};
 	struct hmirror_cmd w = { .op = HMIRROR_OP_WAIT_VALUE, .value = 1 };
 	struct hmirror_cmd f = { .op = HMIRROR_OP_FILL, .len = PG, .value = 5 };
 	uint64_t *a, *b, fa = 0, fb = 0, ms;
@@ -625,8 +633,7 @@ static void test_slot_hang(void **state)
 	b = a + PG / sizeof(*a);
 	*a = 0;
 	*b = 0;
-	fda = hm_open(0, HMIRROR_PREEMPT_NONE);
-	assert_int_equal(hm_config(fda, &cfg), 0);
+	fda = open_revoke(0);
 	/* Our only context on the device yet: its line is the one. */
 	slot = hm_ctx_counter(0, getpid(), "slot");
 	assert_true(slot >= 0);
