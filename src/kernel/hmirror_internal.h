@@ -419,6 +419,9 @@ enum hmirror_ctx_state {
  * @eventfd_fd: the descriptor @eventfd was given as, for CONFIG
  * @fault_work: refaults the page a parked PAGE-class job needs
  * @fault_pfns: fault_work's hmm pfn array, allocated on first use
+ * @fault_small: the last chunk hmirror_pt_fault() mirrored was mapped by
+ *		 4 KiB pages: the next one skips the one-page probe for a
+ *		 PMD (ctx->lock)
  * @migrating: fault_work runs a MIGRATE command: migration invalidations
  *	       zap without waiting for this context's jobs
  * @deadline_timer: armed by a refused non-blockable invalidation
@@ -476,6 +479,7 @@ struct hmirror_ctx {
 
 	struct work_struct fault_work;
 	unsigned long *fault_pfns;
+	bool fault_small;
 	bool migrating;
 	struct hrtimer deadline_timer;
 	struct work_struct escalate_work;

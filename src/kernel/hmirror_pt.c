@@ -36,9 +36,13 @@
  *
  * A range's PTEs are a flat array of 512 u64 (pfn << PAGE_SHIFT | flags),
  * allocated the first time the chunk gets a 4 KiB mapping: 8 bytes per
- * mirrored page plus the range itself. When hmm_range_fault() reports a
- * CPU mapping of order >= PMD_ORDER the whole chunk is mapped by one huge
- * entry instead and no array is needed.
+ * mirrored page plus the range itself. The array is written once, whole,
+ * with its first PTEs, and only then published (a device that walks it
+ * never sees it half made). When hmm_range_fault() reports a CPU mapping
+ * of order >= PMD_ORDER the whole chunk is mapped by one huge entry
+ * instead and no array is needed; a fault asks hmm for the chunk's first
+ * page alone first, since one pfn then says all, unless the chunk before
+ * was mapped small.
  *
  * A range whose PTEs are all gone after an invalidation (an unmap, a zap
  * such as madvise(DONTNEED) or reclaim, a migration), and that no job's
@@ -239,26 +243,62 @@ static void __hmirror_range_update(struct hmirror_range *r)
 		r->ctx->hdev->ops->range_update(r);
 }
 
-/* Give @r its array of 4 KiB PTEs, if it has none yet. */
-static int hmirror_range_alloc_ptes(struct hmirror_range *r)
+/*
+ * A new array of 4 KiB PTEs, not yet @r's: hmirror_pt_fault() fills and
+ * publishes it with its first PTEs, so the whole array is written once.
+ */
+static int hmirror_range_new_ptes(struct hmirror_range *r, u64 **ptesp)
 {
 	struct hmirror_ctx *ctx = r->ctx;
-	u64 *ptes;
 
 	lockdep_assert_held(&ctx->lock);
-	if (r->ptes)
+	if (r->ptes || *ptesp)
 		return 0;
 	if (hmirror_fault_should_fail(HMIRROR_FAULT_PTE_ALLOC, ctx))
 		return -ENOMEM;
 	/* Sleeping allocation: before pt_lock, never under it. */
-	ptes = kvcalloc(HMIRROR_CHUNK_PAGES, sizeof(u64), GFP_KERNEL_ACCOUNT);
-	if (!ptes)
-		return -ENOMEM;
+	*ptesp = kvmalloc_array(HMIRROR_CHUNK_PAGES, sizeof(u64),
+				GFP_KERNEL_ACCOUNT);
+	return *ptesp ? 0 : -ENOMEM;
+}
+
+/*
+ * Make *@ptesp @r's array, if @r has none: entries outside [@first,
+ * @first + @n) are zeroed, those inside are the caller's to write before
+ * it lets go of pt_lock (a device walks the array once it is published).
+ * Return: true if the array is new.
+ */
+static bool __hmirror_range_install_ptes(struct hmirror_range *r,
+					 u64 **ptesp, unsigned int first,
+					 unsigned int n)
+{
+	lockdep_assert_held(&r->ctx->pt_lock);
+	if (r->ptes)
+		return false;
+	memset(*ptesp, 0, first * sizeof(u64));
+	memset(*ptesp + first + n, 0,
+	       (HMIRROR_CHUNK_PAGES - first - n) * sizeof(u64));
+	r->ptes = *ptesp;
+	*ptesp = NULL;
+	r->ctx->stats.pt_bytes += HMIRROR_CHUNK_PAGES * sizeof(u64);
+	return true;
+}
+
+/* Give @r its array of 4 KiB PTEs, all clear, if it has none yet. */
+static int hmirror_range_alloc_ptes(struct hmirror_range *r)
+{
+	struct hmirror_ctx *ctx = r->ctx;
+	u64 *ptes = NULL;
+	int ret;
+
+	ret = hmirror_range_new_ptes(r, &ptes);
+	if (ret || !ptes)
+		return ret;
 	spin_lock(&ctx->pt_lock);
-	r->ptes = ptes;
-	ctx->stats.pt_bytes += HMIRROR_CHUNK_PAGES * sizeof(u64);
-	__hmirror_range_update(r);
+	if (__hmirror_range_install_ptes(r, &ptes, 0, 0))
+		__hmirror_range_update(r);
 	spin_unlock(&ctx->pt_lock);
+	kvfree(ptes);
 	return 0;
 }
 
@@ -300,13 +340,18 @@ static u64 hmirror_pte_from_hmm(unsigned long hpfn)
 	return pte;
 }
 
-/* Program the PTEs of [start, start + npages pages) from hmm's output. */
+/*
+ * Program the PTEs of [start, start + npages pages) from hmm's output;
+ * *@ptesp, from hmirror_range_new_ptes(), becomes @r's array if it has
+ * none (and is then NULL).
+ */
 static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 				 unsigned long npages, const unsigned long *pfns,
-				 bool huge)
+				 bool huge, u64 **ptesp)
 {
 	unsigned long first = (start - r->start) >> PAGE_SHIFT;
 	unsigned long i, added = 0;
+	bool fresh;
 
 	lockdep_assert_held(&r->ctx->pt_lock);
 
@@ -321,15 +366,26 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 		return;
 	}
 
-	/* A small mapping after a huge one: the CPU split the THP. */
-	__hmirror_pt_clear_huge(r);
 	/* hmm_range_fault() succeeded: every pfn it gave is valid. */
-	for (i = 0; i < npages; i++) {
-		added += !(r->ptes[first + i] & HMIRROR_PTE_VALID);
-		r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
+	fresh = __hmirror_range_install_ptes(r, ptesp, first, npages);
+	if (fresh) {
+		/* A new array: nothing to count but what is written. */
+		for (i = 0; i < npages; i++)
+			r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
+		added = npages;
+	} else {
+		for (i = 0; i < npages; i++) {
+			added += !(r->ptes[first + i] & HMIRROR_PTE_VALID);
+			r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
+		}
 	}
 	r->nr_valid += added;
 	r->ctx->stats.ptes += added;
+	/* A small mapping after a huge one: the CPU split the THP. */
+	if (r->huge)
+		__hmirror_pt_clear_huge(r);	/* publishes the array */
+	else if (fresh)
+		__hmirror_range_update(r);
 }
 
 /*
@@ -341,17 +397,22 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 static unsigned long __hmirror_pt_program_present(struct hmirror_range *r,
 						  unsigned long start,
 						  unsigned long npages,
-						  const unsigned long *pfns)
+						  const unsigned long *pfns,
+						  u64 **ptesp)
 {
 	unsigned long first = (start - r->start) >> PAGE_SHIFT, i, n = 0;
+	bool fresh;
 
 	lockdep_assert_held(&r->ctx->pt_lock);
+	fresh = __hmirror_range_install_ptes(r, ptesp, 0, 0);
 	for (i = 0; i < npages; i++) {
 		if (!(pfns[i] & HMM_PFN_VALID))
 			continue;
 		__hmirror_pt_set(r, first + i, hmirror_pte_from_hmm(pfns[i]));
 		n++;
 	}
+	if (fresh)
+		__hmirror_range_update(r);
 	return n;
 }
 
@@ -544,10 +605,11 @@ noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		.dev_private_owner = ctx->hdev,
 		.hmm_pfns = pfns,
 	};
-	unsigned long timeout;
+	unsigned long timeout, nfault;
 	struct hmirror_range *r;
 	unsigned long done = 0;
-	bool huge;
+	u64 *ptes = NULL;
+	bool huge, probe;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
@@ -587,8 +649,17 @@ noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			goto out;
 	}
 
+	/*
+	 * A chunk the CPU maps with one PMD needs one pfn, not 512: ask for
+	 * the first page, and for the rest only if it is not mapped huge.
+	 * Where the chunk before was mapped small, the next likely is too,
+	 * and the probe would be a walk more for nothing.
+	 */
+	probe = !present && !ctx->fault_small && npages > 1;
 	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	for (;; cond_resched()) {
+		range.end = probe ? start + PAGE_SIZE : end;
+		nfault = probe ? 1 : npages;
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -624,16 +695,20 @@ noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 		 * system memory like anybody else's.
 		 */
 		if (write && range.dev_private_owner &&
-		    !hmirror_pfns_writable(pfns, npages)) {
+		    !hmirror_pfns_writable(pfns, nfault)) {
 			range.dev_private_owner = NULL;
 			continue;
 		}
 
-		done = present ? hmirror_pfns_present(pfns, npages) : npages;
 		huge = (pfns[0] & HMM_PFN_VALID) &&
 		       hmm_pfn_to_map_order(pfns[0]) >= PMD_ORDER;
+		if (probe && !huge) {
+			probe = false;
+			continue;
+		}
+		done = present ? hmirror_pfns_present(pfns, npages) : npages;
 		if (!huge && done) {
-			ret = hmirror_range_alloc_ptes(r);
+			ret = hmirror_range_new_ptes(r, &ptes);
 			if (ret)
 				break;
 		}
@@ -651,17 +726,22 @@ noinline int hmirror_pt_fault(struct hmirror_ctx *ctx, unsigned long start,
 			continue;
 		}
 		if (present && !huge)
-			__hmirror_pt_program_present(r, start, npages, pfns);
+			__hmirror_pt_program_present(r, start, npages, pfns,
+						     &ptes);
 		else
-			__hmirror_pt_program(r, start, npages, pfns, huge);
+			__hmirror_pt_program(r, start, npages, pfns, huge,
+					     &ptes);
 		ctx->stats.faults++;
 		ctx->stats.pages_faulted += done;
 		spin_unlock(&ctx->pt_lock);
+		if (!present)
+			ctx->fault_small = !huge;
 		*rp = r;
 		*seqp = range.notifier_seq;
 		break;
 	}
 out:
+	kvfree(ptes);	/* not needed after all: huge, or a failure */
 	/*
 	 * A failure leaves no empty range, nor does a PREFETCH_NO_FAULT that
 	 * found nothing present (its caller uses no range). A successful
