@@ -273,7 +273,7 @@ static bool __hmirror_range_install_ptes(struct hmirror_range *r,
 					 unsigned int n)
 {
 	lockdep_assert_held(&r->ctx->pt_lock);
-	if (r->ptes)
+	if (r->ptes || !*ptesp)	/* none new: nothing present to program */
 		return false;
 	memset(*ptesp, 0, first * sizeof(u64));
 	memset(*ptesp + first + n, 0,
