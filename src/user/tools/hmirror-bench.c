@@ -17,8 +17,8 @@
  *   inval_*             munmap / MADV_DONTNEED of a buffer a PAGE-class
  *                       context mirrored, ms; anchor: the same, unmirrored
  *   escalation_stall_*  munmap of a region K NONE-class contexts' jobs wait
- *                       on, worst of the repetitions after one not counted, ms; anchor: the
- *                       contexts' deadline
+ *                       on, worst of the repetitions after one not
+ *                       counted, ms; anchor: the contexts' deadline
  *   pt_bytes_per_page_* device page-table bytes per mirrored page after a
  *                       MIRROR job (STATS pt_bytes / ptes); anchor: 8 B
  *   migrate_to_dev_*,   MIGRATE of a written buffer to device memory and
