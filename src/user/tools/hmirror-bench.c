@@ -378,6 +378,7 @@ static double fault_hmirror(size_t len, enum kind kind, bool verify,
 			    double *thp)
 {
 	struct hmirror_cmd cmds[1];
+	struct hmirror_stats st;
 	struct hmirror_job job;
 	struct hmirror *h;
 	char *p, *out;
@@ -396,8 +397,13 @@ static double fault_hmirror(size_t len, enum kind kind, bool verify,
 	if (hmirror_job_copy(&job, out, p, len))
 		die("COPY command");
 	ms = job_run(h, &job);
-	progress("  hmirror COPY job: %.2f ms in submit (fault-in), %.2f ms on the engine",
-		 job_submit_ms, ms - job_submit_ms);
+	if (hmirror_stats(h, &st))
+		memset(&st, 0, sizeof(st));
+	/* Invalidations while it ran park a PAGE-class job: they show here. */
+	progress("  hmirror COPY job: %.2f ms in submit (fault-in), %.2f ms on the engine, %llu invalidations, parked %llu times",
+		 job_submit_ms, ms - job_submit_ms,
+		 (unsigned long long)(st.inval_blockable + st.inval_nonblock),
+		 (unsigned long long)st.jobs_parked);
 	hmirror_close(h);
 	if (verify && memcmp(p, out, len))
 		die("COPY job: the copy differs from the buffer");
