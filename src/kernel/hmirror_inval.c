@@ -159,9 +159,13 @@ void hmirror_ctx_escalate(struct hmirror_ctx *ctx, unsigned long start,
 
 	trace_hmirror_escalate(ctx->hdev->index, ctx->id, pid_nr(ctx->owner),
 			       waited_us, kill);
-	if (start == end)	/* from the timer of a refused invalidation */
+	/*
+	 * From the deadline timer: armed by a refused non-blockable
+	 * invalidation, or by a blockable one waiting on a peer context.
+	 */
+	if (start == end)
 		dev_warn_ratelimited(ctx->hdev->dev,
-				     "context %u of pid %d (%s) held up a non-blockable invalidation for %llu us: reset%s\n",
+				     "context %u of pid %d (%s) held up an invalidation past its deadline (%llu us): reset%s\n",
 				     ctx->id, pid_nr(ctx->owner), ctx->comm,
 				     waited_us, kill ? ", owner killed" : "");
 	else
