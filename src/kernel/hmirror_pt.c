@@ -368,17 +368,14 @@ static void __hmirror_pt_program(struct hmirror_range *r, unsigned long start,
 
 	/* hmm_range_fault() succeeded: every pfn it gave is valid. */
 	fresh = __hmirror_range_install_ptes(r, ptesp, first, npages);
-	if (fresh) {
-		/* A new array: nothing to count but what is written. */
-		for (i = 0; i < npages; i++)
-			r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
-		added = npages;
-	} else {
-		for (i = 0; i < npages; i++) {
+	for (i = 0; i < npages; i++) {
+		/* A new array's entries here are unwritten: none was valid. */
+		if (!fresh)
 			added += !(r->ptes[first + i] & HMIRROR_PTE_VALID);
-			r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
-		}
+		r->ptes[first + i] = hmirror_pte_from_hmm(pfns[i]);
 	}
+	if (fresh)
+		added = npages;
 	r->nr_valid += added;
 	r->ctx->stats.ptes += added;
 	/* A small mapping after a huge one: the CPU split the THP. */
