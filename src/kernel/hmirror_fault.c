@@ -37,7 +37,8 @@
  *   The sites with no context yet (ctx_alloc, devmem_alloc) match no ctx
  *   filter, and match pid against the calling process.
  * - delay: for the sites that make something slow (engine_stall,
- *   lost_completion, reset_slow), how long in ms (0: the site's default).
+ *   lost_completion, reset_slow, mr_check_slow), how long in ms (0: the
+ *   site's default).
  *
  * Writing "key=value ..." (keys as above; probability in percent, or ppm=
  * per million) arms a site with those values, the others at their
@@ -139,6 +140,8 @@ static struct hmirror_fault hmirror_faults[HMIRROR_FAULT_NR] = {
 			   "context reset acknowledged delay ms late", 50),
 	HMIRROR_FAULT_SITE(HMIRROR_FAULT_COPY_ERROR, "copy_error",
 			   "engine step fails the job: status -EIO", 0),
+	HMIRROR_FAULT_SITE(HMIRROR_FAULT_MR_CHECK_SLOW, "mr_check_slow",
+			   "pinned region's check after a zap starts delay ms late", 100),
 };
 
 /* Does a call for (@dev, @ctx, @pid) pass the site's filter? */

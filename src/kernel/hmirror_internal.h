@@ -101,9 +101,13 @@ struct hmirror_range;
  *	      the device did not answer within its bound
  * @mr_map: optional: give the device a mapping of its own of a PINNED
  *	    region's pages, at @mr->dev_addr (ctx->lock held, may sleep);
- *	    nothing is mapped once the region is revoked
+ *	    nothing is mapped once the region is revoked, or while it is
+ *	    held
  * @mr_unmap: optional: take that mapping away (pt_lock held, must not
  *	      sleep); the device may use it until @tlb_sync returns 0
+ * @mr_remap: with @mr_map: give a held region its mapping back, the
+ *	      check having found its pages still mapped (pt_lock held,
+ *	      must not sleep)
  * @ctx_show: optional: the backend's own lines of a context's debugfs
  *	      file ("key value", as the counters above them)
  * @copy: optional: carry out @n copies of a migration with the device's
@@ -140,6 +144,7 @@ struct hmirror_backend_ops {
 	int (*tlb_sync)(struct hmirror_ctx *ctx, bool blockable);
 	int (*mr_map)(struct hmirror_mr *mr);
 	void (*mr_unmap)(struct hmirror_mr *mr);
+	void (*mr_remap)(struct hmirror_mr *mr);
 	void (*ctx_show)(struct hmirror_ctx *ctx, struct seq_file *m);
 	int (*copy)(struct hmirror_device *hdev, struct hmirror_copy *c,
 		    unsigned int n);
@@ -260,6 +265,7 @@ enum hmirror_fault_site {
 	HMIRROR_FAULT_LOST_COMPLETION,
 	HMIRROR_FAULT_RESET_SLOW,
 	HMIRROR_FAULT_COPY_ERROR,
+	HMIRROR_FAULT_MR_CHECK_SLOW,
 	HMIRROR_FAULT_NR,
 };
 
@@ -360,6 +366,10 @@ struct hmirror_event_node {
  *	      @start (kept once revoked), or 0 before it is mapped
  * @notifier: PINNED: watches the mapping under the region
  * @revoked: PINNED: the mapping changed; no job may use @pages (pt_lock)
+ * @held: PINNED: a zap came and its check has not answered yet; no job
+ *	  may use @pages meanwhile (pt_lock)
+ * @zaps: PINNED: zaps seen, so a check answers only for those before it
+ *	  (pt_lock)
  * @pinned: PINNED: @pages are all pinned
  * @check_work: PINNED: after a zap, checks whether the mapping still
  *		maps @pages
@@ -380,6 +390,8 @@ struct hmirror_mr {
 	u64 dev_addr;
 	struct mmu_interval_notifier notifier;
 	bool revoked;
+	bool held;
+	unsigned int zaps;
 	bool pinned;
 	struct work_struct check_work;
 	struct hmirror_event_node evn;
@@ -441,6 +453,7 @@ enum hmirror_ctx_state {
  * @events: unread struct hmirror_event_node, under @pt_lock
  * @orphans: unread events that outlived their regions (kmalloc()ed)
  * @revoke_gen: bumped on every revocation, so jobs recheck their regions
+ * @mrs_held: pinned regions held for a check after a zap (pt_lock)
  * @advices: queued asynchronous advice, in order (pt_lock)
  * @advise_work: carries @advices out
  * @advise_pending: advice queued, or done with its event unread (pt_lock)
@@ -497,6 +510,7 @@ struct hmirror_ctx {
 	struct list_head events;
 	unsigned int orphans;
 	unsigned int revoke_gen;
+	unsigned int mrs_held;
 	struct list_head advices;
 	struct work_struct advise_work;
 	unsigned int advise_pending;
@@ -536,6 +550,8 @@ struct hmirror_seg {
  * @result: MIGRATE: pages moved
  * @parked: PAGE class: waiting for the page at @fault_addr; any class:
  *	    waiting for the worker to run the MIGRATE command @cur
+ * @held: parked by the device on a held pinned region's window: the
+ *	  region's check resumes it, not the worker
  * @fault_addr: the address a parked job needs
  * @fault_end: end of the operand @fault_addr is in
  * @fault_write: ...for writing
@@ -563,6 +579,7 @@ struct hmirror_job {
 	u64 until;
 	u64 result;
 	bool parked;
+	bool held;
 	unsigned long fault_addr;
 	unsigned long fault_end;
 	bool fault_write;
@@ -643,6 +660,7 @@ void hmirror_job_park(struct hmirror_job *job, unsigned long addr,
 void hmirror_job_park_migrate(struct hmirror_job *job);
 void hmirror_job_fault_work(struct work_struct *work);
 bool hmirror_job_revoked(struct hmirror_job *job);
+bool hmirror_job_held(struct hmirror_job *job);
 
 /* hmirror_inval.c */
 extern const struct mmu_interval_notifier_ops hmirror_range_ops;

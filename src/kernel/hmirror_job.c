@@ -687,6 +687,29 @@ bool hmirror_job_revoked(struct hmirror_job *job)
 	return false;
 }
 
+/**
+ * hmirror_job_held() - does the job name a pinned region that is held?
+ * @job: a published job, its context's pt_lock held
+ *
+ * A region is held between a zap of its mapping and the answer of the
+ * check that follows (see hmirror_mr.c): its pages may be the process's
+ * no longer. Cheap unless some region of the context is held.
+ *
+ * Return: true if the job must not touch memory now.
+ */
+bool hmirror_job_held(struct hmirror_job *job)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&job->ctx->pt_lock);
+	if (!job->opmr || !job->ctx->mrs_held)
+		return false;
+	for (i = 0; i < 2 * job->nr_cmds; i++)
+		if (job->opmr[i] && job->opmr[i]->held)
+			return true;
+	return false;
+}
+
 /* End every job of the context with @status, oldest first; pt_lock held. */
 static void __hmirror_jobs_fail(struct hmirror_ctx *ctx, int status)
 {
@@ -971,6 +994,11 @@ void hmirror_job_fault_work(struct work_struct *work)
 	if (ctx->state != HMIRROR_CTX_ALIVE || !job || !job->parked) {
 		/* Its job is gone: nothing parked at MIGRATE any more. */
 		ctx->migrating = false;
+		spin_unlock(&ctx->pt_lock);
+		goto out;
+	}
+	/* Parked on a held region: the region's check resumes it. */
+	if (job->held) {
 		spin_unlock(&ctx->pt_lock);
 		goto out;
 	}

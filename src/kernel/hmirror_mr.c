@@ -5,6 +5,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/delay.h>
 #include <linux/hmm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -39,11 +40,20 @@
  * device would write. So an interval notifier watches the mapping: an
  * unmap revokes the region at once, a zap once a look at the page table
  * (after the zap) finds the pages gone. The engine refuses a revoked
- * region's pages from then on (jobs naming it fail with -ECANCELED, checked under pt_lock at
- * every page step, so none is in progress once the callback returns), and
- * one HMIRROR_EVENT_MR_REVOKED record is queued for read(). The pages stay
- * pinned until the region is deregistered. Changes that keep the pages
- * (mprotect, NUMA hinting, soft-dirty) do not revoke.
+ * region's pages from then on (jobs naming it fail with -ECANCELED,
+ * checked under pt_lock at every page step, so none is in progress once
+ * the callback returns), and one HMIRROR_EVENT_MR_REVOKED record is
+ * queued for read(). The pages stay pinned until the region is
+ * deregistered. Changes that keep the pages (mprotect, NUMA hinting,
+ * soft-dirty) do not revoke.
+ *
+ * Between a zap and its check's answer the region is held: jobs naming
+ * it wait (the sw engine polls them; on the pci device they park on the
+ * window, which the hold empties) and go on, or fail with -ECANCELED,
+ * once the check has answered. Without the hold, a job could write pages
+ * the process no longer maps after madvise(DONTNEED) returned, and end
+ * with status 0: data lost without a word. A NONE-class job on a device
+ * that cannot wait (pci) fails with -ECANCELED instead of waiting.
  *
  * Jobs hold a count of their operands on each region (@users), taken at
  * publication and dropped at completion: deregistration with such a job
@@ -56,6 +66,16 @@
  */
 #define HMIRROR_MAX_ORPHAN_EVENTS	1024
 
+/* Let go of a hold (the check answered, or the region goes); pt_lock held. */
+static void __hmirror_mr_unhold(struct hmirror_mr *mr)
+{
+	lockdep_assert_held(&mr->ctx->pt_lock);
+	if (!mr->held)
+		return;
+	mr->held = false;
+	mr->ctx->mrs_held--;
+}
+
 /* Revoke @mr, once, for @reason over [start, end); pt_lock held. */
 static void __hmirror_mr_revoke(struct hmirror_mr *mr, u32 reason,
 				unsigned long start, unsigned long end)
@@ -65,6 +85,7 @@ static void __hmirror_mr_revoke(struct hmirror_mr *mr, u32 reason,
 	lockdep_assert_held(&ctx->pt_lock);
 	if (mr->revoked)
 		return;
+	__hmirror_mr_unhold(mr);
 	mr->revoked = true;
 	ctx->revoke_gen++;
 	/* The device's own mapping goes now; the caller waits for its TLB. */
@@ -79,6 +100,49 @@ static void __hmirror_mr_revoke(struct hmirror_mr *mr, u32 reason,
 	};
 	list_add_tail(&mr->evn.link, &ctx->events);
 	ctx->stats.mr_revoked++;
+}
+
+/*
+ * Hold @mr for its check after a zap: the device must not use its pages
+ * until the check answers. Returns true if the device's own mapping was
+ * taken away (its TLB must let go before the callback returns); pt_lock
+ * held.
+ */
+static bool __hmirror_mr_hold(struct hmirror_mr *mr)
+{
+	struct hmirror_ctx *ctx = mr->ctx;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	mr->zaps++;
+	if (mr->revoked || mr->held)
+		return false;
+	mr->held = true;
+	ctx->mrs_held++;
+	if (!ctx->hdev->ops->mr_unmap)
+		return false;
+	ctx->hdev->ops->mr_unmap(mr);
+	return true;
+}
+
+/*
+ * The context's oldest job, parked by the device on a window a hold
+ * emptied, goes on once none of its regions is held, or fails if one was
+ * revoked; pt_lock held.
+ */
+static void __hmirror_mr_resume(struct hmirror_ctx *ctx)
+{
+	struct hmirror_job *job;
+
+	lockdep_assert_held(&ctx->pt_lock);
+	job = list_first_entry_or_null(&ctx->jobs, struct hmirror_job, link);
+	if (!job || !job->held || hmirror_job_held(job))
+		return;
+	job->held = false;
+	if (hmirror_job_revoked(job))
+		hmirror_job_complete(job, -ECANCELED);
+	else
+		job->parked = false;
+	ctx->hdev->ops->kick(ctx->hdev, ctx);
 }
 
 /*
@@ -119,20 +183,40 @@ static bool hmirror_mr_changed(struct hmirror_mr *mr)
 	return changed;
 }
 
-/* After a zap: revoke the region if its pages are not mapped any more. */
+/*
+ * After a zap: revoke the region if its pages are not mapped any more,
+ * else end its hold, unless another zap came meanwhile (its own check
+ * follows, queued again by its callback).
+ */
 static void hmirror_mr_check_work(struct work_struct *work)
 {
 	struct hmirror_mr *mr = container_of(work, struct hmirror_mr,
 					     check_work);
 	struct hmirror_ctx *ctx = mr->ctx;
+	unsigned int zaps;
+	bool changed;
 
-	if (READ_ONCE(mr->revoked) || !hmirror_mr_changed(mr))
-		return;
+	if (hmirror_fault_should_fail(HMIRROR_FAULT_MR_CHECK_SLOW, ctx))
+		msleep(hmirror_fault_delay_ms(HMIRROR_FAULT_MR_CHECK_SLOW));
 	spin_lock(&ctx->pt_lock);
-	__hmirror_mr_revoke(mr, HMIRROR_REVOKE_CLEAR, mr->start,
-			    mr->start + mr->len);
+	zaps = mr->zaps;
 	spin_unlock(&ctx->pt_lock);
-	hmirror_inval_tlb_sync(ctx, mr->start, mr->start + mr->len, true);
+	changed = !READ_ONCE(mr->revoked) && hmirror_mr_changed(mr);
+
+	spin_lock(&ctx->pt_lock);
+	if (changed) {
+		__hmirror_mr_revoke(mr, HMIRROR_REVOKE_CLEAR, mr->start,
+				    mr->start + mr->len);
+	} else if (mr->held && mr->zaps == zaps) {
+		__hmirror_mr_unhold(mr);
+		if (ctx->hdev->ops->mr_remap)
+			ctx->hdev->ops->mr_remap(mr);
+	}
+	__hmirror_mr_resume(ctx);
+	spin_unlock(&ctx->pt_lock);
+	if (changed)
+		hmirror_inval_tlb_sync(ctx, mr->start, mr->start + mr->len,
+				       true);
 	wake_up_all(&ctx->wq);
 }
 
@@ -149,12 +233,19 @@ static bool hmirror_mr_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct hmirror_mr *mr = container_of(mni, struct hmirror_mr, notifier);
 	struct hmirror_ctx *ctx = mr->ctx;
+	bool unmapped;
 
 	mmu_interval_set_seq(mni, cur_seq);
 	if (range->event == MMU_NOTIFY_CLEAR) {
-		if (READ_ONCE(mr->pinned))
-			queue_work(hmirror_wq, &mr->check_work);
-		return true;
+		if (!READ_ONCE(mr->pinned))
+			return true;
+		spin_lock(&ctx->pt_lock);
+		unmapped = __hmirror_mr_hold(mr);
+		spin_unlock(&ctx->pt_lock);
+		queue_work(hmirror_wq, &mr->check_work);
+		return !unmapped ||
+		       hmirror_inval_tlb_sync(ctx, range->start, range->end,
+					      mmu_notifier_range_blockable(range));
 	}
 	if (range->event != MMU_NOTIFY_UNMAP)
 		return true;
@@ -164,6 +255,7 @@ static bool hmirror_mr_invalidate(struct mmu_interval_notifier *mni,
 	__hmirror_mr_revoke(mr, HMIRROR_REVOKE_UNMAP,
 			    max(range->start, mr->start),
 			    min(range->end, mr->start + mr->len));
+	__hmirror_mr_resume(ctx);
 	spin_unlock(&ctx->pt_lock);
 	wake_up_all(&ctx->wq);
 	/* Retried by the caller until the device let go: check every time. */
@@ -267,6 +359,7 @@ err_unpin:
 	unpin_user_pages(mr->pages, done);
 	/* A revocation of a region that never was: no event either. */
 	spin_lock(&mr->ctx->pt_lock);
+	__hmirror_mr_unhold(mr);
 	list_del_init(&mr->evn.link);
 	spin_unlock(&mr->ctx->pt_lock);
 err_free:
@@ -331,6 +424,7 @@ static void hmirror_mr_free(struct hmirror_ctx *ctx, struct hmirror_mr *mr,
 	}
 
 	spin_lock(&ctx->pt_lock);
+	__hmirror_mr_unhold(mr);
 	if (!list_empty(&mr->evn.link)) {
 		if (node) {
 			node->ev = mr->evn.ev;

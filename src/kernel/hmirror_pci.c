@@ -429,12 +429,28 @@ static u64 *hmirror_pci_pin_pte(struct hmirror_pci_slot *s, u64 va, bool alloc)
 	       ((va >> PAGE_SHIFT) & 511);
 }
 
+/* Map the region's pages at @va, its window; tables made, pt_lock held. */
+static void __hmirror_pci_mr_fill(struct hmirror_mr *mr, u64 va)
+{
+	u64 flags = HMPCI_PTE_VALID, *pte;
+	unsigned long i;
+
+	lockdep_assert_held(&mr->ctx->pt_lock);
+	if (mr->access & HMIRROR_ACCESS_WRITE)
+		flags |= HMPCI_PTE_WRITE;
+	for (i = 0; i < mr->npages; i++) {
+		pte = hmirror_pci_pin_pte(mr->ctx->priv, va + (i << PAGE_SHIFT),
+					  false);
+		WRITE_ONCE(*pte, page_to_phys(mr->pages[i]) | flags);
+	}
+}
+
 static int hmirror_pci_mr_map(struct hmirror_mr *mr)
 {
 	struct hmirror_ctx *ctx = mr->ctx;
 	struct hmirror_pci_slot *s = ctx->priv;
 	u64 size = ALIGN((u64)mr->npages << PAGE_SHIFT, HMIRROR_CHUNK_SIZE);
-	u64 va = s->pin_next, flags = HMPCI_PTE_VALID, *pte;
+	u64 va = s->pin_next;
 	unsigned long i;
 
 	lockdep_assert_held(&ctx->lock);
@@ -445,15 +461,14 @@ static int hmirror_pci_mr_map(struct hmirror_mr *mr)
 		if (!hmirror_pci_pin_pte(s, va + (i << PAGE_SHIFT), true))
 			return -ENOMEM;
 	s->pin_next = va + size;
-	if (mr->access & HMIRROR_ACCESS_WRITE)
-		flags |= HMPCI_PTE_WRITE;
 
 	spin_lock(&ctx->pt_lock);
-	/* Revoked while being pinned or mapped: an empty window. */
-	for (i = 0; i < mr->npages && !mr->revoked; i++) {
-		pte = hmirror_pci_pin_pte(s, va + (i << PAGE_SHIFT), false);
-		WRITE_ONCE(*pte, page_to_phys(mr->pages[i]) | flags);
-	}
+	/*
+	 * Revoked while being pinned or mapped: an empty window. Held: its
+	 * check fills it, if the pages are still the mapping's.
+	 */
+	if (!mr->revoked && !mr->held)
+		__hmirror_pci_mr_fill(mr, va);
 	/*
 	 * Kept after a revocation: jobs pushed later name the emptied
 	 * window and fail there, never the user address behind it.
@@ -478,6 +493,14 @@ static void hmirror_pci_mr_unmap(struct hmirror_mr *mr)
 			   0);
 	__hmirror_pci_inval_post(hmirror_pci_of(ctx->hdev), ctx->priv, va,
 				 va + ((u64)mr->npages << PAGE_SHIFT));
+}
+
+static void hmirror_pci_mr_remap(struct hmirror_mr *mr)
+{
+	lockdep_assert_held(&mr->ctx->pt_lock);
+	/* Not mapped yet: mr_map fills the window itself. */
+	if (mr->dev_addr)
+		__hmirror_pci_mr_fill(mr, mr->dev_addr & PAGE_MASK);
 }
 
 /* A job's operand in a pinned region, moved into the region's window. */
@@ -540,9 +563,19 @@ static void __hmirror_pci_park(struct hmirror_pci_slot *s,
 		hmirror_job_park_migrate(job);
 		return;
 	}
-	/* No translation in a pinned window: its region was revoked. */
+	/*
+	 * No translation in a pinned window: its region was revoked, or is
+	 * held until the check after a zap answers, which resumes the job.
+	 * Neither any more: the window was filled again meanwhile.
+	 */
 	if (addr >= HMPCI_PIN_BASE) {
-		hmirror_job_complete(job, -ECANCELED);
+		if (hmirror_job_revoked(job)) {
+			hmirror_job_complete(job, -ECANCELED);
+		} else if (hmirror_job_held(job)) {
+			job->parked = true;
+			job->held = true;
+			ctx->stats.jobs_parked++;
+		}
 		return;
 	}
 	hmirror_job_park(job, addr,
@@ -668,8 +701,12 @@ static void hmirror_pci_scan_slot(struct hmirror_pci *p,
 		/* Not the head: the host ended it before the device did. */
 		if (!head || head->fence != fence)
 			continue;
-		/* A NONE-class job in a revoked region's window. */
-		if (status == -EFAULT && hmirror_job_revoked(head))
+		/*
+		 * A NONE-class job in a revoked region's window, or in a
+		 * held one's: it cannot wait for the check.
+		 */
+		if (status == -EFAULT &&
+		    (hmirror_job_revoked(head) || hmirror_job_held(head)))
 			status = -ECANCELED;
 		if (status == -EFAULT && ctx->preempt == HMIRROR_PREEMPT_NONE)
 			/* Invariant broken: tests look for this line (BUG:). */
@@ -1080,6 +1117,7 @@ static const struct hmirror_backend_ops hmirror_pci_ops = {
 	.tlb_sync = hmirror_pci_tlb_sync,
 	.mr_map = hmirror_pci_mr_map,
 	.mr_unmap = hmirror_pci_mr_unmap,
+	.mr_remap = hmirror_pci_mr_remap,
 	.ctx_show = hmirror_pci_ctx_show,
 	.copy = hmirror_pci_copy,
 	.vram_map = hmirror_pci_vram_map,

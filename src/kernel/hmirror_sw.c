@@ -350,6 +350,12 @@ static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 			progress = true;
 			continue;
 		}
+		/* Polled until the check of its region after a zap answers. */
+		if (hmirror_job_held(job)) {
+			*blocked = true;
+			spin_unlock(&ctx->pt_lock);
+			break;
+		}
 		/* Done, its completion lost: found again when it is due. */
 		if (job->lost_until) {
 			if (ktime_get_ns() < job->lost_until) {

@@ -516,7 +516,7 @@ int hmirror_migrate(struct hmirror *h, void *addr, size_t len,
  * @ctx: only calls for this context id of @dev count; -1: any
  * @pid: only calls for contexts of this process count; 0: any
  * @delay_ms: for the sites that delay (engine_stall, lost_completion,
- *	      reset_slow): how long; 0: the site's default
+ *	      reset_slow, mr_check_slow): how long; 0: the site's default
  * @seed: seed of the site's random numbers: the same seed and the same
  *	  calls give the same failures
  * @calls: out (hmirror_inject_get()): calls that passed the filter

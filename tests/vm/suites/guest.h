@@ -328,6 +328,20 @@ static inline void *hm_map_aligned(size_t len, int thp)
 	return a;
 }
 
+/* AnonHugePages of this process, in kB: are its THP buffers THPs? */
+static inline long hm_anon_huge_kb(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	long kb = 0;
+	char line[128];
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		sscanf(line, "AnonHugePages: %ld kB", &kb);
+	fclose(f);
+	return kb;
+}
+
 static inline uint64_t hm_now_ns(void)
 {
 	struct timespec ts;

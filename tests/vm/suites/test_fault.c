@@ -27,6 +27,7 @@ static const char *const sites[] = {
 	"ctx_alloc", "range_alloc", "pte_alloc", "notifier_insert",
 	"hmm_busy", "hmm_fault", "job_alloc", "devmem_alloc", "migrate_page",
 	"engine_stall", "lost_completion", "reset_slow", "copy_error",
+	"mr_check_slow",
 };
 
 static int fi_up(void **state)

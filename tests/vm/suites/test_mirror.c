@@ -433,16 +433,10 @@ static void test_thp_entries(void **state)
 	int fd = hm_open(0, CLS(state));
 	struct hmirror_stats st;
 	struct hmirror_cmd c;
-	FILE *f;
-	char line[128];
-	long anon_huge = 0;
+	long anon_huge;
 
 	memset(buf, 0x77, len);
-	f = fopen("/proc/self/smaps_rollup", "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		sscanf(line, "AnonHugePages: %ld kB", &anon_huge);
-	fclose(f);
+	anon_huge = hm_anon_huge_kb();
 	if (anon_huge < 4096)
 		guest_skip("no THP for the buffer (AnonHugePages %ld kB)", anon_huge);
 

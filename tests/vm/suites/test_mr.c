@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 
 #include "guest.h"
+#include "hmirror.h"
 
 #define PG 4096UL
 #define MiB (1UL << 20)
@@ -228,7 +229,8 @@ static uint8_t *sparse_map(const size_t *offs, unsigned int n)
 static void test_odp_sparse(void **state)
 {
 	static const size_t offs[] = { 0, 17 * GiB + 5 * PG, 64 * GiB - 2 * PG };
-	uint8_t *base = sparse_map(offs, 3), *out = hm_map(2 * PG);
+	/* Aligned: two pages across a chunk boundary would be two ranges. */
+	uint8_t *base = sparse_map(offs, 3), *out = hm_map_aligned(2 * PG, 0);
 	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
 	struct hmirror_stats st0, st;
 	uint32_t key = 0, imp = 0;
@@ -440,6 +442,19 @@ static void test_revoke_mremap(void **state)
 	revoke_by(CH_MREMAP, HMIRROR_REVOKE_UNMAP);
 }
 
+/* Submit a job that waits for *@flag == 1, then fills (@key, @off). */
+static uint64_t fill_after(int fd, const uint64_t *flag, uint32_t key,
+			   uint64_t off, uint64_t len, uint8_t v)
+{
+	struct hmirror_cmd c[2];
+	uint64_t fence = 0;
+
+	c[0] = hm_wait_value(flag, 1, 0);
+	c[1] = keyed(hm_fill((void *)off, v, len), key, 0);
+	assert_int_equal(hm_submit(fd, c, 2, &fence), 0);
+	return fence;
+}
+
 /*
  * A job that waits, then writes through a pinned region: the region is
  * revoked meanwhile, and the job fails with -ECANCELED, writing nothing.
@@ -450,7 +465,6 @@ static void test_revoke_pending_job(void **state)
 	uint8_t *buf = hm_map(4 * PG);
 	uint64_t *flag = hm_map(PG);
 	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
-	struct hmirror_cmd c[2];
 	uint32_t key = 0;
 	uint64_t fence = 0;
 	int status = 0;
@@ -459,9 +473,7 @@ static void test_revoke_pending_job(void **state)
 	memset(buf, 1, 4 * PG);
 	*flag = 0;
 	assert_int_equal(mr_reg(fd, buf, 4 * PG, HMIRROR_MR_PINNED, RW, &key), 0);
-	c[0] = hm_wait_value(flag, 1, 0);
-	c[1] = keyed(hm_fill((void *)0, 7, 4 * PG), key, 0);
-	assert_int_equal(hm_submit(fd, c, 2, &fence), 0);
+	fence = fill_after(fd, flag, key, 0, 4 * PG, 7);
 	assert_int_equal(mr_dereg(fd, key), -EBUSY);
 	assert_int_equal(madvise(buf, PG, MADV_DONTNEED), 0);
 	*flag = 1;
@@ -472,6 +484,116 @@ static void test_revoke_pending_job(void **state)
 	close(fd);
 	munmap(flag, PG);
 	munmap(buf, 4 * PG);
+}
+
+/* Slow the next check of a pinned region after a zap by @ms. */
+static void check_slow(uint32_t ms)
+{
+	struct hmirror_inject_spec s = HMIRROR_INJECT_SPEC_INIT;
+
+	s.times = 1;
+	s.delay_ms = ms;
+	assert_int_equal(hmirror_inject("mr_check_slow", &s), 0);
+}
+
+static uint64_t check_slowed(void)
+{
+	struct hmirror_inject_spec s;
+
+	assert_int_equal(hmirror_inject_get("mr_check_slow", &s), 0);
+	assert_int_equal(hmirror_inject("mr_check_slow", NULL), 0);
+	return s.failed;
+}
+
+/*
+ * A zap holds a pinned region until its check answers: a job that goes on
+ * once madvise(DONTNEED) returned waits for the check (300 ms late here)
+ * and fails -ECANCELED, instead of writing the pages the process lost
+ * and ending 0 before the check revokes the region. A NONE-class job
+ * fails as well, having waited (sw) or not (pci: it cannot).
+ */
+static void hold_dontneed(uint32_t preempt)
+{
+	uint8_t *buf = hm_map(4 * PG);
+	uint64_t *flag = hm_map(PG);
+	int fd = hm_open(0, preempt);
+	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	uint32_t key = 0;
+	uint64_t fence = 0;
+	int status = 0;
+
+	memset(buf, 1, 4 * PG);
+	*flag = 0;
+	assert_int_equal(mr_reg(fd, buf, 4 * PG, HMIRROR_MR_PINNED, RW, &key), 0);
+	fence = fill_after(fd, flag, key, 0, 4 * PG, 7);
+	check_slow(300);
+	assert_int_equal(madvise(buf, PG, MADV_DONTNEED), 0);
+	*flag = 1;
+	/* The check cannot have answered yet: the job waits for it. */
+	if (preempt == HMIRROR_PREEMPT_PAGE)
+		assert_int_equal(hm_wait(fd, fence, 100000000ull, &status),
+				 -ETIME);
+	assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
+	assert_int_equal(status, -ECANCELED);
+	/* A NONE-class job on pci may end before the check even starts. */
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_int_equal(check_slowed(), 1);
+	assert_int_equal(stats(fd).mr_revoked, 1);
+	assert_true(all(buf + PG, 3 * PG, 1));
+	assert_int_equal(mr_dereg(fd, key), 0);
+	close(fd);
+	munmap(flag, PG);
+	munmap(buf, 4 * PG);
+}
+
+static void test_hold_dontneed(void **state)
+{
+	(void)state;
+	hold_dontneed(HMIRROR_PREEMPT_PAGE);
+	hold_dontneed(HMIRROR_PREEMPT_NONE);
+}
+
+/*
+ * A zap that leaves the pages mapped (a THP split) holds the region as
+ * well: the job waits for the check, then goes on and ends 0, its data
+ * where the process sees it, and the region is not revoked.
+ */
+static void test_hold_split(void **state)
+{
+	size_t len = 2 * MiB;
+	uint8_t *buf = hm_map_aligned(len, 1);
+	uint64_t *flag = hm_map(PG);
+	int fd = hm_open(0, HMIRROR_PREEMPT_PAGE);
+	uint32_t key = 0;
+	uint64_t fence = 0;
+	int status = 0;
+	long anon_huge;
+
+	(void)state;
+	memset(buf, 1, len);
+	anon_huge = hm_anon_huge_kb();
+	if (anon_huge < 2048)
+		guest_skip("no THP for the buffer (AnonHugePages %ld kB): no split",
+			   anon_huge);
+	*flag = 0;
+	assert_int_equal(mr_reg(fd, buf, len, HMIRROR_MR_PINNED, RW, &key), 0);
+	fence = fill_after(fd, flag, key, len / 2 - PG, 2 * PG, 0x5c);
+	check_slow(300);
+	assert_int_equal(mprotect(buf + len / 2, len / 2, PROT_READ), 0);
+	assert_int_equal(mprotect(buf + len / 2, len / 2,
+				  PROT_READ | PROT_WRITE), 0);
+	*flag = 1;
+	assert_int_equal(hm_wait(fd, fence, 100000000ull, &status), -ETIME);
+	assert_int_equal(hm_wait(fd, fence, 10000000000ull, &status), 0);
+	assert_int_equal(status, 0);
+	assert_int_equal(check_slowed(), 1);
+	assert_int_equal(stats(fd).mr_revoked, 0);
+	assert_true(all(buf + len / 2 - PG, 2 * PG, 0x5c));
+	assert_true(all(buf, len / 2 - PG, 1));
+	assert_int_equal(mr_dereg(fd, key), 0);
+	close(fd);
+	munmap(flag, PG);
+	munmap(buf, len);
 }
 
 /* capset(2) without libcap: drop CAP_IPC_LOCK from the effective set. */
@@ -1064,11 +1186,17 @@ struct mr_line {
 	unsigned long long mapped, on_device, faults;
 };
 
+/*
+ * The line of region @key of this process's newest context on @dev: a
+ * test that failed earlier may have left its own context open, keys and
+ * all.
+ */
 static int mr_line(unsigned int dev, uint32_t key, struct mr_line *l)
 {
 	char path[64], line[256];
 	unsigned int ctx, k;
 	int pid, found = 0;
+	long newest = -1;
 	struct mr_line t;
 	FILE *f;
 
@@ -1079,9 +1207,10 @@ static int mr_line(unsigned int dev, uint32_t key, struct mr_line *l)
 		if (sscanf(line, "%u %d %u %15s %7s %15s %*s %*s %llu %llu %llu",
 			   &ctx, &pid, &k, t.mode, t.access, t.flags,
 			   &t.mapped, &t.on_device, &t.faults) == 9 &&
-		    k == key && pid == getpid()) {
+		    k == key && pid == getpid() && (long)ctx >= newest) {
+			found = (long)ctx == newest ? found + 1 : 1;
+			newest = ctx;
 			*l = t;
-			found++;
 		}
 	fclose(f);
 	return found == 1;
@@ -1249,6 +1378,8 @@ int main(void)
 		cmocka_unit_test(test_revoke_dontneed),
 		cmocka_unit_test(test_revoke_mremap),
 		cmocka_unit_test(test_revoke_pending_job),
+		cmocka_unit_test(test_hold_dontneed),
+		cmocka_unit_test(test_hold_split),
 		cmocka_unit_test(test_memlock),
 		cmocka_unit_test(test_read_other_process),
 		cmocka_unit_test(test_legacy_stride),
