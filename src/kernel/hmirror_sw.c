@@ -136,6 +136,39 @@ static u64 hmirror_sw_chunk(const struct hmirror_cmd *c, u64 done,
 	return n;
 }
 
+/*
+ * A page copied by plain loads and stores, 64 bytes a turn, as
+ * copy_page_regs() does. Not copy_page(): its rep movsq, under TCG (where
+ * this engine runs its benchmarks), copied a 1 GiB COPY job in 0.96 s in
+ * some runs and in 3.6 to 9.1 s in others, the same guest, pinned or not;
+ * this loop took 1.26 to 1.64 s in every one.
+ */
+static void hmirror_sw_copy_page(void *dst, const void *src)
+{
+	const u64 *s = src;
+	u64 *d = dst, a, b, c, e, f, g, h, k;
+	unsigned int i;
+
+	for (i = 0; i < PAGE_SIZE / sizeof(u64); i += 8) {
+		a = READ_ONCE(s[i]);
+		b = READ_ONCE(s[i + 1]);
+		c = READ_ONCE(s[i + 2]);
+		e = READ_ONCE(s[i + 3]);
+		f = READ_ONCE(s[i + 4]);
+		g = READ_ONCE(s[i + 5]);
+		h = READ_ONCE(s[i + 6]);
+		k = READ_ONCE(s[i + 7]);
+		d[i] = a;
+		d[i + 1] = b;
+		d[i + 2] = c;
+		d[i + 3] = e;
+		d[i + 4] = f;
+		d[i + 5] = g;
+		d[i + 6] = h;
+		d[i + 7] = k;
+	}
+}
+
 /* Does the command touch memory (a copy error can hit it)? */
 static bool hmirror_sw_dma_op(u32 op)
 {
@@ -217,7 +250,7 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
 		 */
 		if (n == PAGE_SIZE && PAGE_ALIGNED(d) && PAGE_ALIGNED(s) &&
 		    d != s)
-			copy_page(d, s);
+			hmirror_sw_copy_page(d, s);
 		else if (d + n <= s || s + n <= d)
 			memcpy(d, s, n);
 		else
