@@ -454,6 +454,7 @@ enum hmirror_ctx_state {
  * @orphans: unread events that outlived their regions (kmalloc()ed)
  * @revoke_gen: bumped on every revocation, so jobs recheck their regions
  * @mrs_held: pinned regions held for a check after a zap (pt_lock)
+ * @hold_gen: bumped on every hold of a pinned region (pt_lock)
  * @advices: queued asynchronous advice, in order (pt_lock)
  * @advise_work: carries @advices out
  * @advise_pending: advice queued, or done with its event unread (pt_lock)
@@ -511,6 +512,7 @@ struct hmirror_ctx {
 	unsigned int orphans;
 	unsigned int revoke_gen;
 	unsigned int mrs_held;
+	unsigned int hold_gen;
 	struct list_head advices;
 	struct work_struct advise_work;
 	unsigned int advise_pending;
@@ -561,6 +563,8 @@ struct hmirror_seg {
  * @opmr: regions the operands name, 2 per command (dst, src), or NULL
  *	  when no operand names a region
  * @revoke_gen: ctx->revoke_gen when the job last checked its regions
+ * @hold_gen: ctx->hold_gen when the job was published, less one if a
+ *	      region was held then
  * @stall_until: engine_stall injection: no step of the job runs before
  *		 this (ktime_get_ns()), or 0
  * @lost_until: lost_completion injection: the job is done but its
@@ -588,6 +592,7 @@ struct hmirror_job {
 	unsigned int nr_segs;
 	struct hmirror_mr **opmr;
 	unsigned int revoke_gen;
+	unsigned int hold_gen;
 	u64 stall_until;
 	u64 lost_until;
 	struct hmirror_cmd cmds[] __counted_by(nr_cmds);
@@ -661,6 +666,7 @@ void hmirror_job_park_migrate(struct hmirror_job *job);
 void hmirror_job_fault_work(struct work_struct *work);
 bool hmirror_job_revoked(struct hmirror_job *job);
 bool hmirror_job_held(struct hmirror_job *job);
+bool hmirror_job_was_held(struct hmirror_job *job);
 
 /* hmirror_inval.c */
 extern const struct mmu_interval_notifier_ops hmirror_range_ops;

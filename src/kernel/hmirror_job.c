@@ -521,6 +521,8 @@ static int hmirror_job_publish(struct hmirror_ctx *ctx, struct hmirror_job *job,
 			} else {
 				job->ctx = ctx;
 				job->fence = ++ctx->submitted;
+				/* A hold in place now counts as a later one. */
+				job->hold_gen = ctx->hold_gen - !!ctx->mrs_held;
 				*fence = job->fence;
 				idle = list_empty(&ctx->jobs);
 				list_add_tail(&job->link, &ctx->jobs);
@@ -708,6 +710,23 @@ bool hmirror_job_held(struct hmirror_job *job)
 		if (job->opmr[i] && job->opmr[i]->held)
 			return true;
 	return false;
+}
+
+/**
+ * hmirror_job_was_held() - was a region of the job's context held since?
+ * @job: a published job, its context's pt_lock held
+ *
+ * A NONE-class job the device failed in a held region's window may be
+ * found only after the check released the hold: it must still read as
+ * cancelled, not as a lost translation.
+ *
+ * Return: true if the job names a region and some region of the context
+ * was held at any time since the job was published.
+ */
+bool hmirror_job_was_held(struct hmirror_job *job)
+{
+	lockdep_assert_held(&job->ctx->pt_lock);
+	return job->opmr && job->hold_gen != job->ctx->hold_gen;
 }
 
 /* End every job of the context with @status, oldest first; pt_lock held. */

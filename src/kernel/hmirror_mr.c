@@ -52,8 +52,12 @@
  * window, which the hold empties) and go on, or fail with -ECANCELED,
  * once the check has answered. Without the hold, a job could write pages
  * the process no longer maps after madvise(DONTNEED) returned, and end
- * with status 0: data lost without a word. A NONE-class job on a device
- * that cannot wait (pci) fails with -ECANCELED instead of waiting.
+ * with status 0: data lost without a word. A NONE-class job fails with
+ * -ECANCELED instead, on every backend: the class cannot be paused (a pci
+ * device has no way to), and a sw job waiting behind the hold would hold
+ * up, until their deadline, invalidations that wait for the jobs after it
+ * while the check itself waits for those invalidations to end
+ * (mmu_interval_read_begin()).
  *
  * Jobs hold a count of their operands on each region (@users), taken at
  * publication and dropped at completion: deregistration with such a job
@@ -104,24 +108,22 @@ static void __hmirror_mr_revoke(struct hmirror_mr *mr, u32 reason,
 
 /*
  * Hold @mr for its check after a zap: the device must not use its pages
- * until the check answers. Returns true if the device's own mapping was
- * taken away (its TLB must let go before the callback returns); pt_lock
- * held.
+ * until the check answers. A backend with a mapping of its own loses it
+ * here; its TLB must let go before the callback returns. pt_lock held.
  */
-static bool __hmirror_mr_hold(struct hmirror_mr *mr)
+static void __hmirror_mr_hold(struct hmirror_mr *mr)
 {
 	struct hmirror_ctx *ctx = mr->ctx;
 
 	lockdep_assert_held(&ctx->pt_lock);
 	mr->zaps++;
 	if (mr->revoked || mr->held)
-		return false;
+		return;
 	mr->held = true;
 	ctx->mrs_held++;
-	if (!ctx->hdev->ops->mr_unmap)
-		return false;
-	ctx->hdev->ops->mr_unmap(mr);
-	return true;
+	ctx->hold_gen++;
+	if (ctx->hdev->ops->mr_unmap)
+		ctx->hdev->ops->mr_unmap(mr);
 }
 
 /*
@@ -233,17 +235,20 @@ static bool hmirror_mr_invalidate(struct mmu_interval_notifier *mni,
 {
 	struct hmirror_mr *mr = container_of(mni, struct hmirror_mr, notifier);
 	struct hmirror_ctx *ctx = mr->ctx;
-	bool unmapped;
 
 	mmu_interval_set_seq(mni, cur_seq);
 	if (range->event == MMU_NOTIFY_CLEAR) {
 		if (!READ_ONCE(mr->pinned))
 			return true;
 		spin_lock(&ctx->pt_lock);
-		unmapped = __hmirror_mr_hold(mr);
+		__hmirror_mr_hold(mr);
 		spin_unlock(&ctx->pt_lock);
 		queue_work(hmirror_wq, &mr->check_work);
-		return !unmapped ||
+		/*
+		 * Held already, or revoked: the TLB flush that went with it
+		 * may still be in flight. Waited for every time, like UNMAP.
+		 */
+		return !ctx->hdev->ops->mr_unmap ||
 		       hmirror_inval_tlb_sync(ctx, range->start, range->end,
 					      mmu_notifier_range_blockable(range));
 	}

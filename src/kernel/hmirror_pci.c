@@ -703,10 +703,11 @@ static void hmirror_pci_scan_slot(struct hmirror_pci *p,
 			continue;
 		/*
 		 * A NONE-class job in a revoked region's window, or in a
-		 * held one's: it cannot wait for the check.
+		 * held one's (held still, or released by the time this
+		 * looks): it cannot wait for the check.
 		 */
 		if (status == -EFAULT &&
-		    (hmirror_job_revoked(head) || hmirror_job_held(head)))
+		    (hmirror_job_revoked(head) || hmirror_job_was_held(head)))
 			status = -ECANCELED;
 		if (status == -EFAULT && ctx->preempt == HMIRROR_PREEMPT_NONE)
 			/* Invariant broken: tests look for this line (BUG:). */

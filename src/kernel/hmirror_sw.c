@@ -383,8 +383,17 @@ static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 			progress = true;
 			continue;
 		}
-		/* Polled until the check of its region after a zap answers. */
+		/*
+		 * Polled until the check of its region after a zap answers;
+		 * a NONE-class job cannot wait (see hmirror_mr.c).
+		 */
 		if (hmirror_job_held(job)) {
+			if (ctx->preempt == HMIRROR_PREEMPT_NONE) {
+				hmirror_job_complete(job, -ECANCELED);
+				spin_unlock(&ctx->pt_lock);
+				progress = true;
+				continue;
+			}
 			*blocked = true;
 			spin_unlock(&ctx->pt_lock);
 			break;

@@ -342,6 +342,27 @@ static inline long hm_anon_huge_kb(void)
 	return kb;
 }
 
+/* AnonHugePages of the mapping holding @addr, in kB: is it a THP? */
+static inline long hm_vma_anon_huge_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long lo, hi, a = (uintptr_t)addr;
+	long kb = 0;
+	char line[256];
+	int in = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		/* Only a mapping's first line reads as lo-hi. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = a >= lo && a < hi;
+		else if (in)
+			sscanf(line, "AnonHugePages: %ld kB", &kb);
+	}
+	fclose(f);
+	return kb;
+}
+
 static inline uint64_t hm_now_ns(void)
 {
 	struct timespec ts;
