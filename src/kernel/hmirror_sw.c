@@ -364,8 +364,8 @@ static int hmirror_sw_step(struct hmirror_job *job, int *err)
  */
 static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 {
+	bool progress = false, held;
 	struct hmirror_job *job;
-	bool progress = false;
 	unsigned int budget;
 	int step, err;
 
@@ -377,23 +377,19 @@ static bool hmirror_sw_run_ctx(struct hmirror_ctx *ctx, bool *blocked)
 			spin_unlock(&ctx->pt_lock);
 			break;
 		}
-		if (hmirror_job_revoked(job)) {
+		/*
+		 * A job on a held region is polled until the check after the
+		 * zap answers; a NONE-class one cannot wait (see hmirror_mr.c).
+		 */
+		held = hmirror_job_held(job);
+		if (hmirror_job_revoked(job) ||
+		    (held && ctx->preempt == HMIRROR_PREEMPT_NONE)) {
 			hmirror_job_complete(job, -ECANCELED);
 			spin_unlock(&ctx->pt_lock);
 			progress = true;
 			continue;
 		}
-		/*
-		 * Polled until the check of its region after a zap answers;
-		 * a NONE-class job cannot wait (see hmirror_mr.c).
-		 */
-		if (hmirror_job_held(job)) {
-			if (ctx->preempt == HMIRROR_PREEMPT_NONE) {
-				hmirror_job_complete(job, -ECANCELED);
-				spin_unlock(&ctx->pt_lock);
-				progress = true;
-				continue;
-			}
+		if (held) {
 			*blocked = true;
 			spin_unlock(&ctx->pt_lock);
 			break;
